@@ -1,0 +1,122 @@
+"""enode URLs: ``enode://<128 hex node id>@host:tcp-port[?discport=N]``.
+
+Format from devp2p enode-url spec (ethereum/devp2p enr.md / go-ethereum p2p/enode/urlv4.go):
+the user part is the hex node id, the host an IP address (IPv6 in brackets) or a DNS name,
+the port the TCP listening port, and the optional ``discport`` query the UDP discovery port
+when it differs from the TCP port.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from .errors import EnodeError, InvalidPointError
+from .keys import NODE_ID_SIZE, public_key_from_node_id
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+@dataclass(frozen=True)
+class Enode:
+    """A parsed enode URL.
+
+    ``node_id`` is 64 raw bytes; ``host`` an IP address string or DNS name;
+    ``tcp_port`` and ``udp_port`` are 0..65535 (``udp_port`` equals ``tcp_port`` unless
+    ``?discport=`` says otherwise, as in go-ethereum p2p/enode/urlv4.go).
+    """
+
+    node_id: bytes
+    host: str
+    tcp_port: int
+    udp_port: int
+
+    @classmethod
+    def parse(cls, url: str) -> "Enode":
+        """Parse an enode URL; raise :class:`EnodeError` saying what is wrong."""
+        return parse_enode(url)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, tcp_port)`` for ``socket.connect``."""
+        return (self.host, self.tcp_port)
+
+    def url(self) -> str:
+        """Format as ``enode://hex@host:port[?discport=N]`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        s = f"enode://{self.node_id.hex()}@{host}:{self.tcp_port}"
+        if self.udp_port != self.tcp_port:
+            s += f"?discport={self.udp_port}"
+        return s
+
+    def __str__(self) -> str:
+        return self.url()
+
+
+def _port(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise EnodeError(f"invalid {what} {text!r}: not a number")
+    value = int(text)
+    if value > 65535:
+        raise EnodeError(f"invalid {what} {value}: above 65535")
+    return value
+
+
+def parse_enode(url: str) -> Enode:
+    """Parse ``enode://<node id hex>@host:port[?discport=N]`` into an :class:`Enode`.
+
+    Raises :class:`EnodeError` for a wrong scheme, a node id that is not 128 hex characters
+    or not a secp256k1 point, a missing or invalid host or port, or unknown query keys.
+    """
+    if not isinstance(url, str):
+        raise EnodeError("enode URL must be a string")
+    if not url.startswith("enode://"):
+        raise EnodeError(f"invalid enode URL {url!r}: scheme must be enode://")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise EnodeError(f"invalid enode URL {url!r}: {exc}") from None
+    if "@" not in parts.netloc:
+        raise EnodeError(f"invalid enode URL {url!r}: missing node id before '@'")
+    id_hex, _, hostport = parts.netloc.rpartition("@")
+    if len(id_hex) != 2 * NODE_ID_SIZE or not re.fullmatch(r"[0-9a-fA-F]+", id_hex):
+        raise EnodeError(f"invalid enode URL {url!r}: node id must be {2 * NODE_ID_SIZE} hex characters")
+    node_id = bytes.fromhex(id_hex)
+    try:
+        public_key_from_node_id(node_id)
+    except InvalidPointError:
+        raise EnodeError(f"invalid enode URL {url!r}: node id is not a secp256k1 public key") from None
+    if parts.path not in ("", "/"):
+        raise EnodeError(f"invalid enode URL {url!r}: unexpected path {parts.path!r}")
+    if hostport.startswith("["):
+        host, sep, rest = hostport[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise EnodeError(f"invalid enode URL {url!r}: missing port")
+        port_text = rest[1:]
+    else:
+        host, sep, port_text = hostport.rpartition(":")
+        if not sep:
+            raise EnodeError(f"invalid enode URL {url!r}: missing port")
+    if not host:
+        raise EnodeError(f"invalid enode URL {url!r}: missing host")
+    try:
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        if not _HOSTNAME.match(host):
+            raise EnodeError(f"invalid enode URL {url!r}: invalid host {host!r}") from None
+    tcp_port = _port(port_text, "port")
+    udp_port = tcp_port
+    if parts.query:
+        try:
+            query = parse_qs(parts.query, strict_parsing=True)
+        except ValueError:
+            raise EnodeError(f"invalid enode URL {url!r}: malformed query") from None
+        for key, values in query.items():
+            if key != "discport":
+                raise EnodeError(f"invalid enode URL {url!r}: unknown query key {key!r}")
+            udp_port = _port(values[-1], "discport")
+    if parts.fragment:
+        raise EnodeError(f"invalid enode URL {url!r}: unexpected fragment")
+    return Enode(node_id, host, tcp_port, udp_port)
