@@ -1,0 +1,148 @@
+"""Dial scheduling as a plain class (go-ethereum p2p/dial.go ``dialScheduler``), driven by the
+Dialer actor.  Times are monotonic seconds.
+
+Rules:
+* static nodes are kept connected: dialled whenever not connected, not being dialled, and
+  their dial-history entry has expired (``dial_history_s``, 35 s in go-ethereum
+  ``dialHistoryExpiration``);
+* a node whose dials keep failing waits longer: ``dial_history_s * 2**(failures-1)``, capped at
+  ``backoff_max_s`` (go-ethereum has no backoff here; added so a dead static node is not
+  hammered every 35 s forever);
+* dynamic candidates fill the free dialed-connection slots (``max_dialed_conns`` minus dialed
+  peers and dials in flight);
+* at most ``max_pending`` dials in flight (``MaxPendingPeers``);
+* never dial ourselves, a connected node, a node being dialled, or one outside NetRestrict
+  (p2p/dial.go ``checkDial``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from rlpx.enode import Enode, parse_enode
+
+
+@dataclass
+class _Target:
+    enode: Enode
+    static: bool = False
+    failures: int = 0
+    not_before: float = 0.0
+
+
+class DialScheduler:
+    """Which nodes to dial now.  ``local_id`` is our 64-byte node id."""
+
+    def __init__(self, local_id: bytes, max_pending: int, max_dialed: int, history_s: float,
+                 backoff_max_s: float, net_restrict=()):
+        self.local_id = local_id
+        self.max_pending = max_pending
+        self.max_dialed = max_dialed
+        self.history_s = history_s
+        self.backoff_max_s = backoff_max_s
+        self.nets = [ipaddress.ip_network(n, strict=False) for n in net_restrict]
+        self.static: dict[bytes, _Target] = {}
+        self.dynamic: dict[bytes, _Target] = {}
+        self.trusted: set[bytes] = set()
+        self.connected: set[bytes] = set()
+        self.dialed_connected: set[bytes] = set()
+        self.dialing: set[bytes] = set()
+
+    # -- membership --------------------------------------------------------------------
+    def add_static(self, url: str) -> bytes:
+        """Add a static node (enode URL); return its node id.  Raises EnodeError."""
+        e = parse_enode(url)
+        t = self.static.get(e.node_id)
+        if t is None:
+            self.static[e.node_id] = _Target(e, static=True)
+        else:
+            t.enode = e
+        return e.node_id
+
+    def remove_static(self, url: str) -> bytes:
+        """Remove a static node; return its node id.  Raises EnodeError."""
+        e = parse_enode(url)
+        self.static.pop(e.node_id, None)
+        return e.node_id
+
+    def add_candidate(self, url: str) -> None:
+        """Add a dynamic dial candidate (from config now; discovery later)."""
+        e = parse_enode(url)
+        self.dynamic.setdefault(e.node_id, _Target(e))
+
+    # -- notifications -----------------------------------------------------------------
+    def peer_up(self, node_id: bytes, dialed: bool) -> None:
+        self.connected.add(node_id)
+        if dialed:
+            self.dialed_connected.add(node_id)
+
+    def peer_down(self, node_id: bytes) -> None:
+        self.connected.discard(node_id)
+        self.dialed_connected.discard(node_id)
+
+    def dial_done(self, node_id: bytes, ok: bool, now: float) -> None:
+        self.dialing.discard(node_id)
+        for table in (self.static, self.dynamic):
+            t = table.get(node_id)
+            if t is None:
+                continue
+            if ok:
+                t.failures = 0
+            else:
+                t.failures += 1
+                delay = min(self.backoff_max_s, self.history_s * 2 ** (t.failures - 1))
+                t.not_before = max(t.not_before, now + delay)
+
+    # -- decisions ---------------------------------------------------------------------
+    def check(self, t: _Target, now: float) -> str | None:
+        """Why ``t`` cannot be dialled now (None = it can)."""
+        nid = t.enode.node_id
+        if nid == self.local_id:
+            return "is self"
+        if nid in self.connected:
+            return "already connected"
+        if nid in self.dialing:
+            return "already dialing"
+        if t.enode.tcp_port == 0:
+            return "no TCP port"
+        if self.nets:
+            try:
+                ip = ipaddress.ip_address(t.enode.host)
+            except ValueError:
+                ip = None
+            if ip is not None and not any(ip in n for n in self.nets if n.version == ip.version):
+                return "not in netrestrict list"
+        if t.not_before > now:
+            return "recently dialed"
+        return None
+
+    def due(self, now: float) -> list[tuple[Enode, bool]]:
+        """Return [(enode, static)] to dial now, marking them as dialling."""
+        out = []
+        for t in list(self.static.values()):
+            if len(self.dialing) >= self.max_pending:
+                return out
+            if self.check(t, now) is None:
+                out.append(self._start(t, now))
+        free = self.max_dialed - len(self.dialed_connected) - sum(1 for n in self.dialing if n not in self.static)
+        for t in list(self.dynamic.values()):
+            if free <= 0 or len(self.dialing) >= self.max_pending:
+                break
+            if t.enode.node_id in self.static:
+                continue
+            if self.check(t, now) is None:
+                out.append(self._start(t, now))
+                free -= 1
+        return out
+
+    def _start(self, t: _Target, now: float) -> tuple[Enode, bool]:
+        self.dialing.add(t.enode.node_id)
+        t.not_before = now + self.history_s
+        return t.enode, t.static
+
+    def next_due(self, now: float) -> float | None:
+        """Earliest time a currently blocked-by-history target may become dialable."""
+        times = [t.not_before for t in (*self.static.values(), *self.dynamic.values())
+                 if t.not_before > now and t.enode.node_id not in self.connected]
+        return min(times) if times else None

@@ -1,0 +1,194 @@
+"""The Listener actor: owns the devp2p TCP listening socket (go-ethereum p2p/server.go
+``listenLoop`` and ``checkInboundConn``).
+
+* At most ``max_pending_peers`` accepted connections are in the handshake phase at once
+  (go-ethereum's accept slots); while all slots are taken the listening socket is left out of
+  the watch, so nothing is accepted.  A slot is freed when the Server says the connection was
+  added or is gone (:class:`messages.peer.SlotFree`).
+* Before a byte is read: NetRestrict (CIDR allow-list) and the per-IP inbound throttle
+  (``inbound_throttle_s``, 30 s in go-ethereum; not applied to loopback and LAN addresses,
+  p2p/server.go ``checkInboundConn`` / netutil ``AddrIsLAN``).  Rejected connections are
+  closed at once.
+* Each accepted socket is held until its Peer actor asks for it (:class:`messages.peer.FdRequest`)
+  and then passed with SCM_RIGHTS over an abstract AF_UNIX datagram socket (THESPIAN_FACTS §2b);
+  ``sendmsg`` is used directly because ``socket.send_fds`` ignores its address in CPython 3.11.
+"""
+
+from __future__ import annotations
+
+import array
+import ipaddress
+import socket
+import time
+import uuid
+
+from thespian.actors import ThespianWatch
+
+from messages.lifecycle import ListenerFailed, ListenerReady
+from messages.peer import FdSent, InboundAccepted
+
+from .base import NodeActor
+
+UNCLAIMED_TIMEOUT_S = 10.0
+"""An accepted socket no Peer claimed within this time is closed and its slot freed."""
+
+
+def is_lan(ip) -> bool:
+    """True for loopback, private (RFC 1918 / ULA) and link-local addresses (netutil.AddrIsLAN)."""
+    return ip.is_loopback or ip.is_private or ip.is_link_local
+
+
+class InboundPolicy:
+    """NetRestrict and the inbound throttle, as a plain class (no sockets).
+
+    ``net_restrict``: CIDR strings (empty = allow all); ``throttle_s``: seconds an IP must wait
+    between inbound connections (go-ethereum ``inboundThrottleTime``).
+    """
+
+    def __init__(self, net_restrict=(), throttle_s: float = 30.0):
+        self.nets = [ipaddress.ip_network(n, strict=False) for n in net_restrict]
+        self.throttle_s = throttle_s
+        self.recent: dict[str, float] = {}
+
+    def check(self, host: str, now: float) -> str | None:
+        """Return None to accept ``host``, else the reason for closing the connection."""
+        try:
+            ip = ipaddress.ip_address(host.split("%")[0])
+        except ValueError:
+            return "invalid remote address"
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if self.nets and not any(ip in n for n in self.nets if n.version == ip.version):
+            return "not in netrestrict list"
+        if not is_lan(ip):
+            until = self.recent.get(str(ip))
+            if until is not None and until > now:
+                return "too many attempts"
+            self.recent[str(ip)] = now + self.throttle_s
+        return None
+
+    def expire(self, now: float) -> None:
+        """Forget throttle entries that have run out."""
+        for k in [k for k, t in self.recent.items() if t <= now]:
+            del self.recent[k]
+
+
+class Listener(NodeActor):
+    """Accepts inbound connections for one node and hands them to Peer actors."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lsock: socket.socket | None = None
+        self.usock: socket.socket | None = None
+        self.server = None
+        self.max_pending = 50
+        self.waiting: dict[str, tuple[socket.socket, float]] = {}  # accepted, not yet claimed
+        self.in_handshake: set[str] = set()                         # slots taken (claimed or not)
+        self.policy: InboundPolicy | None = None
+
+    def watch(self):
+        if self.lsock is not None and len(self.in_handshake) < self.max_pending:
+            return ThespianWatch([self.lsock.fileno()])
+        return None
+
+    def on_StartListener(self, msg, sender):
+        cfg = msg.config
+        self.server = msg.server
+        self.max_pending = cfg.max_pending_peers
+        self.policy = InboundPolicy(cfg.net_restrict, cfg.timeouts.inbound_throttle_s)
+        family = socket.AF_INET6 if ":" in cfg.listen_host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((cfg.listen_host, cfg.listen_port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            self.send(sender, ListenerFailed(f"cannot listen on {cfg.listen_host}:{cfg.listen_port}: "
+                                             f"{exc.strerror or exc}"))
+            return
+        self.lsock = sock
+        self.usock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        host, port = sock.getsockname()[:2]
+        self.send(sender, ListenerReady(host, port))
+        self.after("housekeeping", 1.0)
+
+    def on_WatchMessage(self, msg, sender):
+        if self.lsock is None or self.lsock.fileno() not in msg.ready:
+            return
+        now = time.monotonic()
+        while len(self.in_handshake) < self.max_pending:
+            try:
+                conn, addr = self.lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.log.warning("listener: accept failed: %s", exc)
+                return
+            why = self.policy.check(addr[0], now)
+            if why is not None:
+                self.log.info("listener: rejected inbound %s:%s: %s", addr[0], addr[1], why)
+                _close(conn)
+                continue
+            conn_id = uuid.uuid4().hex
+            self.waiting[conn_id] = (conn, now)
+            self.in_handshake.add(conn_id)
+            self.send(self.server, InboundAccepted(conn_id, (addr[0], addr[1])))
+
+    def on_FdRequest(self, msg, sender):
+        entry = self.waiting.pop(msg.conn_id, None)
+        if entry is None:
+            self.send(sender, FdSent(msg.conn_id, False, "unknown or expired connection"))
+            return
+        conn = entry[0]
+        try:
+            fds = array.array("i", [conn.fileno()])
+            self.usock.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)], 0, msg.path)
+        except OSError as exc:
+            _close(conn)
+            self.in_handshake.discard(msg.conn_id)
+            self.send(sender, FdSent(msg.conn_id, False, str(exc)))
+            return
+        conn.close()  # the Peer holds its own copy now; no shutdown, which would end the stream
+        self.send(sender, FdSent(msg.conn_id, True))
+
+    def on_SlotFree(self, msg, sender):
+        self.in_handshake.discard(msg.conn_id)
+        entry = self.waiting.pop(msg.conn_id, None)
+        if entry is not None:
+            _close(entry[0])
+
+    def on_timer(self, name):
+        if name != "housekeeping":
+            return
+        now = time.monotonic()
+        self.policy.expire(now)
+        for conn_id, (conn, at) in list(self.waiting.items()):
+            if now - at > UNCLAIMED_TIMEOUT_S:
+                del self.waiting[conn_id]
+                self.in_handshake.discard(conn_id)
+                _close(conn)
+        self.after("housekeeping", 1.0)
+
+    def on_Liveness(self, msg, sender):
+        pass
+
+    def on_ActorExitRequest(self, msg, sender):
+        for conn, _ in self.waiting.values():
+            _close(conn)
+        self.waiting.clear()
+        if self.lsock is not None:
+            self.lsock.close()
+            self.lsock = None
+        if self.usock is not None:
+            self.usock.close()
+            self.usock = None
+
+
+def _close(conn: socket.socket) -> None:
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    conn.close()

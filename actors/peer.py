@@ -1,0 +1,591 @@
+"""The Peer actor: one per connection, in its own process (go-ethereum p2p/peer.go ``Peer``,
+``readLoop``, ``pingLoop``, ``protoRW`` and p2p/server.go ``setupConn``).
+
+It owns the TCP socket and drives an :class:`rlpx.connection.Connection`:
+
+* Inbound: fetches the accepted socket from the Listener over SCM_RIGHTS (THESPIAN_FACTS §2b).
+  Outbound: connects itself, non-blocking, polling for completion (§2 "Outbound dial").
+* Handshake (``handshake_s``), checkpoint 1 with the Server, Hello exchange (``handshake_s``),
+  checkpoint 2, then one Protocol actor per matched capability.
+* Read path: every frame decoded from one socket read becomes at most one
+  :class:`messages.protocol.ToProtocol` per protocol (relative codes).  At most
+  ``INBOUND_WINDOW`` batches per protocol are unacknowledged; while a window is full the
+  socket is left out of the watch, so TCP flow control pushes back on the remote.
+* Write path: :class:`messages.protocol.FromProtocol` batches are checked (code < length),
+  offset, compressed, framed and encrypted in mailbox order into one out-buffer, written with
+  non-blocking sends and flushed again on a short timer while bytes remain.  Above
+  ``OUT_HIGH_WATER`` bytes the Peer withholds outbound credit, so the out-buffer stays bounded.
+* Timers: Ping every ``ping_interval_s``; no bytes for ``idle_s`` -> Disconnect(READ_TIMEOUT);
+  no write progress for ``write_s`` -> closed (NETWORK_ERROR).
+* Disconnect reasons (go-ethereum p2p/peer.go): protocol ended -> QUITTING, protocol failed or
+  crashed -> SUBPROTOCOL_ERROR, bad frame/unknown code -> PROTOCOL_ERROR, remote Disconnect
+  recorded as remote-requested.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import os
+import socket
+import time
+import uuid
+from collections import deque
+
+from thespian.actors import ActorExitRequest, ThespianWatch
+
+from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply, CheckpointRequest
+from messages.peer import FdRequest, PeerGone, PeerInfoUpdate
+from messages.protocol import (INBOUND_WINDOW, MAX_BATCH_BYTES, FromProtocol, OutboundCredit, ProtocolStart,
+                               ProtocolStop, ToProtocol)
+from protocols import load_class, resolve
+from rlpx import base_protocol as bp
+from rlpx.caps import LocalProtocol
+from rlpx.connection import (CHECKPOINT1, CHECKPOINT2, CLOSED, RUNNING, Connection, ConnectionFailure,
+                             DisconnectReceived, HandshakeDone, HelloReceived, Messages)
+from rlpx.disc import DiscReason
+from rlpx.enode import Enode, parse_enode
+from rlpx.errors import RLPxError
+from rlpx.keys import node_hash, node_id_from_private_key
+
+from .base import NodeActor
+
+READ_CHUNK = 1 << 20
+"""Bytes asked of one ``recv`` call."""
+
+READ_MAX = 8 << 20
+"""Bytes read per readiness event before the batch is dispatched."""
+
+WRITE_CHUNK = 4 << 20
+"""Bytes offered to one ``send`` call."""
+
+OUT_HIGH_WATER = 8 << 20
+"""Out-buffer size above which outbound credit is withheld, bytes."""
+
+FLUSH_POLL_S = 0.002
+"""Retry interval for a partially written out-buffer (Thespian watches readability only)."""
+
+CONNECT_POLL_S = 0.005
+"""Poll interval for a non-blocking connect (THESPIAN_FACTS §2: success is not reported)."""
+
+
+class _Link:
+    """The Peer's view of one running Protocol actor."""
+
+    __slots__ = ("addr", "name", "version", "offset", "length", "sent", "acked", "pending", "withheld", "info")
+
+    def __init__(self, addr, row):
+        self.addr = addr
+        self.name, self.version, self.offset, self.length = row.name, row.version, row.offset, row.length
+        self.sent = 0          # inbound batches sent
+        self.acked = 0         # inbound batches acknowledged
+        self.pending = deque()  # inbound messages waiting for window
+        self.withheld = 0      # outbound seq whose credit is withheld
+        self.info = None
+
+
+class Peer(NodeActor):
+    """One RLPx connection.  Started by :class:`messages.peer.PeerStartInbound` or
+    :class:`messages.peer.PeerStartOutbound` from the Server."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sock: socket.socket | None = None
+        self.usock: socket.socket | None = None
+        self.conn: Connection | None = None
+        self.cfg = None
+        self.server = None
+        self.inbound = False
+        self.remote: tuple = ()
+        self.local_addr: tuple = ()
+        self.dial: Enode | None = None
+        self.trusted = False
+        self.static = False
+        self.connecting = False
+        self.stage = "dial"
+        self.links: dict[str, _Link] = {}
+        self.closing = False
+        self.finished = False
+        self.reason = DiscReason.REQUESTED
+        self.remote_requested = False
+        self.error = ""
+        self.last_recv = 0.0
+        self.hello_info: dict = {}
+
+    # -- watch -------------------------------------------------------------------------
+    def watch(self):
+        fds = []
+        if self.usock is not None:
+            fds.append(self.usock.fileno())
+        if self.sock is not None and not self.finished and (self.connecting or self._reading()):
+            fds.append(self.sock.fileno())
+        return ThespianWatch(fds) if fds else None
+
+    def _reading(self) -> bool:
+        if self.closing or self.conn is None or self.conn.state == CLOSED:
+            return False
+        return all(not link.pending and link.sent - link.acked < INBOUND_WINDOW for link in self.links.values())
+
+    # -- start -------------------------------------------------------------------------
+    def on_PeerStartInbound(self, msg, sender):
+        self._setup(msg.config, msg.server)
+        self.inbound = True
+        self.remote = tuple(msg.remote)
+        self.stage = "handshake"
+        self.usock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        path = b"\0devp2p-peer-" + uuid.uuid4().hex.encode()
+        self.usock.bind(path)
+        self.send(msg.listener, FdRequest(msg.conn_id, path))
+        self.after("fd", 5.0)
+
+    def on_PeerStartOutbound(self, msg, sender):
+        self._setup(msg.config, msg.server)
+        self.static, self.trusted = msg.static, msg.trusted
+        try:
+            self.dial = parse_enode(msg.enode)
+            host = self.dial.host
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.remote = (host, self.dial.tcp_port)
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.setblocking(False)
+            rc = self.sock.connect_ex(self.remote)
+        except (RLPxError, OSError) as exc:
+            self._finish_failed(f"dial {msg.enode[:24]}...: {exc}")
+            return
+        if rc not in (0, errno.EINPROGRESS, errno.EAGAIN):
+            self._finish_failed(f"connect: {os.strerror(rc)}")
+            return
+        self.connecting = True
+        self.after("connect_poll", CONNECT_POLL_S)
+        self.after("connect_deadline", self.cfg.timeouts.dial_s)
+
+    def _setup(self, cfg, server):
+        self.cfg, self.server = cfg, server
+        self.private_key = cfg.private_key
+        self.node_id = node_id_from_private_key(cfg.private_key)
+        self.resolved = [resolve(pc) for pc in cfg.protocols]
+
+    def _check_connect(self):
+        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self._finish_failed(f"connect: {os.strerror(err)}")
+            return
+        try:
+            self.sock.getpeername()
+        except OSError:
+            self.after("connect_poll", CONNECT_POLL_S)
+            return
+        self.connecting = False
+        self.timers.cancel("connect_poll")
+        self.timers.cancel("connect_deadline")
+        self._start_connection()
+
+    def _receive_fd(self):
+        try:
+            _, fds, _, _ = socket.recv_fds(self.usock, 16, 1)
+        except OSError as exc:
+            self._finish_failed(f"fd hand-off failed: {exc}")
+            return
+        if not fds:
+            return
+        self.usock.close()
+        self.usock = None
+        self.timers.cancel("fd")
+        self.sock = socket.socket(fileno=fds[0])
+        self.sock.setblocking(False)
+        self._start_connection()
+
+    def _start_connection(self):
+        try:
+            self.local_addr = self.sock.getsockname()[:2]
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        caps = tuple(sorted((bp.Capability(p.name, p.version) for p in self.resolved),
+                            key=lambda c: (c.name, c.version)))
+        listen_port = self.cfg.listen_port if not self.cfg.no_listen else 0
+        hello = bp.Hello(bp.BASE_PROTOCOL_VERSION, self.cfg.name, caps, listen_port, self.node_id)
+        local = [LocalProtocol(p.name, p.version, p.length) for p in self.resolved]
+        self.conn = Connection(self.private_key, hello, local,
+                               remote_node_id=self.dial.node_id if self.dial else None)
+        self.stage = "handshake"
+        self.last_recv = time.monotonic()
+        self.after("handshake", self.cfg.timeouts.handshake_s)
+        self._flush()
+
+    # -- socket events -----------------------------------------------------------------
+    def on_WatchMessage(self, msg, sender):
+        for fd in msg.ready:
+            if self.usock is not None and fd == self.usock.fileno():
+                self._receive_fd()
+            elif self.sock is not None and fd == self.sock.fileno():
+                if self.connecting:
+                    self._check_connect()
+                elif not self.closing:
+                    self._read()
+
+    def _read(self):
+        chunks = []
+        total = 0
+        eof = False
+        error = None
+        while total < READ_MAX:
+            try:
+                data = self.sock.recv(READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                error = exc
+                break
+            if not data:
+                eof = True
+                break
+            chunks.append(data)
+            total += len(data)
+            if len(data) < READ_CHUNK:
+                break
+        if chunks:
+            self.last_recv = time.monotonic()
+            self._feed(b"".join(chunks) if len(chunks) > 1 else chunks[0])
+        if (eof or error) and not self.closing:
+            detail = "connection closed by remote" if eof else f"read error: {error}"
+            self._close(DiscReason.NETWORK_ERROR, send=False, error=detail)
+
+    def _feed(self, data: bytes):
+        try:
+            events = self.conn.feed(data)
+        except ConnectionFailure as exc:
+            self._handle_events(exc.events)
+            self.log.info("peer %s: %s", self._label(), exc.detail)
+            self._close(exc.reason if exc.reason is not None else DiscReason.PROTOCOL_ERROR,
+                        send=exc.reason is not None, error=exc.detail)
+            return
+        self._handle_events(events)
+        self._flush()
+
+    def _handle_events(self, events):
+        for ev in events:
+            if self.closing:
+                return
+            if isinstance(ev, Messages):
+                for name, msgs in ev.by_protocol.items():
+                    link = self.links[name]
+                    link.pending.extend(msgs)
+                    self._dispatch(link)
+            elif isinstance(ev, HandshakeDone):
+                self.stage = "hello"
+                self.send(self.server, CheckpointRequest(POST_HANDSHAKE, ev.remote_node_id, self.inbound))
+            elif isinstance(ev, HelloReceived):
+                self.hello_info = self._peer_info(ev)
+                self.send(self.server, CheckpointRequest(ADD_PEER, self.conn.remote_node_id, self.inbound,
+                                                         matched=len(ev.table.rows), info=self.hello_info))
+            elif isinstance(ev, DisconnectReceived):
+                self.log.info("peer %s: remote sent Disconnect(%s)", self._label(), ev.reason.name)
+                self._close(ev.reason, send=False, remote=True, error="remote requested disconnect")
+
+    # -- checkpoints -------------------------------------------------------------------
+    def on_CheckpointReply(self, msg: CheckpointReply, sender):
+        if self.closing or self.conn is None:
+            return
+        if msg.reason is not None:
+            reason = DiscReason(msg.reason)
+            self.log.info("peer %s: rejected at %s: %s", self._label(), msg.stage, reason.name)
+            self._close(reason, send=True, error=f"rejected: {reason.name}")
+            return
+        try:
+            if msg.stage == POST_HANDSHAKE and self.conn.state == CHECKPOINT1:
+                self.after("handshake", self.cfg.timeouts.handshake_s)
+                events = self.conn.approve_post_handshake()
+            elif msg.stage == ADD_PEER and self.conn.state == CHECKPOINT2:
+                self.timers.cancel("handshake")
+                self.stage = "running"
+                self._start_protocols()
+                events = self.conn.approve_add_peer()
+                self.after("ping", self.cfg.timeouts.ping_interval_s)
+                self.after("idle", self.cfg.timeouts.idle_s)
+            else:
+                return
+        except ConnectionFailure as exc:
+            self._handle_events(exc.events)
+            self._close(exc.reason or DiscReason.PROTOCOL_ERROR, send=exc.reason is not None, error=exc.detail)
+            return
+        self._handle_events(events)
+        self._flush()
+
+    def _peer_info(self, ev: HelloReceived) -> dict:
+        """The admin_peers entry (go-ethereum p2p/peer.go ``PeerInfo``)."""
+        hello = ev.hello
+        local = f"{self.local_addr[0]}:{self.local_addr[1]}" if self.local_addr else ""
+        remote = f"{self.remote[0]}:{self.remote[1]}" if self.remote else ""
+        host = self.remote[0] if self.remote else "0.0.0.0"
+        port = hello.listen_port if self.inbound else (self.remote[1] if self.remote else 0)
+        return {
+            "enode": Enode(hello.node_id, host, port, port).url(),
+            "id": node_hash(hello.node_id).hex(),
+            "name": hello.client_id,
+            "caps": [str(c) for c in hello.capabilities],
+            "network": {"localAddress": local, "remoteAddress": remote, "inbound": self.inbound,
+                        "trusted": self.trusted, "static": self.static},
+            "protocols": {r.name: "handshake" for r in ev.table.rows},
+            "offsets": [{"name": r.name, "version": r.version, "offset": r.offset, "length": r.length}
+                        for r in ev.table.rows],
+        }
+
+    def _start_protocols(self):
+        by_name = {(p.name, p.version): p for p in self.resolved}
+        hello = self.conn.remote_hello
+        caps = tuple(str(c) for c in hello.capabilities)
+        close_fds = tuple(fd for fd in (self.sock.fileno(),) if fd >= 0)
+        for row in self.conn.table.rows:
+            spec = by_name[(row.name, row.version)]
+            addr = self.createActor(load_class(spec.actor))
+            link = _Link(addr, row)
+            self.links[row.name] = link
+            self.send(addr, ProtocolStart(self.myAddress, hello.node_id, hello.client_id, caps, self.inbound,
+                                          row.name, row.version, row.offset, row.length, spec.options,
+                                          self.remote, close_fds))
+
+    # -- protocol traffic ------------------------------------------------------------------
+    def _dispatch(self, link: _Link):
+        while link.pending and link.sent - link.acked < INBOUND_WINDOW:
+            batch = []
+            size = 0
+            while link.pending and (not batch or size < MAX_BATCH_BYTES):
+                m = link.pending.popleft()
+                batch.append(m)
+                size += len(m[1])
+            link.sent += 1
+            self.send(link.addr, ToProtocol(link.sent, tuple(batch)))
+
+    def on_FromProtocol(self, msg: FromProtocol, sender):
+        link = self.links.get(msg.name)
+        if link is None or self.closing:
+            return
+        if msg.ack > link.acked:
+            link.acked = msg.ack
+            self._dispatch(link)
+        if msg.messages:
+            conn = self.conn
+            try:
+                for code, payload in msg.messages:
+                    if not 0 <= code < link.length:
+                        raise ValueError(f"{link.name} message code {code} out of range (length {link.length})")
+                    conn.send(link.offset + code, payload)
+            except (ValueError, RLPxError) as exc:
+                self.log.info("peer %s: protocol %s wrote a bad message: %s", self._label(), link.name, exc)
+                self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=str(exc))
+                return
+            if len(conn.out) > OUT_HIGH_WATER:
+                link.withheld = msg.seq
+            else:
+                self.send(link.addr, OutboundCredit(msg.seq))
+            self._flush()
+
+    def on_ProtocolDisconnect(self, msg, sender):
+        self.log.info("peer %s: protocol %s disconnects: %s %s", self._label(), msg.name,
+                      DiscReason(msg.reason).name, msg.error)
+        self._close(DiscReason(msg.reason), send=True, error=msg.error or f"{msg.name} requested disconnect")
+
+    def on_ProtocolEnded(self, msg, sender):
+        reason = DiscReason.SUBPROTOCOL_ERROR if msg.error else DiscReason.QUITTING
+        self._close(reason, send=True, error=msg.error or f"protocol {msg.name} ended")
+
+    def on_ProtocolEvent(self, msg, sender):
+        if self.server is not None:
+            self.send(self.server, msg)
+
+    def on_ProtocolInfo(self, msg, sender):
+        link = self.links.get(msg.name)
+        if link is None or not self.hello_info:
+            return
+        link.info = msg.info
+        self.hello_info["protocols"][msg.name] = msg.info
+        self.send(self.server, PeerInfoUpdate(dict(self.hello_info)))
+
+    def on_DisconnectPeer(self, msg, sender):
+        self._close(DiscReason(msg.reason), send=True, error="disconnect requested by node")
+
+    def on_ChildActorExited(self, msg, sender):
+        if self.closing:
+            return
+        for link in self.links.values():
+            if link.addr == msg.childAddress:
+                self.log.info("peer %s: protocol actor %s exited", self._label(), link.name)
+                self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=f"protocol {link.name} actor exited")
+                return
+
+    def on_FdSent(self, msg, sender):
+        if not msg.ok:
+            self._finish_failed(f"fd hand-off failed: {msg.error}")
+
+    def on_Liveness(self, msg, sender):
+        pass
+
+    def on_ActorExitRequest(self, msg, sender):
+        # The node is shutting down or our parent went away: best-effort Disconnect, no waiting.
+        if not self.finished:
+            if not self.closing:
+                self._close(DiscReason.QUITTING, send=True, error="node shutting down", linger=False)
+            self._finish()
+
+    def on_handler_error(self, msg, sender, exc):
+        if not self.closing:
+            self._close(DiscReason.NETWORK_ERROR, send=True, error=f"internal error: {exc}")
+
+    # -- timers ------------------------------------------------------------------------
+    def on_timer(self, name):
+        now = time.monotonic()
+        t = self.cfg.timeouts if self.cfg else None
+        if name == "flush":
+            self._flush()
+        elif name == "connect_poll" and self.connecting:
+            self._check_connect()
+        elif name == "connect_deadline" and self.connecting:
+            self._finish_failed("dial timeout")
+        elif name == "fd" and self.usock is not None:
+            self._finish_failed("fd hand-off timeout")
+        elif name == "handshake" and not self.closing and self.stage != "running":
+            self.log.info("peer %s: handshake timeout", self._label())
+            self._close(DiscReason.READ_TIMEOUT, send=self.conn is not None and self.conn.codec is not None,
+                        error="handshake timeout")
+        elif name == "ping" and not self.closing and self.conn is not None and self.conn.state == RUNNING:
+            self.conn.send_ping()
+            self._flush()
+            self.after("ping", t.ping_interval_s)
+        elif name == "idle" and not self.closing:
+            idle_for = now - self.last_recv
+            if idle_for >= t.idle_s:
+                self.log.info("peer %s: nothing received for %.1f s", self._label(), idle_for)
+                self._close(DiscReason.READ_TIMEOUT, send=True, error="read timeout")
+            else:
+                self.timers.set("idle", self.last_recv + t.idle_s)
+        elif name == "write" and self.conn is not None and self.conn.out:
+            self.log.info("peer %s: write stalled for %.1f s", self._label(), t.write_s)
+            self.conn.out.clear()
+            if self.closing:
+                self._finish()
+            else:
+                self._close(DiscReason.NETWORK_ERROR, send=False, error="write timeout")
+        elif name == "grace" and not self.finished:
+            self._finish()
+
+    # -- writing -----------------------------------------------------------------------
+    def _flush(self):
+        conn = self.conn
+        if conn is None or self.sock is None or self.finished:
+            return
+        out = conn.out
+        progressed = False
+        while out:
+            try:
+                n = self.sock.send(memoryview(out)[:WRITE_CHUNK])
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                out.clear()
+                if not self.closing:
+                    self._close(DiscReason.NETWORK_ERROR, send=False, error=f"write error: {exc}")
+                else:
+                    self._finish()
+                return
+            if n <= 0:
+                break
+            del out[:n]
+            progressed = True
+        now = time.monotonic()
+        if out:
+            if not self.timers.is_set("flush"):
+                self.after("flush", FLUSH_POLL_S)
+            if progressed or not self.timers.is_set("write"):
+                self.timers.set("write", now + self.cfg.timeouts.write_s)
+        else:
+            self.timers.cancel("flush")
+            self.timers.cancel("write")
+            if self.closing:
+                self._finish()
+                return
+        if len(out) <= OUT_HIGH_WATER // 2:
+            for link in self.links.values():
+                if link.withheld:
+                    self.send(link.addr, OutboundCredit(link.withheld))
+                    link.withheld = 0
+
+    # -- closing -----------------------------------------------------------------------
+    def _label(self) -> str:
+        node = self.conn.remote_node_id if self.conn and self.conn.remote_node_id else (
+            self.dial.node_id if self.dial else None)
+        ident = node.hex()[:8] if node else "?"
+        addr = f"{self.remote[0]}:{self.remote[1]}" if self.remote else "?"
+        return f"{ident}@{addr}"
+
+    def _close(self, reason: DiscReason, send: bool, error: str = "", remote: bool = False, linger: bool = True):
+        """Begin closing: queue Disconnect(reason) if ``send``, stop protocols, flush, then finish."""
+        if self.closing:
+            return
+        self.closing = True
+        self.reason = DiscReason(reason)
+        self.remote_requested = remote
+        self.error = error
+        for name in ("ping", "idle", "handshake", "connect_poll", "connect_deadline"):
+            self.timers.cancel(name)
+        for link in self.links.values():
+            self.send(link.addr, ProtocolStop(int(self.reason), remote))
+            self.send(link.addr, ActorExitRequest())
+        if self.conn is not None:
+            if send:
+                self.conn.disconnect(self.reason)
+            else:
+                self.conn.state = CLOSED
+                self.conn.out.clear()
+        if not linger:
+            self._flush_once()
+            return
+        self.after("grace", self.cfg.timeouts.disconnect_grace_s if self.cfg else 1.0)
+        self._flush()
+        if self.conn is None:
+            self._finish()
+
+    def _flush_once(self):
+        if self.sock is not None and self.conn is not None and self.conn.out:
+            try:
+                self.sock.send(bytes(self.conn.out[:65536]))
+            except OSError:
+                pass
+
+    def _finish_failed(self, error: str):
+        if self.closing:
+            return
+        self.log.info("peer %s: %s", self._label(), error)
+        self.closing = True
+        self.reason = DiscReason.NETWORK_ERROR
+        self.error = error
+        self._finish()
+
+    def _finish(self):
+        """Close the socket, report :class:`PeerGone` to the Server, and exit."""
+        if self.finished:
+            return
+        self.finished = True
+        for name in ("flush", "write", "grace", "fd", "connect_poll", "connect_deadline"):
+            self.timers.cancel(name)
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
+        if self.usock is not None:
+            self.usock.close()
+            self.usock = None
+        node_id = None
+        if self.conn is not None and self.conn.remote_node_id is not None:
+            node_id = self.conn.remote_node_id
+        elif self.dial is not None:
+            node_id = self.dial.node_id
+        if self.server is not None:
+            self.send(self.server, PeerGone(node_id, int(self.reason), self.remote_requested, self.stage,
+                                            self.error))
+        self.send(self.myAddress, ActorExitRequest())
+
+
+__all__ = ["Peer"]

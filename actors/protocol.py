@@ -1,0 +1,204 @@
+"""Base class of subprotocol actors (go-ethereum p2p/protocol.go ``Protocol.Run`` + ``protoRW``).
+
+A subprotocol author subclasses :class:`Protocol` and overrides the hooks:
+
+* :meth:`Protocol.started` - the protocol runs on a new peer (``self.peer_id`` 64 bytes,
+  ``self.client_id``, ``self.caps``, ``self.inbound``, ``self.options`` are set);
+* :meth:`Protocol.received` ``(code, payload)`` - one inbound message, relative code
+  (0 .. length-1), payload raw bytes (already decompressed);
+* :meth:`Protocol.stopped` ``(reason)`` - the connection is closing with that DiscReason;
+* :meth:`Protocol.peer_info` - JSON-able data for admin_peers ``protocols[name]``.
+
+and calls :meth:`send`, :meth:`disconnect`, :meth:`end`, :meth:`emit` and :meth:`publish_info`.
+
+Sends made during one handler leave as one :class:`messages.protocol.FromProtocol` batch (more
+when over ``MAX_BATCH_BYTES``), at most ``OUTBOUND_WINDOW`` batches unacknowledged; the rest
+waits here until the Peer grants credit.  Every inbound batch is acknowledged after its
+handler, piggybacked on the outbound batch when there is one.
+
+Failures follow go-ethereum p2p/peer.go: an exception in a hook disconnects the peer with
+SUBPROTOCOL_ERROR; :meth:`end` without error disconnects with QUITTING.
+"""
+
+from __future__ import annotations
+
+import os
+
+from thespian.actors import Actor, ActorAddress
+
+from messages.protocol import (MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, ProtocolDisconnect, ProtocolEnded,
+                               ProtocolEvent, ProtocolInfo)
+from rlpx.disc import DiscReason
+
+from .base import NodeActor
+
+MAX_QUEUED_BYTES = 512 << 20
+"""Sends waiting for credit above this many bytes fail the protocol (the remote is not reading)."""
+
+
+class ProtocolSendError(RuntimeError):
+    """:meth:`Protocol.send` was called with a code outside 0..length-1 or after the protocol stopped."""
+
+
+class Protocol(NodeActor):
+    """Base subprotocol actor.  See the module docstring for the hooks and the API."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.peer = None
+        self.name = ""
+        self.version = 0
+        self.length = 0
+        self.peer_id = b""
+        self.client_id = ""
+        self.caps: tuple = ()
+        self.inbound = False
+        self.options: dict = {}
+        self.remote_addr: tuple = ()
+        self.running = False
+        self._queue: list = []
+        self._queued_bytes = 0
+        self._out_seq = 0
+        self._out_acked = 0
+        self._in_ack = 0
+        self._ack_sent = 0
+
+    # -- hooks for subclasses -------------------------------------------------------------
+    def started(self) -> None:
+        """The protocol starts on a peer."""
+
+    def received(self, code: int, payload: bytes) -> None:
+        """One inbound message (relative ``code``, raw ``payload`` bytes)."""
+
+    def stopped(self, reason: DiscReason) -> None:
+        """The connection closes with ``reason``."""
+
+    def peer_info(self):
+        """JSON-able per-peer data for admin_peers; None means "handshake" as in go-ethereum."""
+        return None
+
+    # -- API -----------------------------------------------------------------------------
+    def send(self, code: int, payload: bytes) -> None:
+        """Queue one message (relative ``code``, ``payload`` bytes); it leaves after this handler.
+
+        Raises :class:`ProtocolSendError` for a code outside 0..length-1 (go-ethereum
+        p2p/peer.go: "msg code out of range") or when the protocol is not running.
+        Called with an ActorAddress first, it is Thespian's ``Actor.send(address, message)``.
+        """
+        if isinstance(code, ActorAddress):
+            return Actor.send(self, code, payload)
+        if not self.running:
+            raise ProtocolSendError(f"{self.name}: send while not running")
+        if not 0 <= code < self.length:
+            raise ProtocolSendError(f"{self.name}: message code {code} out of range (length {self.length})")
+        self._queue.append((code, bytes(payload)))
+        self._queued_bytes += len(payload)
+        if self._queued_bytes > MAX_QUEUED_BYTES:
+            raise ProtocolSendError(f"{self.name}: {self._queued_bytes} bytes waiting for the peer to read")
+
+    def disconnect(self, reason: DiscReason | int = DiscReason.SUBPROTOCOL_ERROR, error: str = "") -> None:
+        """Ask the Peer to disconnect with ``reason``."""
+        if self.running:
+            self._flush()
+            self.send_to_peer(ProtocolDisconnect(self.name, int(reason), error))
+            self.running = False
+
+    def end(self, error: str = "") -> None:
+        """The protocol's run is over: QUITTING if ``error`` is empty, else SUBPROTOCOL_ERROR."""
+        if self.running:
+            self._flush()
+            self.send_to_peer(ProtocolEnded(self.name, error))
+            self.running = False
+
+    def emit(self, kind: str, data: dict) -> None:
+        """Publish a protocol event (``protocol_event`` in the node's event stream)."""
+        if self.peer is not None:
+            self.send_to_peer(ProtocolEvent(self.name, self.peer_id, kind, data))
+
+    def publish_info(self) -> None:
+        """Push :meth:`peer_info` to the Peer (shown by admin peers)."""
+        if self.peer is not None:
+            self.send_to_peer(ProtocolInfo(self.name, self.peer_info()))
+
+    def send_to_peer(self, msg) -> None:
+        """Send a Thespian message to this protocol's Peer actor."""
+        Actor.send(self, self.peer, msg)
+
+    # -- message handlers ----------------------------------------------------------------
+    def on_ProtocolStart(self, msg, sender):
+        for fd in msg.close_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.peer = msg.peer
+        self.name, self.version, self.length = msg.name, msg.version, msg.length
+        self.peer_id, self.client_id, self.caps = msg.peer_id, msg.client_id, msg.caps
+        self.inbound = msg.inbound
+        self.options = dict(msg.options)
+        self.remote_addr = msg.remote_addr
+        self.running = True
+        self._guard(self.started)
+        self._flush()
+
+    def on_ToProtocol(self, msg, sender):
+        if self.running:
+            received = self.received
+            for code, payload in msg.messages:
+                if not self.running or not self._guard(received, code, payload):
+                    break
+        self._in_ack = msg.seq
+        self._flush()
+
+    def on_OutboundCredit(self, msg, sender):
+        if msg.seq > self._out_acked:
+            self._out_acked = msg.seq
+        self._flush()
+
+    def on_ProtocolStop(self, msg, sender):
+        was = self.running
+        self.running = False
+        if was or self.peer is not None:
+            try:
+                self.stopped(DiscReason(msg.reason))
+            except Exception:  # noqa: BLE001
+                self.log.exception("%s: stopped() failed", self.name)
+
+    def _guard(self, fn, *args) -> bool:
+        try:
+            fn(*args)
+            return True
+        except Exception as exc:  # noqa: BLE001 - go-ethereum: Run returned an error
+            self.log.warning("protocol %s failed: %s: %s", self.name, type(exc).__name__, exc)
+            self._queue.clear()
+            self._queued_bytes = 0
+            if self.running:
+                self.send_to_peer(ProtocolDisconnect(self.name, int(DiscReason.SUBPROTOCOL_ERROR),
+                                                     f"{type(exc).__name__}: {exc}"))
+                self.running = False
+            return False
+
+    def _flush(self) -> None:
+        """Send queued messages in batches while credit allows; always carry the inbound ack."""
+        sent_ack = False
+        while self._queue and self._out_seq - self._out_acked < OUTBOUND_WINDOW:
+            batch, size = self._take_batch()
+            self._queued_bytes -= size
+            self._out_seq += 1
+            self.send_to_peer(FromProtocol(self.name, self._out_seq, tuple(batch), self._in_ack))
+            self._ack_sent = self._in_ack
+            sent_ack = True
+        if not sent_ack and self._in_ack > self._ack_sent and self.peer is not None:
+            self.send_to_peer(FromProtocol(self.name, 0, (), self._in_ack))
+            self._ack_sent = self._in_ack
+
+    def _take_batch(self):
+        """Take up to MAX_BATCH_BYTES from the front of a long queue in O(batch)."""
+        q = self._queue
+        size, n = 0, 0
+        while n < len(q) and (n == 0 or size < MAX_BATCH_BYTES):
+            size += len(q[n][1])
+            n += 1
+        batch = q[:n]
+        del q[:n]
+        return batch, size

@@ -1,0 +1,391 @@
+"""The Server actor: one per node (go-ethereum p2p/server.go ``Server.run``).
+
+It owns the peer set and the admission checkpoints (:class:`actors.admission.Admission`),
+creates the Listener, the Dialer and one Peer actor per connection, publishes peer events
+to subscribers, answers admin queries, and shuts the node down.
+
+Supervision here is the minimum the node needs (issue 6 adds restart strategies): a Peer
+that dies is a dropped connection (``ChildActorExited``, de-duplicated, backed by a periodic
+liveness sweep through dead letters, THESPIAN_FACTS §3); a Listener or Dialer that dies is
+started again.
+"""
+
+from __future__ import annotations
+
+import time
+
+from thespian.actors import ActorExitRequest
+
+from messages.admin import AdminResult, NodeInfoReply, PeersReply
+from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply
+from messages.events import NodeEvent
+from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
+from messages.peer import (DialDone, DisconnectPeer, Liveness, PeerDown, PeerStartInbound, PeerStartOutbound,
+                           PeerUp, SlotFree)
+from protocols import UnknownProtocolError, resolve
+from rlpx.disc import DiscReason
+from rlpx.enode import Enode, parse_enode
+from rlpx.errors import EnodeError
+from rlpx.keys import node_hash, node_id_from_private_key
+
+from .admission import Admission
+from .base import NodeActor
+from .dialer import Dialer
+from .listener import Listener
+from .peer import Peer
+
+LIVENESS_S = 1.0
+"""Interval of the liveness sweep over child actors, seconds."""
+
+STOP_TIMEOUT_S = 3.0
+"""How long StopNode waits for peers to report their Disconnect before giving up, seconds."""
+
+
+class _PeerRec:
+    __slots__ = ("addr", "inbound", "conn_id", "dial_id", "static", "node_id", "state", "info", "remote", "since")
+
+    def __init__(self, addr, inbound, conn_id=None, dial_id=None, static=False, remote=()):
+        self.addr = addr
+        self.inbound = inbound
+        self.conn_id = conn_id
+        self.dial_id = dial_id
+        self.static = static
+        self.node_id: bytes | None = None
+        self.state = "handshake"  # -> connected (checkpoint 1) -> added (checkpoint 2)
+        self.info: dict = {}
+        self.remote = remote
+        self.since = time.time()
+
+
+class Server(NodeActor):
+    """One devp2p node."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cfg = None
+        self.peers: dict[int, _PeerRec] = {}
+        self._next_key = 0
+        self.subscribers: dict[str, tuple] = {}
+        self.listener = None
+        self.dialer = None
+        self.launcher = None
+        self.started = False
+        self.stopping = False
+        self.stop_requester = None
+        self.port = 0
+        self.host = "127.0.0.1"
+        self.static_nodes: list[str] = []
+
+    # -- start -------------------------------------------------------------------------
+    def on_StartServer(self, msg, sender):
+        cfg = self.cfg = msg.config
+        self.launcher = sender
+        try:
+            for pc in cfg.protocols:
+                resolve(pc)
+            self.local_id = node_id_from_private_key(cfg.private_key)
+            trusted = {parse_enode(u).node_id for u in cfg.trusted_nodes}
+            for u in cfg.static_nodes:
+                parse_enode(u)
+        except (UnknownProtocolError, EnodeError) as exc:
+            self.send(sender, StartFailed(cfg.name, str(exc)))
+            return
+        self.static_nodes = list(cfg.static_nodes)
+        self.admission = Admission(self.local_id, cfg.max_peers, cfg.max_inbound_conns(), trusted,
+                                   have_protocols=bool(cfg.protocols))
+        self.host, self.port = cfg.listen_host, cfg.listen_port
+        self.handleDeadLetters()
+        if cfg.no_listen:
+            self.port = 0
+            self._ready()
+        else:
+            self._start_listener()
+        self.after("liveness", LIVENESS_S)
+
+    def _start_listener(self):
+        self.listener = self.createActor(Listener)
+        cfg = self.cfg
+        if self.started and self.port:
+            # a restarted Listener listens on the address the node announced
+            from dataclasses import replace
+            cfg = replace(cfg, listen_port=self.port)
+        self.send(self.listener, StartListener(cfg, self.myAddress))
+
+    def _start_dialer(self):
+        self.dialer = self.createActor(Dialer)
+        self.send(self.dialer, StartDialer(self.cfg, self.myAddress, self.local_id,
+                                           tuple(self.static_nodes), tuple()))
+        for rec in self.peers.values():
+            if rec.node_id is not None:
+                self.send(self.dialer, PeerUp(rec.node_id, dialed=not rec.inbound))
+
+    def on_ListenerReady(self, msg, sender):
+        self.host, self.port = msg.host, msg.port
+        if not self.started:
+            self._ready()
+
+    def on_ListenerFailed(self, msg, sender):
+        if not self.started:
+            self.send(self.launcher, StartFailed(self.cfg.name, msg.error))
+            self.send(self.listener, ActorExitRequest())
+            self.listener = None
+        else:
+            self.log.error("node %s: listener cannot restart: %s", self.cfg.name, msg.error)
+
+    def _ready(self):
+        self.started = True
+        self._start_dialer()
+        enode = self.enode_url()
+        self.send(self.launcher, NodeStarted(self.cfg.name, enode, self.local_id, self.port))
+        self._publish("ready", {"enode": enode, "id": self.local_id.hex(), "listen_port": self.port})
+
+    def enode_url(self) -> str:
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        return Enode(self.local_id, host, self.port, self.port).url()
+
+    # -- connections -------------------------------------------------------------------
+    def on_InboundAccepted(self, msg, sender):
+        if self.stopping:
+            self.send(sender, SlotFree(msg.conn_id))
+            return
+        addr = self.createActor(Peer)
+        self._add_rec(_PeerRec(addr, True, conn_id=msg.conn_id, remote=tuple(msg.remote)))
+        self.send(addr, PeerStartInbound(self.cfg, self.myAddress, sender, msg.conn_id, tuple(msg.remote)))
+
+    def on_DialRequest(self, msg, sender):
+        try:
+            enode = parse_enode(msg.enode)
+        except EnodeError as exc:
+            self.log.warning("node %s: bad dial request: %s", self.cfg.name, exc)
+            return
+        if self.stopping:
+            self.send(sender, DialDone(enode.node_id, False, "node stopping"))
+            return
+        addr = self.createActor(Peer)
+        self._add_rec(_PeerRec(addr, False, dial_id=enode.node_id, static=msg.static, remote=enode.address))
+        trusted = enode.node_id in self.admission.trusted
+        self.send(addr, PeerStartOutbound(self.cfg, self.myAddress, msg.enode, static=msg.static, trusted=trusted))
+
+    def _add_rec(self, rec: _PeerRec) -> None:
+        self._next_key += 1
+        self.peers[self._next_key] = rec
+
+    def _find(self, addr) -> int | None:
+        """Key of the Peer record for ``addr``.  ActorAddress is unhashable and a freshly created
+        child's address is a local placeholder whose str() changes, so compare with ``==``."""
+        for key, rec in self.peers.items():
+            if rec.addr == addr:
+                return key
+        return None
+
+    def on_CheckpointRequest(self, msg, sender):
+        key = self._find(sender)
+        rec = self.peers.get(key) if key is not None else None
+        if rec is None:
+            self.send(sender, CheckpointReply(msg.stage, int(DiscReason.REQUESTED)))
+            return
+        if self.stopping:
+            reason = DiscReason.QUITTING
+        elif msg.stage == POST_HANDSHAKE:
+            reason = self.admission.post_handshake(msg.node_id, msg.inbound)
+            if reason is None and rec.node_id is None:
+                rec.node_id = msg.node_id
+                rec.state = "connected"
+                if self.dialer is not None:
+                    self.send(self.dialer, PeerUp(msg.node_id, dialed=not rec.inbound))
+        elif msg.stage == ADD_PEER:
+            reason = self.admission.add_peer(msg.node_id, msg.inbound, msg.matched)
+            if reason is None:
+                rec.state = "added"
+                rec.info = dict(msg.info or {})
+                self._on_added(rec)
+        else:
+            reason = DiscReason.PROTOCOL_ERROR
+        self.send(sender, CheckpointReply(msg.stage, None if reason is None else int(reason)))
+
+    def _on_added(self, rec: _PeerRec):
+        if rec.inbound and self.listener is not None:
+            self.send(self.listener, SlotFree(rec.conn_id))
+        if not rec.inbound and self.dialer is not None:
+            self.send(self.dialer, DialDone(rec.dial_id, True))
+        info = rec.info
+        self._publish("peer_added", {
+            "peer_id": rec.node_id.hex(), "name": info.get("name", ""), "caps": info.get("caps", []),
+            "inbound": rec.inbound, "remote_address": info.get("network", {}).get("remoteAddress", ""),
+            "offsets": info.get("offsets", []), "enode": info.get("enode", ""),
+        })
+
+    def on_PeerGone(self, msg, sender):
+        key = self._find(sender)
+        if key is not None:
+            rec = self.peers.pop(key)
+            self._peer_gone(rec, DiscReason(msg.reason), msg.remote_requested, msg.error, msg.stage)
+
+    def _peer_gone(self, rec: _PeerRec, reason: DiscReason, remote: bool, error: str, stage: str = ""):
+        if rec.state == "added":
+            self.admission.remove(rec.node_id)
+            self._publish("peer_removed", {
+                "peer_id": rec.node_id.hex(), "reason": reason.name, "reason_code": int(reason),
+                "remote_requested": remote, "error": error, "inbound": rec.inbound,
+            })
+        else:
+            if rec.inbound and self.listener is not None:
+                self.send(self.listener, SlotFree(rec.conn_id))
+            if not rec.inbound:
+                if self.dialer is not None:
+                    self.send(self.dialer, DialDone(rec.dial_id, False, error))
+                self._publish("dial_failed", {
+                    "peer_id": rec.dial_id.hex(), "address": f"{rec.remote[0]}:{rec.remote[1]}",
+                    "reason": reason.name, "reason_code": int(reason), "remote_requested": remote,
+                    "error": error, "stage": stage,
+                })
+            elif rec.node_id is not None:
+                self._publish("peer_rejected", {
+                    "peer_id": rec.node_id.hex(), "reason": reason.name, "reason_code": int(reason),
+                    "remote_requested": remote, "error": error, "inbound": True,
+                })
+        if rec.node_id is not None and self.dialer is not None:
+            self.send(self.dialer, PeerDown(rec.node_id))
+        if self.stopping and not self.peers:
+            self._finish_stop()
+
+    # -- supervision -------------------------------------------------------------------
+    def on_ChildActorExited(self, msg, sender):
+        self._child_gone(msg.childAddress, "exited")
+
+    def on_DeadEnvelope(self, msg, sender):
+        if isinstance(msg.deadMessage, Liveness):
+            self._child_gone(msg.deadAddress, "found dead by liveness check")
+
+    def _child_gone(self, addr, how: str):
+        key = self._find(addr)
+        if key is not None:
+            rec = self.peers.pop(key)
+            self._publish("actor_exited", {"actor": "peer", "peer_id": (rec.node_id or rec.dial_id or b"").hex(),
+                                           "cause": how})
+            self._peer_gone(rec, DiscReason.NETWORK_ERROR, False, f"peer actor {how}")
+            return
+        if self.stopping:
+            return
+        if self.listener is not None and addr == self.listener:
+            self._publish("actor_exited", {"actor": "listener", "cause": how})
+            self._start_listener()
+            self._publish("actor_restarted", {"actor": "listener", "attempt": 1, "delay_s": 0})
+        elif self.dialer is not None and addr == self.dialer:
+            self._publish("actor_exited", {"actor": "dialer", "cause": how})
+            self._start_dialer()
+            self._publish("actor_restarted", {"actor": "dialer", "attempt": 1, "delay_s": 0})
+
+    def on_timer(self, name):
+        if name == "liveness":
+            probe = Liveness()
+            for rec in self.peers.values():
+                self.send(rec.addr, probe)
+            for child in (self.listener, self.dialer):
+                if child is not None:
+                    self.send(child, probe)
+            if not self.stopping:
+                self.after("liveness", LIVENESS_S)
+        elif name == "stop" and self.stopping:
+            self._finish_stop()
+
+    # -- events ------------------------------------------------------------------------
+    def on_Subscribe(self, msg, sender):
+        self.subscribers[str(msg.subscriber)] = (msg.subscriber, frozenset(msg.kinds))
+
+    def on_Unsubscribe(self, msg, sender):
+        self.subscribers.pop(str(msg.subscriber), None)
+
+    def _publish(self, kind: str, data: dict):
+        if not self.subscribers:
+            return
+        ev = NodeEvent(kind, self.cfg.name if self.cfg else "", time.time(), data)
+        for addr, kinds in self.subscribers.values():
+            if not kinds or kind in kinds:
+                self.send(addr, ev)
+
+    def on_ProtocolEvent(self, msg, sender):
+        self._publish("protocol_event", {"peer_id": msg.peer_id.hex(), "protocol": msg.name,
+                                         "kind": msg.kind, "data": msg.data})
+
+    def on_PeerInfoUpdate(self, msg, sender):
+        key = self._find(sender)
+        if key is not None:
+            self.peers[key].info = msg.info
+
+    # -- admin -------------------------------------------------------------------------
+    def on_GetPeers(self, msg, sender):
+        infos = [r.info for r in self.peers.values() if r.state == "added"]
+        self.send(sender, PeersReply(tuple(sorted(infos, key=lambda i: i.get("id", "")))))
+
+    def on_GetNodeInfo(self, msg, sender):
+        cfg = self.cfg
+        enode = self.enode_url()
+        self.send(sender, NodeInfoReply({
+            "id": node_hash(self.local_id).hex(),
+            "name": cfg.name,
+            "enode": enode,
+            "enr": "",
+            "ip": self.host,
+            "ports": {"discovery": 0, "listener": self.port},
+            "listenAddr": f"{self.host}:{self.port}",
+            "protocols": {pc.name: {"version": pc.version} for pc in cfg.protocols},
+        }))
+
+    def on_AdminCommand(self, msg, sender):
+        try:
+            enode = parse_enode(msg.enode)
+        except EnodeError as exc:
+            self.send(sender, AdminResult(False, str(exc)))
+            return
+        if msg.op == "add_peer":
+            if msg.enode not in self.static_nodes:
+                self.static_nodes.append(msg.enode)
+            self.send(self.dialer, msg)
+        elif msg.op == "remove_peer":
+            self.static_nodes = [u for u in self.static_nodes if parse_enode(u).node_id != enode.node_id]
+            self.send(self.dialer, msg)
+            for rec in self.peers.values():
+                if rec.node_id == enode.node_id or rec.dial_id == enode.node_id:
+                    self.send(rec.addr, DisconnectPeer(int(DiscReason.REQUESTED)))
+        elif msg.op == "add_trusted":
+            self.admission.trusted.add(enode.node_id)
+        elif msg.op == "remove_trusted":
+            self.admission.trusted.discard(enode.node_id)
+        else:
+            self.send(sender, AdminResult(False, f"unknown admin operation {msg.op!r}"))
+            return
+        self.send(sender, AdminResult(True))
+
+    # -- stop --------------------------------------------------------------------------
+    def on_StopNode(self, msg, sender):
+        self.stop_requester = sender
+        if self.stopping:
+            return
+        self.stopping = True
+        if self.dialer is not None:
+            self.send(self.dialer, ActorExitRequest())
+            self.dialer = None
+        self.stopped_count = len(self.peers)
+        for rec in self.peers.values():
+            self.send(rec.addr, DisconnectPeer(int(DiscReason.QUITTING)))
+        if not self.peers:
+            self._finish_stop()
+        else:
+            self.after("stop", STOP_TIMEOUT_S)
+
+    def _finish_stop(self):
+        if self.stop_requester is None:
+            return
+        self.timers.cancel("stop")
+        if self.listener is not None:
+            self.send(self.listener, ActorExitRequest())
+            self.listener = None
+        for rec in self.peers.values():
+            self.send(rec.addr, ActorExitRequest())
+        self._publish("stopped", {"peers_disconnected": self.stopped_count})
+        self.send(self.stop_requester, NodeStopped(self.cfg.name if self.cfg else "", self.stopped_count))
+        self.stop_requester = None
+
+    def on_ActorExitRequest(self, msg, sender):
+        pass

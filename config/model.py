@@ -1,0 +1,89 @@
+"""Typed, validated node configuration (frozen dataclasses, picklable).
+
+Names follow go-ethereum's ``p2p.Config`` (p2p/config.go) in snake_case.  Defaults are
+go-ethereum's: MaxPendingPeers 50 (p2p/server.go ``defaultMaxPendingPeers``), DialRatio 3
+(``defaultDialRatio``), handshake 5 s, ping 15 s, read (idle) 30 s, write 20 s
+(p2p/server.go, p2p/peer.go, p2p/transport.go), dial history 35 s (p2p/dial.go
+``dialHistoryExpiration``), inbound throttle 30 s (p2p/server.go ``inboundThrottleTime``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Protocol timers in seconds."""
+
+    handshake_s: float = 5.0
+    ping_interval_s: float = 15.0
+    idle_s: float = 30.0
+    write_s: float = 20.0
+    dial_s: float = 15.0
+    dial_history_s: float = 35.0
+    inbound_throttle_s: float = 30.0
+    dial_backoff_max_s: float = 300.0
+    disconnect_grace_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """One subprotocol to run: ``name``/``version`` plus protocol-specific ``options``.
+
+    ``length`` (message codes) and ``actor`` ("module.Class" of a :class:`actors.protocol.Protocol`)
+    default to the registered protocol's (:mod:`protocols`); giving them runs any Protocol
+    class under another name/version/length, e.g. in tests.
+
+    ``options`` is a tuple of (key, value) pairs so the object stays hashable and picklable.
+    """
+
+    name: str
+    version: int
+    options: tuple = ()
+    length: int | None = None
+    actor: str | None = None
+
+    def option(self, key, default=None):
+        """Return the value of option ``key`` or ``default``."""
+        for k, v in self.options:
+            if k == key:
+                return v
+        return default
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """One node.
+
+    ``private_key`` is 32 raw bytes; ``listen_host``/``listen_port`` the devp2p TCP listener
+    (port 0 = pick a free one); peers in ``static_nodes``, ``trusted_nodes`` and
+    ``dial_candidates`` are enode URL strings; ``net_restrict`` CIDR strings (empty = allow all).
+    """
+
+    name: str
+    private_key: bytes
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 30303
+    max_peers: int = 50
+    max_pending_peers: int = 50
+    dial_ratio: int = 3
+    no_dial: bool = False
+    no_listen: bool = False
+    static_nodes: tuple[str, ...] = ()
+    trusted_nodes: tuple[str, ...] = ()
+    dial_candidates: tuple[str, ...] = ()
+    net_restrict: tuple[str, ...] = ()
+    protocols: tuple[ProtocolConfig, ...] = ()
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    enable_msg_events: bool = False
+
+    def max_dialed_conns(self) -> int:
+        """go-ethereum p2p/server.go ``maxDialedConns``: max_peers / dial_ratio, at least 1; 0 with no_dial."""
+        if self.no_dial or self.max_peers == 0:
+            return 0
+        return max(1, self.max_peers // (self.dial_ratio or 3))
+
+    def max_inbound_conns(self) -> int:
+        """go-ethereum ``maxInboundConns``: max_peers - max_dialed_conns."""
+        return self.max_peers - self.max_dialed_conns()

@@ -1,0 +1,81 @@
+"""Start-up and shutdown messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from thespian.actors import ActorAddress
+
+from config.model import NodeConfig
+
+
+@dataclass(frozen=True)
+class StartServer:
+    """Launcher -> Server: run a node with ``config``; the reply is :class:`NodeStarted` or :class:`StartFailed`."""
+
+    config: NodeConfig
+
+
+@dataclass(frozen=True)
+class NodeStarted:
+    """Server -> launcher: the node listens; ``enode`` has the real TCP port."""
+
+    name: str
+    enode: str
+    node_id: bytes
+    listen_port: int
+
+
+@dataclass(frozen=True)
+class StartFailed:
+    """Server -> launcher: the node could not start (``error`` is one human-readable line)."""
+
+    name: str
+    error: str
+
+
+@dataclass(frozen=True)
+class StartListener:
+    """Server -> Listener: bind ``host:port`` and accept for node ``config``."""
+
+    config: NodeConfig
+    server: ActorAddress
+
+
+@dataclass(frozen=True)
+class ListenerReady:
+    """Listener -> Server: listening on ``host:port`` (the real port when 0 was asked)."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ListenerFailed:
+    """Listener -> Server: cannot listen (``error`` one line, e.g. address in use)."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class StartDialer:
+    """Server -> Dialer: keep ``config``'s static nodes connected and fill dynamic dial slots."""
+
+    config: NodeConfig
+    server: ActorAddress
+    local_node_id: bytes
+    static_nodes: tuple[str, ...] = ()
+    trusted_nodes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StopNode:
+    """Launcher -> Server: disconnect every peer with QUITTING, stop all actors; reply :class:`NodeStopped`."""
+
+
+@dataclass(frozen=True)
+class NodeStopped:
+    """Server -> launcher: every peer is gone; the Server's children have been told to exit."""
+
+    name: str
+    peers_disconnected: int

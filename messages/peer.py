@@ -1,0 +1,134 @@
+"""Messages between the Server, Listener, Dialer and Peer actors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from thespian.actors import ActorAddress
+
+from config.model import NodeConfig
+
+
+@dataclass(frozen=True)
+class InboundAccepted:
+    """Listener -> Server: a connection from ``remote`` (host, port) waits as ``conn_id``."""
+
+    conn_id: str
+    remote: tuple[str, int]
+
+
+@dataclass(frozen=True)
+class PeerStartInbound:
+    """Server -> new Peer: fetch connection ``conn_id`` from ``listener`` and run as recipient."""
+
+    config: NodeConfig
+    server: ActorAddress
+    listener: ActorAddress
+    conn_id: str
+    remote: tuple[str, int]
+    trusted_ids: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class PeerStartOutbound:
+    """Server -> new Peer: dial ``enode`` and run as initiator."""
+
+    config: NodeConfig
+    server: ActorAddress
+    enode: str
+    static: bool = False
+    trusted: bool = False
+
+
+@dataclass(frozen=True)
+class FdRequest:
+    """Peer -> Listener: send the socket of ``conn_id`` over SCM_RIGHTS to abstract AF_UNIX ``path``."""
+
+    conn_id: str
+    path: bytes
+
+
+@dataclass(frozen=True)
+class FdSent:
+    """Listener -> Peer: the fd was sent (``ok``) or could not be (``error``)."""
+
+    conn_id: str
+    ok: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SlotFree:
+    """Server -> Listener: inbound connection ``conn_id`` left the handshake phase (added or gone)."""
+
+    conn_id: str
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    """Dialer -> Server: create a Peer that dials ``enode``."""
+
+    enode: str
+    static: bool = False
+    trusted: bool = False
+
+
+@dataclass(frozen=True)
+class DialDone:
+    """Server -> Dialer: the dial of ``node_id`` ended: ``ok`` (peer added) or ``error``."""
+
+    node_id: bytes
+    ok: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class PeerUp:
+    """Server -> Dialer: ``node_id`` is connected (passed checkpoint 1); ``dialed`` if we dialled it."""
+
+    node_id: bytes
+    dialed: bool = False
+
+
+@dataclass(frozen=True)
+class PeerDown:
+    """Server -> Dialer: ``node_id`` is no longer connected."""
+
+    node_id: bytes
+
+
+@dataclass(frozen=True)
+class PeerInfoUpdate:
+    """Peer -> Server: the admin_peers entry of this connection changed (e.g. protocol info)."""
+
+    info: dict
+
+
+@dataclass(frozen=True)
+class PeerGone:
+    """Peer -> Server: the connection ended.
+
+    ``node_id`` is None if the handshake never completed; ``reason`` a DiscReason code;
+    ``remote_requested`` True when the remote sent Disconnect; ``stage`` where it ended
+    ("dial", "handshake", "hello", "running"); ``error`` one line.
+    """
+
+    node_id: bytes | None
+    reason: int
+    remote_requested: bool
+    stage: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DisconnectPeer:
+    """Server -> Peer: send Disconnect(``reason``) and close."""
+
+    reason: int
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """Supervisor -> child: a no-op probe; a dead child returns it as a DeadEnvelope."""
+
+    seq: int = 0

@@ -1,0 +1,98 @@
+"""The ``test`` subprotocol, version 1: 8 message codes, payloads are raw bytes (no RLP).
+
+Options (from the node config's ``protocols`` entry):
+
+* ``echo`` (bool, default True): send every received message back, same code, same payload;
+* ``send_count`` (int, default 0) and ``send_size`` (bytes, default 100): on start, send that
+  many messages (codes cycling 0..7, payload = 8-byte big-endian sequence number followed by
+  pseudo-random bytes), at most ``window`` (default 256) un-echoed at a time, and once every
+  echo is back publish a ``test_report`` event: count, elapsed_s, msgs_per_s, mb_per_s,
+  mismatches (echoes that differ from what was sent or arrive out of order);
+* ``report_received`` (bool, default False): publish a ``received`` event per message
+  (code and payload length) - for tests of routing, not for traffic.
+
+A side with ``send_count`` > 0 is the sender: every message it receives is taken as an echo
+of its own and never echoed again, so two echoing peers cannot bounce a message forever.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from actors.protocol import Protocol
+
+LENGTH = 8
+"""Message codes of test/1."""
+
+
+
+class TestProtocol(Protocol):
+    """test/1: echo and a counted send with a report."""
+
+    __test__ = False  # not a pytest test class
+
+    def started(self):
+        opts = self.options
+        self.echo = bool(opts.get("echo", True))
+        self.report_received = bool(opts.get("report_received", False))
+        self.count = int(opts.get("send_count", 0))
+        self.size = int(opts.get("send_size", 100))
+        self.window = max(1, int(opts.get("window", 256)))
+        self.next_seq = 0
+        self.expect_seq = 0
+        self.outstanding: dict[int, bytes] = {}
+        self.mismatches = 0
+        self.echoed = 0
+        self.received_count = 0
+        self.started_at = time.monotonic()
+        self._rng = random.Random(0x7e57)
+        self._filler = self._rng.randbytes(max(self.size, 8))
+        if self.count:
+            self._send_more()
+
+    def _payload(self, seq: int) -> bytes:
+        if self.size < 8:
+            return seq.to_bytes(8, "big")[8 - self.size:]
+        rot = seq % 251
+        body = self._filler[rot:self.size - 8] + self._filler[:rot]
+        return seq.to_bytes(8, "big") + body[:self.size - 8]
+
+    def _send_more(self):
+        while self.next_seq < self.count and len(self.outstanding) < self.window:
+            seq = self.next_seq
+            payload = self._payload(seq)
+            self.outstanding[seq] = payload
+            self.send(seq % LENGTH, payload)
+            self.next_seq += 1
+
+    def received(self, code, payload):
+        self.received_count += 1
+        if self.report_received:
+            self.emit("received", {"code": code, "size": len(payload), "head": payload[:16].hex()})
+        if self.count:
+            self._on_echo(code, payload)
+        elif self.echo:
+            self.send(code, payload)
+
+    def _on_echo(self, code, payload):
+        seq = self.expect_seq
+        want = self.outstanding.pop(seq, None)
+        if want is None or payload != want or code != seq % LENGTH:
+            self.mismatches += 1
+        self.expect_seq += 1
+        self.echoed += 1
+        if self.echoed == self.count:
+            elapsed = time.monotonic() - self.started_at
+            total = self.count * self.size
+            self.emit("test_report", {
+                "count": self.count, "size": self.size, "elapsed_s": round(elapsed, 6),
+                "msgs_per_s": round(self.count / elapsed, 1) if elapsed > 0 else None,
+                "mb_per_s": round(total / elapsed / 1e6, 3) if elapsed > 0 else None,
+                "mismatches": self.mismatches + len(self.outstanding),
+            })
+        else:
+            self._send_more()
+
+    def peer_info(self):
+        return {"version": self.version, "echo": self.echo, "received": self.received_count}

@@ -1,0 +1,258 @@
+"""The byte-level state machine of one RLPx connection, with no sockets and no timers.
+
+States (go-ethereum p2p/server.go ``setupConn`` and p2p/peer.go):
+
+  HANDSHAKE   auth/ack in progress
+  CHECKPOINT1 handshake done; the owner asks its admission policy (``approve_post_handshake``)
+  HELLO       our Hello sent; waiting for the remote's Hello (or Disconnect)
+  CHECKPOINT2 remote Hello valid; the owner asks its policy again (``approve_add_peer``)
+  RUNNING     messages flow; inbound codes routed by the offset table
+  CLOSED      a Disconnect was sent or received, or an error happened
+
+The owner (the Peer actor) feeds received bytes to :meth:`feed`, writes out :attr:`out`
+(and clears what it wrote), and reacts to the returned events.  Bytes that arrive while a
+checkpoint is pending are held and processed after approval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import base_protocol as bp
+from .caps import LocalProtocol, OffsetTable, match_capabilities
+from .disc import DiscReason
+from .errors import HelloError, MessageDecodeError, RLPxError
+from .handshake import Initiator, Recipient
+from .session import MessageCodec
+
+HANDSHAKE, CHECKPOINT1, HELLO, CHECKPOINT2, RUNNING, CLOSED = (
+    "handshake", "checkpoint1", "hello", "checkpoint2", "running", "closed")
+
+
+@dataclass
+class HandshakeDone:
+    """Event: auth/ack complete; ``remote_node_id`` (64 bytes) is authenticated."""
+
+    remote_node_id: bytes
+
+
+@dataclass
+class HelloReceived:
+    """Event: the remote's valid Hello; ``table`` is the matched offset table (may be empty)."""
+
+    hello: bp.Hello
+    table: OffsetTable
+
+
+@dataclass
+class Messages:
+    """Event: subprotocol messages in wire order, grouped by protocol name:
+    ``{name: [(relative code, payload), ...]}``."""
+
+    by_protocol: dict
+
+
+@dataclass
+class DisconnectReceived:
+    """Event: the remote sent Disconnect(``reason``)."""
+
+    reason: DiscReason
+
+
+@dataclass
+class PingReceived:
+    """Event: a Ping arrived (a Pong was queued already)."""
+
+
+class ConnectionFailure(RLPxError):
+    """The connection must end.  ``reason`` is the DiscReason to send, or None when no
+    Disconnect can be sent (handshake not complete).  ``events`` are those produced before
+    the failure (deliver them, then close)."""
+
+    def __init__(self, reason: DiscReason | None, detail: str, events=()):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.events = list(events)
+
+
+class Connection:
+    """One RLPx connection's protocol logic.
+
+    ``private_key`` 32 bytes; ``hello`` our Hello (its node id must be ours);
+    ``protocols`` the :class:`LocalProtocol` list; ``remote_node_id`` (64 bytes) makes this the
+    initiator, None the recipient.  ``ephemeral_key``/``nonce`` only for tests.
+    """
+
+    def __init__(self, private_key: bytes, hello: bp.Hello, protocols, remote_node_id: bytes | None = None,
+                 ephemeral_key: bytes | None = None, nonce: bytes | None = None):
+        self.private_key = private_key
+        self.local_hello = hello
+        self.protocols = [p if isinstance(p, LocalProtocol) else LocalProtocol(*p) for p in protocols]
+        self.initiator = remote_node_id is not None
+        self.remote_node_id = remote_node_id
+        self.state = HANDSHAKE
+        self.out = bytearray()
+        self.codec: MessageCodec | None = None
+        self.remote_hello: bp.Hello | None = None
+        self.table: OffsetTable | None = None
+        self._held_raw = bytearray()
+        self._held_msgs: list[tuple[int, bytes]] = []
+        if self.initiator:
+            self._hs = Initiator(private_key, remote_node_id, ephemeral_key, nonce)
+            self.out += self._hs.auth
+        else:
+            self._hs = Recipient(private_key, ephemeral_key, nonce)
+
+    # -- input -------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list:
+        """Absorb received bytes; return events.  Raises :class:`ConnectionFailure`."""
+        events: list = []
+        try:
+            self._feed(data, events)
+        except ConnectionFailure as exc:
+            exc.events = events + exc.events
+            self.state = CLOSED
+            raise
+        except HelloError as exc:
+            self.state = CLOSED
+            raise ConnectionFailure(DiscReason.PROTOCOL_ERROR, f"invalid Hello: {exc}", events) from None
+        except RLPxError as exc:
+            self.state = CLOSED
+            reason = None if self.codec is None else DiscReason.PROTOCOL_ERROR
+            raise ConnectionFailure(reason, f"{type(exc).__name__}: {exc}", events) from None
+        return events
+
+    def _feed(self, data: bytes, events: list) -> None:
+        if self.state == CLOSED:
+            return
+        if self.state == HANDSHAKE:
+            if self.initiator:
+                secrets = self._hs.feed(data)
+            else:
+                ack = self._hs.feed(data)
+                if ack is not None:
+                    self.out += ack
+                    self.remote_node_id = self._hs.remote_node_id
+                secrets = self._hs.secrets
+            if secrets is None:
+                return
+            self.codec = MessageCodec(secrets)
+            self.state = CHECKPOINT1
+            events.append(HandshakeDone(self.remote_node_id))
+            data = self._hs.leftover
+        if self.state == CHECKPOINT1:
+            self._held_raw += data
+            return
+        for frame_data in self._frames(data):
+            self._on_frame(frame_data, events)
+
+    def _frames(self, data: bytes) -> list[bytes]:
+        try:
+            return self.codec.frames.feed(data)
+        except RLPxError as exc:
+            # deliver the good frames before the bad one, then fail
+            good = getattr(exc, "partial", [])
+            events: list = []
+            for fd in good:
+                self._on_frame(fd, events)
+            raise ConnectionFailure(DiscReason.PROTOCOL_ERROR, f"{type(exc).__name__}: {exc}", events) from None
+
+    def _on_frame(self, frame_data: bytes, events: list) -> None:
+        if self.state == CLOSED:
+            return
+        code, payload = self.codec.decode_frame(frame_data)
+        if self.state == HELLO:
+            self._on_hello_phase(code, payload, events)
+        elif self.state == CHECKPOINT2:
+            self._held_msgs.append((code, payload))
+        elif self.state == RUNNING:
+            self._on_running(code, payload, events)
+
+    def _on_hello_phase(self, code: int, payload: bytes, events: list) -> None:
+        if code == bp.DISCONNECT:
+            reason = bp.decode_disconnect(payload)
+            self.state = CLOSED
+            events.append(DisconnectReceived(reason))
+            return
+        if code != bp.HELLO:
+            raise ConnectionFailure(DiscReason.PROTOCOL_ERROR, f"expected Hello, got message code {code}")
+        hello = bp.Hello.decode(payload)
+        if hello.node_id != self.remote_node_id:
+            raise ConnectionFailure(DiscReason.UNEXPECTED_IDENTITY, "Hello node id differs from handshake identity")
+        self.remote_hello = hello
+        if hello.version >= bp.SNAPPY_PROTOCOL_VERSION and self.local_hello.version >= bp.SNAPPY_PROTOCOL_VERSION:
+            self.codec.snappy = True
+        self.table = OffsetTable(match_capabilities(self.protocols, hello.capabilities))
+        self.state = CHECKPOINT2
+        events.append(HelloReceived(hello, self.table))
+
+    def _on_running(self, code: int, payload: bytes, events: list) -> None:
+        if code < bp.BASE_PROTOCOL_LENGTH:
+            if code == bp.PING:
+                self.out += self.codec.encode(bp.PONG, bp.encode_pong())
+                events.append(PingReceived())
+            elif code == bp.DISCONNECT:
+                reason = bp.decode_disconnect(payload)
+                self.state = CLOSED
+                events.append(DisconnectReceived(reason))
+            return  # Pong and other base codes are ignored (go-ethereum p2p/peer.go handle)
+        routed = self.table.route(code)
+        if routed is None:
+            raise ConnectionFailure(DiscReason.PROTOCOL_ERROR, f"message code {code} owned by no protocol")
+        row, rel = routed
+        if events and isinstance(events[-1], Messages):
+            batch = events[-1].by_protocol
+        else:
+            batch = {}
+            events.append(Messages(batch))
+        batch.setdefault(row.name, []).append((rel, payload))
+
+    # -- owner decisions -----------------------------------------------------------------
+    def approve_post_handshake(self) -> list:
+        """Checkpoint 1 passed: send our Hello and process held bytes; return events."""
+        if self.state != CHECKPOINT1:
+            raise RuntimeError(f"approve_post_handshake in state {self.state}")
+        self.out += self.codec.encode(bp.HELLO, self.local_hello.encode())
+        self.state = HELLO
+        held, self._held_raw = bytes(self._held_raw), bytearray()
+        return self.feed(held) if held else []
+
+    def approve_add_peer(self) -> list:
+        """Checkpoint 2 passed: enter RUNNING and route held messages; return events."""
+        if self.state != CHECKPOINT2:
+            raise RuntimeError(f"approve_add_peer in state {self.state}")
+        self.state = RUNNING
+        events: list = []
+        held, self._held_msgs = self._held_msgs, []
+        try:
+            for code, payload in held:
+                if self.state == RUNNING:
+                    self._on_running(code, payload, events)
+        except ConnectionFailure as exc:
+            exc.events = events + exc.events
+            self.state = CLOSED
+            raise
+        except RLPxError as exc:
+            self.state = CLOSED
+            raise ConnectionFailure(DiscReason.PROTOCOL_ERROR, str(exc), events) from None
+        return events
+
+    # -- output --------------------------------------------------------------------------
+    def send(self, code: int, payload: bytes) -> None:
+        """Queue one message with absolute ``code`` (RUNNING only).  Raises FrameTooLargeError."""
+        self.out += self.codec.encode(code, payload)
+
+    def send_ping(self) -> None:
+        """Queue a Ping (RUNNING only)."""
+        if self.state == RUNNING:
+            self.out += self.codec.encode(bp.PING, bp.encode_ping())
+
+    def disconnect(self, reason: DiscReason | int) -> bool:
+        """Queue Disconnect(reason) if encryption is up; enter CLOSED.  Returns True if queued."""
+        queued = False
+        if self.codec is not None and self.state != CLOSED:
+            self.out += self.codec.encode(bp.DISCONNECT, bp.encode_disconnect(reason))
+            queued = True
+        self.state = CLOSED
+        return queued
