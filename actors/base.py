@@ -48,8 +48,15 @@ class NodeActor(Actor):
                 self.on_handler_error(msg, sender, exc)
             except Exception:  # noqa: BLE001
                 self.log.exception("%s: error handler failed", type(self).__name__)
+        try:
+            self.after_handler()
+        except Exception:  # noqa: BLE001
+            self.log.exception("%s: after_handler failed", type(self).__name__)
         self._arm()
         return self.watch()
+
+    def after_handler(self) -> None:
+        """Runs after every handler (e.g. to send what the handler queued as one batch)."""
 
     def on_other(self, msg, sender) -> None:
         """Messages with no ``on_`` handler; ignored by default."""

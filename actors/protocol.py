@@ -124,6 +124,11 @@ class Protocol(NodeActor):
         """Send a Thespian message to this protocol's Peer actor."""
         Actor.send(self, self.peer, msg)
 
+    def after_handler(self) -> None:
+        """Every handler's sends leave as one batch (also from timers and custom messages)."""
+        if self.peer is not None:
+            self._flush()
+
     # -- message handlers ----------------------------------------------------------------
     def on_ProtocolStart(self, msg, sender):
         for fd in msg.close_fds:
@@ -138,7 +143,8 @@ class Protocol(NodeActor):
         self.options = dict(msg.options)
         self.remote_addr = msg.remote_addr
         self.running = True
-        self._guard(self.started)
+        if self._guard(self.started):
+            self.publish_info()
         self._flush()
 
     def on_ToProtocol(self, msg, sender):

@@ -80,6 +80,8 @@ class Server(NodeActor):
     def on_StartServer(self, msg, sender):
         cfg = self.cfg = msg.config
         self.launcher = sender
+        for sub in msg.subscribers:
+            self.subscribers[str(sub)] = (sub, frozenset())
         try:
             for pc in cfg.protocols:
                 resolve(pc)
@@ -314,11 +316,23 @@ class Server(NodeActor):
             self.peers[key].info = msg.info
 
     # -- admin -------------------------------------------------------------------------
+    def _not_running(self, sender) -> bool:
+        """Admin request to a Server that was never started (a globalName lookup created it)."""
+        if self.cfg is not None:
+            return False
+        self.send(sender, AdminResult(False, "node is not running"))
+        self.send(self.myAddress, ActorExitRequest())
+        return True
+
     def on_GetPeers(self, msg, sender):
+        if self._not_running(sender):
+            return
         infos = [r.info for r in self.peers.values() if r.state == "added"]
         self.send(sender, PeersReply(tuple(sorted(infos, key=lambda i: i.get("id", "")))))
 
     def on_GetNodeInfo(self, msg, sender):
+        if self._not_running(sender):
+            return
         cfg = self.cfg
         enode = self.enode_url()
         self.send(sender, NodeInfoReply({
@@ -333,6 +347,8 @@ class Server(NodeActor):
         }))
 
     def on_AdminCommand(self, msg, sender):
+        if self._not_running(sender):
+            return
         try:
             enode = parse_enode(msg.enode)
         except EnodeError as exc:

@@ -48,8 +48,12 @@ class NodeStartError(RuntimeError):
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """True if ``host:port`` cannot be bound (another process listens there)."""
+    """True if ``host:port`` cannot be bound (another process listens there).
+
+    SO_REUSEADDR as the real listeners use it, so connections in TIME_WAIT do not count.
+    """
     s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind((host, port))
         return False
@@ -89,15 +93,25 @@ def start_actor_system(admin_port: int, bind: str = DEFAULT_BIND, level: str = "
                        transientUnique=True)
 
 
-def start_node(asys: ActorSystem, config, timeout_s: float = 15.0):
+def server_global_name(node_name: str) -> str:
+    """Thespian globalName of a node's Server, used by admin commands to find it."""
+    return f"devp2p-server-{node_name}"
+
+
+def start_node(asys: ActorSystem, config, timeout_s: float = 15.0, subscribers=(), register: bool = False):
     """Create a Server actor for ``config`` and wait for it to listen.
 
+    ``subscribers``: actor addresses that get every event from the start; ``register``: make the
+    Server findable by :func:`server_global_name` (for admin commands from another process).
     Returns ``(server address, NodeStarted)``; raises :class:`NodeStartError`.
     """
     from actors.server import Server
 
-    server = asys.createActor(Server)
-    reply = asys.ask(server, StartServer(config), timeout_s)
+    if register:
+        server = asys.createActor(Server, globalName=server_global_name(config.name))
+    else:
+        server = asys.createActor(Server)
+    reply = asys.ask(server, StartServer(config, tuple(subscribers)), timeout_s)
     if isinstance(reply, NodeStarted):
         return server, reply
     if isinstance(reply, StartFailed):
@@ -105,6 +119,18 @@ def start_node(asys: ActorSystem, config, timeout_s: float = 15.0):
         raise NodeStartError(f"node {config.name}: {reply.error}")
     asys.tell(server, _exit())
     raise NodeStartError(f"node {config.name}: no answer from the Server within {timeout_s} s ({reply!r})")
+
+
+def join_actor_system(admin_port: int, bind: str = DEFAULT_BIND) -> ActorSystem:
+    """Connect to the running actor system on ``bind:admin_port`` (for admin commands).
+
+    Raises :class:`NodeStartError` when nothing listens there, instead of starting a new system.
+    Never call ``shutdown()`` on the result: that would stop the running node.
+    """
+    if not port_in_use(bind, admin_port):
+        raise NodeStartError(f"no node is running with actor system admin port {bind}:{admin_port}")
+    bind_thespian_to(bind)
+    return ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=False, transientUnique=True)
 
 
 def stop_node(asys: ActorSystem, server, timeout_s: float = 10.0) -> NodeStopped | None:
@@ -117,3 +143,54 @@ def stop_node(asys: ActorSystem, server, timeout_s: float = 10.0) -> NodeStopped
 def _exit():
     from thespian.actors import ActorExitRequest
     return ActorExitRequest()
+
+
+def system_pgid(asys: ActorSystem, timeout_s: float = 5.0) -> int | None:
+    """Process group of the running system's admin and actors (THESPIAN_FACTS §7), or None."""
+    from thespian.actors import ActorExitRequest
+
+    from .probe import PgidProbe
+
+    probe = asys.createActor(PgidProbe)
+    pgid = asys.ask(probe, "pgid", timeout_s)
+    asys.tell(probe, ActorExitRequest())
+    return pgid if isinstance(pgid, int) else None
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """PIDs in process group ``pgid`` that are alive (zombies excluded: where PID 1 does not
+    reap orphans, as in some containers, dead actor processes linger as zombies)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state not in ("Z", "X"):
+            pids.append(int(entry))
+    return pids
+
+
+def reap_process_group(pgid: int | None, wait_s: float = 3.0) -> bool:
+    """After ``shutdown()``: wait up to ``wait_s`` for the system's processes to exit, then SIGKILL
+    what is left of its process group.  Returns True if something had to be killed."""
+    import signal
+    import time as _time
+
+    if not pgid or pgid == os.getpgid(0):
+        return False
+    deadline = _time.monotonic() + wait_s
+    while live_group_members(pgid):
+        if _time.monotonic() >= deadline:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                return False
+            return True
+        _time.sleep(0.05)
+    return False

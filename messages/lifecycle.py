@@ -11,9 +11,14 @@ from config.model import NodeConfig
 
 @dataclass(frozen=True)
 class StartServer:
-    """Launcher -> Server: run a node with ``config``; the reply is :class:`NodeStarted` or :class:`StartFailed`."""
+    """Launcher -> Server: run a node with ``config``; the reply is :class:`NodeStarted` or :class:`StartFailed`.
+
+    ``subscribers``: actor addresses subscribed to every event before anything happens
+    (so they see ``ready``).
+    """
 
     config: NodeConfig
+    subscribers: tuple = ()
 
 
 @dataclass(frozen=True)

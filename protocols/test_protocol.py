@@ -9,7 +9,9 @@ Options (from the node config's ``protocols`` entry):
   echo is back publish a ``test_report`` event: count, elapsed_s, msgs_per_s, mb_per_s,
   mismatches (echoes that differ from what was sent or arrive out of order);
 * ``report_received`` (bool, default False): publish a ``received`` event per message
-  (code and payload length) - for tests of routing, not for traffic.
+  (code and payload length) - for tests of routing, not for traffic;
+* ``repeat_every_s`` (number, default 0 = never): start the counted send again this many
+  seconds after each report (the default config uses it to show continuous traffic).
 
 A side with ``send_count`` > 0 is the sender: every message it receives is taken as an echo
 of its own and never echoed again, so two echoing peers cannot bounce a message forever.
@@ -32,6 +34,16 @@ class TestProtocol(Protocol):
 
     __test__ = False  # not a pytest test class
 
+    OPTIONS = {
+        "echo": (bool, None),
+        "send_count": (int, 0),
+        "send_size": (int, 0),
+        "window": (int, 1),
+        "report_received": (bool, None),
+        "repeat_every_s": (float, 0),
+    }
+    """Option name -> (type, minimum) as validated by config/loader.py."""
+
     def started(self):
         opts = self.options
         self.echo = bool(opts.get("echo", True))
@@ -39,6 +51,8 @@ class TestProtocol(Protocol):
         self.count = int(opts.get("send_count", 0))
         self.size = int(opts.get("send_size", 100))
         self.window = max(1, int(opts.get("window", 256)))
+        self.repeat_every_s = float(opts.get("repeat_every_s", 0))
+        self.round = 0
         self.next_seq = 0
         self.expect_seq = 0
         self.outstanding: dict[int, bytes] = {}
@@ -51,6 +65,17 @@ class TestProtocol(Protocol):
         if self.count:
             self._send_more()
 
+    def _new_round(self):
+        self.round += 1
+        self.next_seq = self.expect_seq = self.echoed = self.mismatches = 0
+        self.outstanding.clear()
+        self.started_at = time.monotonic()
+        self._send_more()
+
+    def on_timer(self, name):
+        if name == "repeat" and self.running:
+            self._new_round()
+
     def _payload(self, seq: int) -> bytes:
         if self.size < 8:
             return seq.to_bytes(8, "big")[8 - self.size:]
@@ -58,12 +83,18 @@ class TestProtocol(Protocol):
         body = self._filler[rot:self.size - 8] + self._filler[:rot]
         return seq.to_bytes(8, "big") + body[:self.size - 8]
 
+    def _code(self, seq: int) -> int:
+        """Relative code of message ``seq``: cycles over this protocol's length, which a
+        ProtocolConfig may set to anything (a fixed ``% 8`` sent out-of-range codes and
+        got the peer disconnected when the protocol ran with a length below 8)."""
+        return seq % self.length
+
     def _send_more(self):
         while self.next_seq < self.count and len(self.outstanding) < self.window:
             seq = self.next_seq
             payload = self._payload(seq)
             self.outstanding[seq] = payload
-            self.send(seq % LENGTH, payload)
+            self.send(self._code(seq), payload)
             self.next_seq += 1
 
     def received(self, code, payload):
@@ -78,7 +109,7 @@ class TestProtocol(Protocol):
     def _on_echo(self, code, payload):
         seq = self.expect_seq
         want = self.outstanding.pop(seq, None)
-        if want is None or payload != want or code != seq % LENGTH:
+        if want is None or payload != want or code != self._code(seq):
             self.mismatches += 1
         self.expect_seq += 1
         self.echoed += 1
@@ -89,8 +120,10 @@ class TestProtocol(Protocol):
                 "count": self.count, "size": self.size, "elapsed_s": round(elapsed, 6),
                 "msgs_per_s": round(self.count / elapsed, 1) if elapsed > 0 else None,
                 "mb_per_s": round(total / elapsed / 1e6, 3) if elapsed > 0 else None,
-                "mismatches": self.mismatches + len(self.outstanding),
+                "mismatches": self.mismatches + len(self.outstanding), "round": self.round,
             })
+            if self.repeat_every_s > 0:
+                self.after("repeat", self.repeat_every_s)
         else:
             self._send_more()
 

@@ -1,0 +1,326 @@
+"""YAML node files -> validated :class:`config.model.NodeConfig` objects.
+
+Everything is checked before anything starts; the first problem raises :class:`ConfigError`
+naming the key's path (``nodes[1].static_nodes[0]``) and the reason.  Keys follow
+go-ethereum's ``p2p.Config`` (p2p/config.go) in snake_case; every key is documented in the
+README.  YAML is parsed with PyYAML's ``safe_load``.
+
+File shape::
+
+    actor_system: {admin_port: 19001, bind: 127.0.0.1}
+    nodes:                      # or `node:` for a single node
+      - name: alpha
+        key_file: data/alpha.key
+        listen_addr: 127.0.0.1:30303
+        ...
+
+Relative ``key_file`` paths are resolved against ``base_dir`` (the config file's directory,
+or the working directory for the built-in default).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, fields
+
+import yaml
+
+from protocols import REGISTRY, UnknownProtocolError, load_class, resolve
+from rlpx.enode import Enode, parse_enode
+from rlpx.errors import EnodeError, KeyFileError
+from rlpx.keys import load_or_create_key_file, node_id_from_private_key
+
+from .model import NodeConfig, ProtocolConfig, Timeouts
+
+DEFAULT_ADMIN_PORT = 19001
+"""Thespian admin port used when the file does not set ``actor_system.admin_port``."""
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default.yaml")
+"""The built-in configuration run by ``run_node.py`` without ``--config``."""
+
+
+class ConfigError(ValueError):
+    """A config file problem: ``path`` is the key path, ``reason`` what is wrong."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ActorSystemConfig:
+    """``admin_port`` for Thespian's admin; ``bind`` the address every Thespian socket listens on."""
+
+    admin_port: int = DEFAULT_ADMIN_PORT
+    bind: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """A whole file: the actor system settings and the nodes to launch together."""
+
+    actor_system: ActorSystemConfig
+    nodes: tuple[NodeConfig, ...]
+
+    def node(self, name: str | None) -> NodeConfig:
+        """The node called ``name`` (the only one when None); raises ConfigError."""
+        if name is None:
+            if len(self.nodes) != 1:
+                raise ConfigError("--node", f"the file has {len(self.nodes)} nodes: "
+                                  + ", ".join(n.name for n in self.nodes))
+            return self.nodes[0]
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise ConfigError("--node", f"no node named {name!r} (have: {', '.join(n.name for n in self.nodes)})")
+
+
+_NODE_KEYS = {"name", "key_file", "listen_addr", "max_peers", "max_pending_peers", "dial_ratio", "no_dial",
+              "static_nodes", "trusted_nodes", "dial_candidates", "net_restrict", "protocols", "timeouts",
+              "enable_msg_events"}
+_TIMEOUT_KEYS = {f.name for f in fields(Timeouts)}
+
+
+def _type_name(t) -> str:
+    return {bool: "a boolean", int: "an integer", str: "a string", float: "a number", list: "a list",
+            dict: "a mapping"}.get(t, str(t))
+
+
+def _want(value, t, path):
+    if t is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif t is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, t)
+    if not ok:
+        raise ConfigError(path, f"must be {_type_name(t)}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _int(value, path, lo=None, hi=None) -> int:
+    _want(value, int, path)
+    if lo is not None and value < lo:
+        raise ConfigError(path, f"must be >= {lo}, got {value}")
+    if hi is not None and value > hi:
+        raise ConfigError(path, f"must be <= {hi}, got {value}")
+    return value
+
+
+def _unknown(d: dict, allowed: set, path: str):
+    for k in d:
+        if k not in allowed:
+            raise ConfigError(f"{path}.{k}" if path else str(k), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _host_port(value, path) -> tuple[str, int]:
+    _want(value, str, path)
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(path, f"must be host:port, got {value!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ConfigError(path, f"invalid IP address {host!r}") from None
+    return host, _int(int(port), path, 0, 65535)
+
+
+def load_file(path: str) -> LaunchConfig:
+    """Read and validate a YAML config file.  Raises :class:`ConfigError` (unreadable file,
+    bad YAML, or any invalid key)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError("", f"cannot read config file {path}: {exc.strerror or exc}") from None
+    base = os.path.dirname(os.path.abspath(path))
+    return load_text(text, base_dir=base, source=path)
+
+
+def load_default(base_dir: str | None = None) -> LaunchConfig:
+    """The built-in default config; key files go under ``base_dir`` (default: working directory)."""
+    with open(DEFAULT_CONFIG) as f:
+        return load_text(f.read(), base_dir=base_dir or os.getcwd(), source=DEFAULT_CONFIG)
+
+
+def load_text(text: str, base_dir: str, source: str = "<config>") -> LaunchConfig:
+    """Parse YAML ``text`` and validate it; relative key files resolve against ``base_dir``."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError("", f"{source}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse(doc, base_dir)
+
+
+def parse(doc, base_dir: str) -> LaunchConfig:
+    """Validate an already-parsed document (dicts and lists).  Raises :class:`ConfigError`."""
+    if not isinstance(doc, dict):
+        raise ConfigError("", "the config must be a mapping with `nodes:` (or `node:`)")
+    _unknown(doc, {"actor_system", "nodes", "node"}, "")
+    asys = _actor_system(doc.get("actor_system", {}) or {})
+    if "nodes" in doc and "node" in doc:
+        raise ConfigError("node", "give either `node:` or `nodes:`, not both")
+    if "node" in doc:
+        raw_nodes, list_path = [doc["node"]], None
+    elif "nodes" in doc:
+        raw_nodes, list_path = _want(doc["nodes"], list, "nodes"), "nodes"
+    else:
+        raise ConfigError("nodes", "missing: the file must describe at least one node")
+    if not raw_nodes:
+        raise ConfigError("nodes", "must list at least one node")
+
+    def npath(i):
+        return f"{list_path}[{i}]" if list_path else "node"
+
+    # first pass: names, keys, listen addresses (bare-name references need them)
+    firsts = []
+    names: dict[str, int] = {}
+    ports: dict[tuple, str] = {}
+    for i, raw in enumerate(raw_nodes):
+        p = npath(i)
+        _want(raw, dict, p)
+        _unknown(raw, _NODE_KEYS, p)
+        if "name" not in raw:
+            raise ConfigError(f"{p}.name", "missing")
+        name = _want(raw["name"], str, f"{p}.name")
+        if not name.strip():
+            raise ConfigError(f"{p}.name", "must not be empty")
+        if name in names:
+            raise ConfigError(f"{p}.name", f"duplicate node name {name!r} (also nodes[{names[name]}])")
+        names[name] = i
+        key_path = raw.get("key_file", os.path.join("data", f"{name}.key"))
+        _want(key_path, str, f"{p}.key_file")
+        full_key = key_path if os.path.isabs(key_path) else os.path.join(base_dir, key_path)
+        try:
+            key = load_or_create_key_file(full_key)
+        except KeyFileError as exc:
+            raise ConfigError(f"{p}.key_file", str(exc)) from None
+        listen = raw.get("listen_addr", "127.0.0.1:30303")
+        if listen in ("", None):
+            host, port, no_listen = "127.0.0.1", 0, True
+        else:
+            host, port = _host_port(listen, f"{p}.listen_addr")
+            no_listen = False
+        if not no_listen and port != 0:
+            for (h, pt), other in ports.items():
+                if pt == port and (h == host or "0.0.0.0" in (h, host) or "::" in (h, host)):
+                    raise ConfigError(f"{p}.listen_addr", f"port {port} is also used by node {other!r}")
+            ports[(host, port)] = name
+        firsts.append((name, key, host, port, no_listen))
+
+    def resolve_ref(value, path) -> str:
+        _want(value, str, path)
+        if value.startswith("enode://"):
+            try:
+                return parse_enode(value).url()
+            except EnodeError as exc:
+                raise ConfigError(path, str(exc)) from None
+        if value in names:
+            name, key, host, port, no_listen = firsts[names[value]]
+            if no_listen or port == 0:
+                raise ConfigError(path, f"node {value!r} has no fixed listen port to dial")
+            dial_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            return Enode(node_id_from_private_key(key), dial_host, port, port).url()
+        raise ConfigError(path, f"{value!r} is neither an enode:// URL nor the name of a node in this file")
+
+    nodes = []
+    for i, raw in enumerate(raw_nodes):
+        p = npath(i)
+        name, key, host, port, no_listen = firsts[i]
+        kw = dict(name=name, private_key=key, listen_host=host, listen_port=port, no_listen=no_listen)
+        if "max_peers" in raw:
+            kw["max_peers"] = _int(raw["max_peers"], f"{p}.max_peers", 0)
+        if "max_pending_peers" in raw:
+            kw["max_pending_peers"] = _int(raw["max_pending_peers"], f"{p}.max_pending_peers", 1)
+        if "dial_ratio" in raw:
+            kw["dial_ratio"] = _int(raw["dial_ratio"], f"{p}.dial_ratio", 1)
+        for flag in ("no_dial", "enable_msg_events"):
+            if flag in raw:
+                kw[flag] = _want(raw[flag], bool, f"{p}.{flag}")
+        for key_name in ("static_nodes", "trusted_nodes", "dial_candidates"):
+            if key_name in raw:
+                items = _want(raw[key_name] if raw[key_name] is not None else [], list, f"{p}.{key_name}")
+                kw[key_name] = tuple(resolve_ref(v, f"{p}.{key_name}[{j}]") for j, v in enumerate(items))
+        if "net_restrict" in raw:
+            items = _want(raw["net_restrict"] if raw["net_restrict"] is not None else [], list, f"{p}.net_restrict")
+            nets = []
+            for j, v in enumerate(items):
+                _want(v, str, f"{p}.net_restrict[{j}]")
+                try:
+                    nets.append(str(ipaddress.ip_network(v, strict=False)))
+                except ValueError:
+                    raise ConfigError(f"{p}.net_restrict[{j}]", f"invalid CIDR {v!r}") from None
+            kw["net_restrict"] = tuple(nets)
+        if "timeouts" in raw:
+            t = _want(raw["timeouts"], dict, f"{p}.timeouts")
+            _unknown(t, _TIMEOUT_KEYS, f"{p}.timeouts")
+            vals = {}
+            for k, v in t.items():
+                _want(v, float, f"{p}.timeouts.{k}")
+                if v <= 0:
+                    raise ConfigError(f"{p}.timeouts.{k}", f"must be > 0, got {v}")
+                vals[k] = float(v)
+            kw["timeouts"] = Timeouts(**vals)
+        kw["protocols"] = _protocols(raw.get("protocols", [{"name": "test", "version": 1}]), f"{p}.protocols")
+        nodes.append(NodeConfig(**kw))
+    return LaunchConfig(asys, tuple(nodes))
+
+
+def _actor_system(raw) -> ActorSystemConfig:
+    _want(raw, dict, "actor_system")
+    _unknown(raw, {"admin_port", "bind"}, "actor_system")
+    port = _int(raw.get("admin_port", DEFAULT_ADMIN_PORT), "actor_system.admin_port", 1, 65535)
+    bind = _want(raw.get("bind", "127.0.0.1"), str, "actor_system.bind")
+    try:
+        ipaddress.ip_address(bind)
+    except ValueError:
+        raise ConfigError("actor_system.bind", f"invalid IP address {bind!r}") from None
+    return ActorSystemConfig(port, bind)
+
+
+def _protocols(raw, path) -> tuple[ProtocolConfig, ...]:
+    _want(raw if raw is not None else [], list, path)
+    out = []
+    seen = set()
+    for i, entry in enumerate(raw or []):
+        p = f"{path}[{i}]"
+        _want(entry, dict, p)
+        if "name" not in entry:
+            raise ConfigError(f"{p}.name", "missing")
+        name = _want(entry["name"], str, f"{p}.name")
+        if not name or len(name) > 8 or not name.isascii():
+            raise ConfigError(f"{p}.name", f"must be 1-8 ASCII characters, got {name!r}")
+        version = _int(entry.get("version", 1), f"{p}.version", 0)
+        if (name, version) in seen:
+            raise ConfigError(p, f"protocol {name}/{version} listed twice")
+        seen.add((name, version))
+        length = entry.get("length")
+        if length is not None:
+            length = _int(length, f"{p}.length", 1)
+        actor = entry.get("actor")
+        if actor is not None:
+            _want(actor, str, f"{p}.actor")
+        options = {k: v for k, v in entry.items() if k not in ("name", "version", "length", "actor")}
+        pc = ProtocolConfig(name, version, tuple(sorted(options.items())), length, actor)
+        try:
+            resolved = resolve(pc)
+            cls = load_class(resolved.actor)
+        except UnknownProtocolError as exc:
+            known = ", ".join(f"{n}/{v}" for n, v in sorted(REGISTRY))
+            raise ConfigError(p, f"{exc} (known: {known}; or give `length` and `actor`)") from None
+        spec = getattr(cls, "OPTIONS", None)
+        if spec is not None:
+            for k, v in options.items():
+                if k not in spec:
+                    raise ConfigError(f"{p}.{k}", f"unknown option for {name} (allowed: {', '.join(sorted(spec))})")
+                t, lo = spec[k]
+                _want(v, t, f"{p}.{k}")
+                if lo is not None and v < lo:
+                    raise ConfigError(f"{p}.{k}", f"must be >= {lo}, got {v}")
+        out.append(pc)
+    return tuple(out)

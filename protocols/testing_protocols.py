@@ -1,0 +1,71 @@
+"""Test-only variants of the ``test`` subprotocol, for the integration tests (tests/test_node_*.py).
+
+Protocol classes must be importable by the actor processes, so they live here rather than
+under tests/.  Run one under any name with
+``ProtocolConfig(name, version, options, length=N, actor="protocols.testing_protocols.StressTestProtocol")``.
+
+:class:`StressTestProtocol` accepts every :class:`protocols.test_protocol.TestProtocol` option plus:
+
+* ``filler`` ("random", default, or "zero"): the bytes after the 8-byte sequence number.
+  "zero" makes payloads compressible, so a payload of 2**24 - 1 bytes (the largest a
+  message may decompress to) fits a frame after snappy, which random bytes cannot (snappy
+  expands incompressible data slightly and the frame-data limit is also 2**24 - 1).
+* ``duplex`` (bool, default False): both sides may send at once.  Own messages go out on
+  even codes; a message received on an even code is the remote's and is echoed on the next
+  (odd) code; a message received on an odd code is the echo of one of ours.  The length
+  must be at least 2.  The ``test_report`` event then covers our own stream, and the
+  remote's report covers the echoes we sent back, so two clean reports mean both
+  directions arrived complete and in order.  ``duplex_received`` (count of the remote's
+  messages received, and how many arrived out of order) is added to the report.
+"""
+
+from __future__ import annotations
+
+from .test_protocol import TestProtocol
+
+
+class StressTestProtocol(TestProtocol):
+    """test/1 with a compressible filler and a full-duplex mode (see the module docstring)."""
+
+    __test__ = False
+
+    def started(self):
+        self.zero_filler = self.options.get("filler", "random") == "zero"
+        self.duplex = bool(self.options.get("duplex", False))
+        self.remote_received = 0
+        self.remote_out_of_order = 0
+        if self.duplex and self.length < 2:
+            raise ValueError("duplex mode needs a protocol length of at least 2")
+        super().started()
+
+    def _payload(self, seq: int) -> bytes:
+        if not self.zero_filler or self.size < 8:
+            return super()._payload(seq)
+        return seq.to_bytes(8, "big") + bytes(self.size - 8)
+
+    def _code(self, seq: int) -> int:
+        if not self.duplex:
+            return super()._code(seq)
+        return 2 * (seq % (self.length // 2))
+
+    def received(self, code, payload):
+        if not self.duplex:
+            super().received(code, payload)
+            return
+        self.received_count += 1
+        if code % 2 == 0:
+            # the remote's own message: must arrive in order; echo it on the odd code
+            if int.from_bytes(payload[:8], "big") != self.remote_received:
+                self.remote_out_of_order += 1
+            self.remote_received += 1
+            self.send(code + 1, payload)
+        elif self.count:
+            self._on_echo(code - 1, payload)
+        else:
+            self.mismatches += 1  # an echo although we sent nothing
+
+    def emit(self, kind, data):
+        if kind == "test_report" and getattr(self, "duplex", False):
+            data = dict(data, duplex_received={"count": self.remote_received,
+                                               "out_of_order": self.remote_out_of_order})
+        super().emit(kind, data)

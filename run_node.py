@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""thespian-devp2p command line.
+
+Run nodes (foreground, until SIGINT/SIGTERM, or ``--duration`` seconds)::
+
+    python run_node.py [--config FILE] [--events FILE|-] [--log-level LEVEL] [--duration S]
+
+Without ``--config`` the built-in default (config/default.yaml) runs: two local nodes that
+connect and exchange test/1 messages.
+
+Admin commands against a running node, from another shell (JSON on stdout, in the shapes of
+go-ethereum's admin_peers / admin_nodeInfo)::
+
+    python run_node.py peers --config FILE [--node NAME]
+    python run_node.py info  --config FILE [--node NAME]
+    python run_node.py add-peer|remove-peer|add-trusted|remove-trusted ENODE --config FILE [--node NAME]
+
+Exit codes: 0 success, 1 runtime failure (port taken, node not running, ...), 2 invalid
+config or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+
+COMMANDS = ("run", "peers", "info", "add-peer", "remove-peer", "add-trusted", "remove-trusted")
+ADMIN_OPS = {"add-peer": "add_peer", "remove-peer": "remove_peer", "add-trusted": "add_trusted",
+             "remove-trusted": "remove_trusted"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run_node.py", description="Run devp2p nodes built from Thespian actors.")
+    p.add_argument("command", nargs="?", default="run", choices=COMMANDS, help="what to do (default: run)")
+    p.add_argument("enode", nargs="?", help="enode URL for add-peer/remove-peer/add-trusted/remove-trusted")
+    p.add_argument("--config", help="YAML file describing the node(s); default: the built-in two-node demo")
+    p.add_argument("--node", help="which node of the file an admin command addresses")
+    p.add_argument("--events", default="-", help="write JSON Lines events here ('-' = stdout, '' = nowhere)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    return p
+
+
+def _fail(msg: str, code: int) -> int:
+    print(f"run_node: {msg}", file=sys.stderr)
+    return code
+
+
+def _load(args):
+    from config.loader import load_default, load_file
+
+    return load_file(args.config) if args.config else load_default()
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    from config.loader import ConfigError
+
+    try:
+        launch = _load(args)
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}", 2)
+    if args.command == "run":
+        if args.enode:
+            return _fail("run takes no enode argument", 2)
+        return run(launch, args)
+    return admin(launch, args)
+
+
+# -- run ---------------------------------------------------------------------------------
+def run(launch, args) -> int:
+    from actors.event_writer import EventWriter, WriteEventsTo
+    from actors.system import (NodeStartError, port_in_use, reap_process_group, start_actor_system, start_node,
+                               stop_node, system_pgid)
+    from actors.collector import WaitFor
+
+    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    asc = launch.actor_system
+    for node in launch.nodes:
+        if not node.no_listen and node.listen_port and port_in_use(node.listen_host, node.listen_port):
+            return _fail(f"node {node.name}: listen address {node.listen_host}:{node.listen_port} is already in use",
+                         1)
+    stop = {"signal": None}
+
+    def on_signal(signum, frame):
+        stop["signal"] = signum
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        asys = start_actor_system(asc.admin_port, asc.bind, args.log_level)
+    except NodeStartError as exc:
+        return _fail(str(exc), 1)
+    except Exception as exc:  # noqa: BLE001 - Thespian start-up failure: one line, no traceback
+        return _fail(f"cannot start the actor system: {exc}", 1)
+    pgid = None
+    servers = []
+    code = 0
+    try:
+        pgid = system_pgid(asys)
+        writer = asys.createActor(EventWriter)
+        asys.ask(writer, WriteEventsTo(args.events), 5)
+        for node in launch.nodes:
+            server, started = start_node(asys, node, subscribers=(writer,), register=True)
+            servers.append(server)
+            logging.info("node %s listening: %s", node.name, started.enode)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while stop["signal"] is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+    except NodeStartError as exc:
+        code = _fail(str(exc), 1)
+    finally:
+        for server in reversed(servers):
+            stop_node(asys, server)
+        if servers:
+            asys.ask(writer, WaitFor("stopped", count=len(servers), timeout_s=2.0), 3)
+        asys.shutdown()
+        if reap_process_group(pgid):
+            logging.warning("killed actor processes left after shutdown")
+    return code
+
+
+# -- admin -------------------------------------------------------------------------------
+def admin(launch, args) -> int:
+    from config.loader import ConfigError
+    from actors.system import NodeStartError, join_actor_system, server_global_name
+    from actors.server import Server
+    from messages.admin import AdminCommand, AdminResult, GetNodeInfo, GetPeers, NodeInfoReply, PeersReply
+
+    op = ADMIN_OPS.get(args.command)
+    if op and not args.enode:
+        return _fail(f"{args.command} needs an enode URL", 2)
+    if not op and args.enode:
+        return _fail(f"{args.command} takes no enode argument", 2)
+    try:
+        if args.node is None and op is None:
+            nodes = list(launch.nodes)
+        else:
+            nodes = [launch.node(args.node)]
+    except ConfigError as exc:
+        return _fail(str(exc), 2)
+    try:
+        asys = join_actor_system(launch.actor_system.admin_port, launch.actor_system.bind)
+    except NodeStartError as exc:
+        return _fail(str(exc), 1)
+    results = {}
+    for node in nodes:
+        server = asys.createActor(Server, globalName=server_global_name(node.name))
+        if op:
+            reply = asys.ask(server, AdminCommand(op, args.enode), 10)
+        else:
+            reply = asys.ask(server, GetPeers() if args.command == "peers" else GetNodeInfo(), 10)
+        if isinstance(reply, AdminResult) and not reply.ok:
+            return _fail(f"node {node.name}: {reply.error}", 1)
+        if reply is None:
+            return _fail(f"node {node.name}: no answer", 1)
+        if isinstance(reply, PeersReply):
+            results[node.name] = list(reply.peers)
+        elif isinstance(reply, NodeInfoReply):
+            results[node.name] = reply.info
+        else:
+            results[node.name] = {"ok": True}
+    out = results[nodes[0].name] if len(nodes) == 1 else results
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("THESPIAN_BASE_IPADDR", "127.0.0.1")
+    sys.exit(main())
