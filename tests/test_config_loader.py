@@ -1,0 +1,112 @@
+"""config/loader.py: valid files load into NodeConfig; every invalid input is a ConfigError
+naming the key's path."""
+
+import os
+import stat
+
+import pytest
+
+from config.loader import ConfigError, load_default, load_file, load_text
+from rlpx.keys import generate_private_key, node_id_from_private_key
+
+ENODE = "enode://" + node_id_from_private_key(generate_private_key()).hex() + "@127.0.0.1:30310"
+
+
+def load(tmp_path, text):
+    return load_text(text, base_dir=str(tmp_path))
+
+
+def test_two_nodes_with_name_reference(tmp_path):
+    cfg = load(tmp_path, """
+actor_system: {admin_port: 19555, bind: 127.0.0.1}
+nodes:
+  - name: alpha
+    listen_addr: 127.0.0.1:30401
+    max_peers: 7
+    net_restrict: ["127.0.0.0/8"]
+    timeouts: {idle_s: 2, ping_interval_s: 1}
+  - name: beta
+    key_file: keys/beta.key
+    listen_addr: 127.0.0.1:30402
+    static_nodes: [alpha, "%s"]
+    trusted_nodes: [alpha]
+    protocols: [{name: test, version: 1, send_count: 10, echo: false}]
+""" % ENODE)
+    assert cfg.actor_system.admin_port == 19555
+    alpha, beta = cfg.nodes
+    assert (alpha.max_peers, alpha.listen_port, alpha.net_restrict) == (7, 30401, ("127.0.0.0/8",))
+    assert alpha.timeouts.idle_s == 2 and alpha.timeouts.handshake_s == 5
+    alpha_enode = f"enode://{node_id_from_private_key(alpha.private_key).hex()}@127.0.0.1:30401"
+    assert beta.static_nodes == (alpha_enode, ENODE)
+    assert beta.trusted_nodes == (alpha_enode,)
+    assert dict(beta.protocols[0].options) == {"send_count": 10, "echo": False}
+    key_file = tmp_path / "keys" / "beta.key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    # the key is stable: loading again reads the same file
+    again = load(tmp_path, "node: {name: beta, key_file: keys/beta.key, listen_addr: '127.0.0.1:0'}")
+    assert again.nodes[0].private_key == beta.private_key
+
+
+def test_default_config_is_two_connected_nodes(tmp_path):
+    cfg = load_default(str(tmp_path))
+    assert [n.name for n in cfg.nodes] == ["alpha", "beta"]
+    assert len(cfg.nodes[1].static_nodes) == 1
+    assert (tmp_path / "data" / "alpha.key").exists()
+
+
+@pytest.mark.parametrize("text, path, words", [
+    ("nodes: [{name: a, bogus: 1}]", "nodes[0].bogus", "unknown key"),
+    ("color: red\nnodes: [{name: a}]", "color", "unknown key"),
+    ("nodes: [{name: a, max_peers: lots}]", "nodes[0].max_peers", "integer"),
+    ("nodes: [{name: a, max_peers: -1}]", "nodes[0].max_peers", ">= 0"),
+    ("nodes: [{name: a, no_dial: 3}]", "nodes[0].no_dial", "boolean"),
+    ("nodes: [{name: a, static_nodes: ['enode://abc@1.2.3.4:1']}]", "nodes[0].static_nodes[0]", "node id"),
+    ("nodes: [{name: a, static_nodes: [nobody]}]", "nodes[0].static_nodes[0]", "neither"),
+    ("nodes: [{name: a, trusted_nodes: 'x'}]", "nodes[0].trusted_nodes", "list"),
+    ("nodes: [{name: a, net_restrict: ['10.0.0.0/33']}]", "nodes[0].net_restrict[0]", "CIDR"),
+    ("nodes: [{name: a, listen_addr: 'localhost'}]", "nodes[0].listen_addr", "host:port"),
+    ("nodes: [{name: a, listen_addr: '127.0.0.1:70000'}]", "nodes[0].listen_addr", "65535"),
+    ("nodes: [{name: a, timeouts: {idle_s: 0}}]", "nodes[0].timeouts.idle_s", "> 0"),
+    ("nodes: [{name: a, timeouts: {nap_s: 1}}]", "nodes[0].timeouts.nap_s", "unknown key"),
+    ("nodes: [{name: a, protocols: [{name: nope, version: 9}]}]", "nodes[0].protocols[0]", "unknown protocol"),
+    ("nodes: [{name: a, protocols: [{name: test, version: 1, louder: true}]}]", "nodes[0].protocols[0].louder",
+     "unknown option"),
+    ("nodes: [{name: a, protocols: [{name: test, version: 1, send_count: -5}]}]",
+     "nodes[0].protocols[0].send_count", ">= 0"),
+    ("nodes: [{name: a, listen_addr: '127.0.0.1:30999'}, {name: b, listen_addr: '127.0.0.1:30999'}]",
+     "nodes[1].listen_addr", "also used by node 'a'"),
+    ("nodes: [{name: a}, {name: a, listen_addr: '127.0.0.1:0'}]", "nodes[1].name", "duplicate"),
+    ("nodes: []", "nodes", "at least one"),
+    ("actor_system: {admin_port: 0}\nnodes: [{name: a}]", "actor_system.admin_port", ">= 1"),
+    ("actor_system: {bind: somewhere}\nnodes: [{name: a}]", "actor_system.bind", "invalid IP"),
+    ("nodes: [{key_file: x}]", "nodes[0].name", "missing"),
+    ("node: {name: a}\nnodes: [{name: b}]", "node", "either"),
+])
+def test_invalid_configs_name_the_key(tmp_path, text, path, words):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    assert info.value.path == path
+    assert words in str(info.value)
+
+
+def test_invalid_yaml_gives_line(tmp_path):
+    with pytest.raises(ConfigError, match="invalid YAML at line 2"):
+        load(tmp_path, "nodes:\n  - name: a: b\n")
+
+
+def test_unreadable_and_uncreatable_key_files(tmp_path):
+    bad = tmp_path / "bad.key"
+    bad.write_text("not a key")
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, f"nodes: [{{name: a, key_file: '{bad}'}}]")
+    assert info.value.path == "nodes[0].key_file"
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, f"nodes: [{{name: a, key_file: '{blocker}/sub/a.key'}}]")
+    assert info.value.path == "nodes[0].key_file" and "cannot create" in str(info.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_file(str(tmp_path / "absent.yaml"))

@@ -1,0 +1,283 @@
+"""run_node.py driven as a subprocess, exactly as a user runs it.
+
+Output goes to files, never pipes: the daemonised Thespian admin inherits the launcher's
+stdout/stderr, so a pipe would never reach EOF (THESPIAN_FACTS §7).  Every process started
+here is found again by its command line (actor processes are forks of run_node.py and carry
+its arguments) and must be gone at the end of each test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN_NODE = os.path.join(ROOT, "run_node.py")
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live (non-zombie) PIDs whose command line contains ``marker``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        if marker in cmd and st[st.rindex(")") + 2] not in "ZX":
+            pids.append(int(entry))
+    return pids
+
+
+def wait_until(pred, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+class Run:
+    """One run_node.py invocation with its own directory, ports and output files."""
+
+    def __init__(self, tmp_path, text: str | None, *args: str):
+        self.dir = tmp_path
+        self.config = None
+        if text is not None:
+            self.config = str(tmp_path / "node.yaml")
+            with open(self.config, "w") as f:
+                f.write(text)
+        self.events = str(tmp_path / "events.jsonl")
+        self.out = open(tmp_path / "stdout.txt", "w")
+        self.err_path = tmp_path / "stderr.txt"
+        self.err = open(self.err_path, "w")
+        cmd = [sys.executable, RUN_NODE, *args]
+        if self.config:
+            cmd += ["--config", self.config]
+        self.proc = subprocess.Popen(cmd, cwd=str(tmp_path), stdout=self.out, stderr=self.err,
+                                     stdin=subprocess.DEVNULL)
+
+    def read_events(self) -> list[dict]:
+        try:
+            with open(self.events) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def wait_events(self, kind: str, count: int = 1, timeout_s: float = 20.0, **match) -> list[dict]:
+        def found():
+            hits = [e for e in self.read_events() if e["event"] == kind
+                    and all(e.get(k) == v for k, v in match.items())]
+            return hits if len(hits) >= count else None
+        return wait_until(found, timeout_s, f"{count} {kind} event(s) matching {match}")
+
+    def stderr(self) -> str:
+        self.err.flush()
+        return self.err_path.read_text()
+
+    def wait_exit(self, timeout_s: float = 30.0) -> int:
+        return self.proc.wait(timeout=timeout_s)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        marker = self.config or str(self.dir)
+        left = processes_with(marker) if self.config else []
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        self.out.close()
+        self.err.close()
+        return left
+
+
+def admin(run: Run, *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess:
+    out = run.dir / "admin_out.txt"
+    with open(out, "w") as f, open(run.dir / "admin_err.txt", "w") as e:
+        rc = subprocess.run([sys.executable, RUN_NODE, *args, "--config", run.config], cwd=str(run.dir),
+                            stdout=f, stderr=e, stdin=subprocess.DEVNULL, timeout=timeout_s).returncode
+    return subprocess.CompletedProcess(args, rc, out.read_text(), (run.dir / "admin_err.txt").read_text())
+
+
+def two_node_yaml(admin_port, pa, pb, extra_b=""):
+    return f"""
+actor_system: {{admin_port: {admin_port}}}
+nodes:
+  - name: alpha
+    listen_addr: 127.0.0.1:{pa}
+    protocols: [{{name: test, version: 1, echo: true}}]
+  - name: beta
+    listen_addr: 127.0.0.1:{pb}
+    static_nodes: [alpha]
+    timeouts: {{dial_history_s: 0.5}}
+    protocols: [{{name: test, version: 1, echo: false, send_count: 50, send_size: 64}}]
+{extra_b}"""
+
+
+@pytest.fixture
+def runs():
+    started = []
+
+    def start(tmp_path, text, *args):
+        r = Run(tmp_path, text, *args)
+        started.append(r)
+        return r
+    yield start
+    leftovers = [r.close() for r in started]
+    assert not any(leftovers), f"processes left behind: {leftovers}"
+
+
+def test_two_nodes_connect_admin_and_sigterm(tmp_path, runs):
+    run = runs(tmp_path, two_node_yaml(free_port(), free_port(), free_port()), "--events", "events.jsonl")
+    added = run.wait_events("peer_added", count=2)
+    assert {e["node"] for e in added} == {"alpha", "beta"}
+    by_node = {e["node"]: e for e in added}
+    assert by_node["alpha"]["inbound"] is True and by_node["beta"]["inbound"] is False
+    assert by_node["alpha"]["name"] == "beta" and by_node["alpha"]["caps"] == ["test/1"]
+    assert by_node["beta"]["offsets"] == [{"name": "test", "version": 1, "offset": 16, "length": 8}]
+    report = run.wait_events("protocol_event", node="beta")[0]
+    assert report["kind"] == "test_report" and report["data"]["mismatches"] == 0
+    for ev in run.read_events():
+        assert {"event", "node", "time"} <= set(ev) and ev["time"].endswith("Z")
+
+    peers = admin(run, "peers", "--node", "alpha")
+    assert peers.returncode == 0, peers.stderr
+    [peer] = json.loads(peers.stdout)
+    assert peer["name"] == "beta" and peer["network"]["inbound"] is True
+    info = admin(run, "info", "--node", "beta")
+    assert info.returncode == 0, info.stderr
+    beta_info = json.loads(info.stdout)
+    assert beta_info["name"] == "beta" and beta_info["enode"].startswith("enode://")
+    alpha_enode = json.loads(admin(run, "info", "--node", "alpha").stdout)["enode"]
+
+    removed = admin(run, "remove-peer", alpha_enode, "--node", "beta")
+    assert removed.returncode == 0, removed.stderr
+    gone = run.wait_events("peer_removed", count=2)
+    assert {(e["node"], e["reason"]) for e in gone} == {("alpha", "REQUESTED"), ("beta", "REQUESTED")}
+    assert {e["node"]: e["remote_requested"] for e in gone} == {"alpha": True, "beta": False}
+    assert json.loads(admin(run, "peers", "--node", "beta").stdout) == []
+
+    assert admin(run, "add-peer", alpha_enode, "--node", "beta").returncode == 0
+    run.wait_events("peer_added", count=4)
+
+    run.proc.send_signal(signal.SIGTERM)
+    assert run.wait_exit() == 0
+    kinds = [e["event"] for e in run.read_events()]
+    assert kinds.count("stopped") == 2
+    quits = [e for e in run.read_events() if e["event"] == "peer_removed" and e["reason"] == "QUITTING"]
+    assert quits, "peers must be disconnected with QUITTING on shutdown"
+    assert processes_with(run.config) == []
+
+
+def test_sigint_stops_cleanly(tmp_path, runs):
+    run = runs(tmp_path, two_node_yaml(free_port(), free_port(), free_port()), "--events", "events.jsonl")
+    run.wait_events("peer_added", count=2)
+    run.proc.send_signal(signal.SIGINT)
+    assert run.wait_exit() == 0
+    assert "Traceback" not in run.stderr()
+    assert processes_with(run.config) == []
+    assert [e["event"] for e in run.read_events()].count("stopped") == 2
+
+
+def test_default_config_shows_the_main_job(tmp_path, runs):
+    for port in (19001, 30303, 30304):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            pytest.fail(f"default port {port} is taken on this machine; the default config cannot run")
+        finally:
+            s.close()
+    run = runs(tmp_path, None, "--events", "events.jsonl", "--duration", "8")
+    assert run.wait_exit(40) == 0, run.stderr()
+    kinds = [e["event"] for e in run.read_events()]
+    assert kinds.count("ready") == 2 and kinds.count("peer_added") == 2
+    reports = [e for e in run.read_events() if e["event"] == "protocol_event" and e["kind"] == "test_report"]
+    assert reports and reports[0]["data"]["count"] == 2000 and reports[0]["data"]["mismatches"] == 0
+    assert (tmp_path / "data" / "alpha.key").exists()
+    assert processes_with(RUN_NODE + " --events") == []
+
+
+@pytest.mark.parametrize("text, words", [
+    ("nodes: [{name: a, surprise: 1}]", "nodes[0].surprise: unknown key"),
+    ("nodes: [{name: a, max_peers: many}]", "nodes[0].max_peers: must be an integer"),
+    ("nodes: [{name: a, static_nodes: ['enode://zz@1.2.3.4:5']}]", "nodes[0].static_nodes[0]"),
+    ("nodes: [{name: a, net_restrict: [300.1.1.1/8]}]", "nodes[0].net_restrict[0]: invalid CIDR"),
+    ("nodes: [{name: a, key_file: /proc/nope/a.key}]", "nodes[0].key_file: cannot create"),
+    ("nodes: [{name: a, listen_addr: '127.0.0.1:31999'}, {name: b, listen_addr: '127.0.0.1:31999'}]",
+     "nodes[1].listen_addr: port 31999 is also used"),
+    ("nodes: [{name: a\n", "invalid YAML"),
+])
+def test_invalid_config_exits_2_and_starts_nothing(tmp_path, runs, text, words):
+    run = runs(tmp_path, text)
+    assert run.wait_exit(20) == 2
+    err = run.stderr()
+    assert words in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert processes_with(run.config) == []
+
+
+def test_taken_listen_port_fails_with_one_line(tmp_path, runs):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        run = runs(tmp_path, f"actor_system: {{admin_port: {free_port()}}}\n"
+                             f"node: {{name: a, listen_addr: '127.0.0.1:{port}'}}\n")
+        assert run.wait_exit(20) == 1
+        err = run.stderr()
+        assert "already in use" in err and "Traceback" not in err
+    finally:
+        blocker.close()
+    assert processes_with(run.config) == []
+
+
+def test_taken_admin_port_fails_with_one_line(tmp_path, runs):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        run = runs(tmp_path, f"actor_system: {{admin_port: {port}}}\nnode: {{name: a, listen_addr: '127.0.0.1:0'}}\n")
+        assert run.wait_exit(20) == 1
+        err = run.stderr()
+        assert f"admin port 127.0.0.1:{port} is already in use" in err and "Traceback" not in err
+    finally:
+        blocker.close()
+    assert processes_with(run.config) == []
+
+
+def test_admin_command_without_running_node(tmp_path):
+    cfg = tmp_path / "n.yaml"
+    cfg.write_text(f"actor_system: {{admin_port: {free_port()}}}\nnode: {{name: a, listen_addr: '127.0.0.1:0'}}\n")
+    with open(tmp_path / "o", "w") as o, open(tmp_path / "e", "w") as e:
+        rc = subprocess.run([sys.executable, RUN_NODE, "peers", "--config", str(cfg)], stdout=o, stderr=e,
+                            stdin=subprocess.DEVNULL, timeout=30).returncode
+    assert rc == 1
+    assert "no node is running" in (tmp_path / "e").read_text()
