@@ -35,7 +35,7 @@ from collections import deque
 from thespian.actors import ActorExitRequest, ThespianWatch
 
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply, CheckpointRequest
-from messages.peer import FdRequest, PeerGone, PeerInfoUpdate
+from messages.peer import FdRequest, MsgTraffic, PeerGone, PeerInfoUpdate
 from messages.protocol import (INBOUND_WINDOW, MAX_BATCH_BYTES, FromProtocol, OutboundCredit, ProtocolStart,
                                ProtocolStop, ToProtocol)
 from protocols import load_class, resolve
@@ -256,7 +256,7 @@ class Peer(NodeActor):
             events = self.conn.feed(data)
         except ConnectionFailure as exc:
             self._handle_events(exc.events)
-            self.log.info("peer %s: %s", self._label(), exc.detail)
+            self.log.debug("peer %s: %s", self._label(), exc.detail)
             self._close(exc.reason if exc.reason is not None else DiscReason.PROTOCOL_ERROR,
                         send=exc.reason is not None, error=exc.detail)
             return
@@ -269,6 +269,8 @@ class Peer(NodeActor):
                 return
             if isinstance(ev, Messages):
                 for name, msgs in ev.by_protocol.items():
+                    if self.cfg.enable_msg_events:
+                        self._traffic("recv", name, msgs)
                     link = self.links[name]
                     link.pending.extend(msgs)
                     self._dispatch(link)
@@ -280,7 +282,7 @@ class Peer(NodeActor):
                 self.send(self.server, CheckpointRequest(ADD_PEER, self.conn.remote_node_id, self.inbound,
                                                          matched=len(ev.table.rows), info=self.hello_info))
             elif isinstance(ev, DisconnectReceived):
-                self.log.info("peer %s: remote sent Disconnect(%s)", self._label(), ev.reason.name)
+                self.log.debug("peer %s: remote sent Disconnect(%s)", self._label(), ev.reason.name)
                 self._close(ev.reason, send=False, remote=True, error="remote requested disconnect")
 
     # -- checkpoints -------------------------------------------------------------------
@@ -289,7 +291,7 @@ class Peer(NodeActor):
             return
         if msg.reason is not None:
             reason = DiscReason(msg.reason)
-            self.log.info("peer %s: rejected at %s: %s", self._label(), msg.stage, reason.name)
+            self.log.debug("peer %s: rejected at %s: %s", self._label(), msg.stage, reason.name)
             self._close(reason, send=True, error=f"rejected: {reason.name}")
             return
         try:
@@ -372,17 +374,23 @@ class Peer(NodeActor):
                         raise ValueError(f"{link.name} message code {code} out of range (length {link.length})")
                     conn.send(link.offset + code, payload)
             except (ValueError, RLPxError) as exc:
-                self.log.info("peer %s: protocol %s wrote a bad message: %s", self._label(), link.name, exc)
+                self.log.debug("peer %s: protocol %s wrote a bad message: %s", self._label(), link.name, exc)
                 self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=str(exc))
                 return
+            if self.cfg.enable_msg_events:
+                self._traffic("send", link.name, msg.messages)
             if len(conn.out) > OUT_HIGH_WATER:
                 link.withheld = msg.seq
             else:
                 self.send(link.addr, OutboundCredit(msg.seq))
             self._flush()
 
+    def _traffic(self, direction: str, name: str, msgs) -> None:
+        self.send(self.server, MsgTraffic(direction, name, self.conn.remote_node_id,
+                                          tuple((code, len(payload)) for code, payload in msgs)))
+
     def on_ProtocolDisconnect(self, msg, sender):
-        self.log.info("peer %s: protocol %s disconnects: %s %s", self._label(), msg.name,
+        self.log.debug("peer %s: protocol %s disconnects: %s %s", self._label(), msg.name,
                       DiscReason(msg.reason).name, msg.error)
         self._close(DiscReason(msg.reason), send=True, error=msg.error or f"{msg.name} requested disconnect")
 
@@ -410,7 +418,7 @@ class Peer(NodeActor):
             return
         for link in self.links.values():
             if link.addr == msg.childAddress:
-                self.log.info("peer %s: protocol actor %s exited", self._label(), link.name)
+                self.log.debug("peer %s: protocol actor %s exited", self._label(), link.name)
                 self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=f"protocol {link.name} actor exited")
                 return
 
@@ -445,7 +453,7 @@ class Peer(NodeActor):
         elif name == "fd" and self.usock is not None:
             self._finish_failed("fd hand-off timeout")
         elif name == "handshake" and not self.closing and self.stage != "running":
-            self.log.info("peer %s: handshake timeout", self._label())
+            self.log.debug("peer %s: handshake timeout", self._label())
             self._close(DiscReason.READ_TIMEOUT, send=self.conn is not None and self.conn.codec is not None,
                         error="handshake timeout")
         elif name == "ping" and not self.closing and self.conn is not None and self.conn.state == RUNNING:
@@ -455,12 +463,12 @@ class Peer(NodeActor):
         elif name == "idle" and not self.closing:
             idle_for = now - self.last_recv
             if idle_for >= t.idle_s:
-                self.log.info("peer %s: nothing received for %.1f s", self._label(), idle_for)
+                self.log.debug("peer %s: nothing received for %.1f s", self._label(), idle_for)
                 self._close(DiscReason.READ_TIMEOUT, send=True, error="read timeout")
             else:
                 self.timers.set("idle", self.last_recv + t.idle_s)
         elif name == "write" and self.conn is not None and self.conn.out:
-            self.log.info("peer %s: write stalled for %.1f s", self._label(), t.write_s)
+            self.log.debug("peer %s: write stalled for %.1f s", self._label(), t.write_s)
             self.conn.out.clear()
             if self.closing:
                 self._finish()
@@ -555,7 +563,7 @@ class Peer(NodeActor):
     def _finish_failed(self, error: str):
         if self.closing:
             return
-        self.log.info("peer %s: %s", self._label(), error)
+        self.log.debug("peer %s: %s", self._label(), error)
         self.closing = True
         self.reason = DiscReason.NETWORK_ERROR
         self.error = error

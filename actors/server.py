@@ -211,6 +211,9 @@ class Server(NodeActor):
         if not rec.inbound and self.dialer is not None:
             self.send(self.dialer, DialDone(rec.dial_id, True))
         info = rec.info
+        self.log.info("node %s: peer added %s %s %s (%s)", self.cfg.name, rec.node_id.hex()[:16],
+                      "inbound from" if rec.inbound else "dialled", "%s:%s" % tuple(rec.remote[:2]),
+                      info.get("name", ""))
         self._publish("peer_added", {
             "peer_id": rec.node_id.hex(), "name": info.get("name", ""), "caps": info.get("caps", []),
             "inbound": rec.inbound, "remote_address": info.get("network", {}).get("remoteAddress", ""),
@@ -224,6 +227,12 @@ class Server(NodeActor):
             self._peer_gone(rec, DiscReason(msg.reason), msg.remote_requested, msg.error, msg.stage)
 
     def _peer_gone(self, rec: _PeerRec, reason: DiscReason, remote: bool, error: str, stage: str = ""):
+        who = (rec.node_id or rec.dial_id or b"").hex()[:16] or "?"
+        self.log.info("node %s: %s %s %s: %s%s%s", self.cfg.name,
+                      "peer removed" if rec.state == "added" else ("dial failed" if not rec.inbound else
+                                                                    "inbound connection ended"),
+                      who, "%s:%s" % tuple(rec.remote[:2]) if rec.remote else "", reason.name,
+                      " (remote requested)" if remote else "", f" - {error}" if error else "")
         if rec.state == "added":
             self.admission.remove(rec.node_id)
             self._publish("peer_removed", {
@@ -309,6 +318,12 @@ class Server(NodeActor):
     def on_ProtocolEvent(self, msg, sender):
         self._publish("protocol_event", {"peer_id": msg.peer_id.hex(), "protocol": msg.name,
                                          "kind": msg.kind, "data": msg.data})
+
+    def on_MsgTraffic(self, msg, sender):
+        kind = "msg_send" if msg.direction == "send" else "msg_recv"
+        peer = msg.peer_id.hex()
+        for code, size in msg.messages:
+            self._publish(kind, {"peer_id": peer, "protocol": msg.protocol, "code": code, "size": size})
 
     def on_PeerInfoUpdate(self, msg, sender):
         key = self._find(sender)

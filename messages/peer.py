@@ -132,3 +132,15 @@ class Liveness:
     """Supervisor -> child: a no-op probe; a dead child returns it as a DeadEnvelope."""
 
     seq: int = 0
+
+
+@dataclass(frozen=True)
+class MsgTraffic:
+    """Peer -> Server, only with ``enable_msg_events``: messages of one batch, for the
+    ``msg_send``/``msg_recv`` events (go-ethereum p2p/message.go ``msgEventer``).
+    ``direction`` is "send" or "recv"; ``messages`` ((relative code, size in bytes), ...)."""
+
+    direction: str
+    protocol: str
+    peer_id: bytes
+    messages: tuple

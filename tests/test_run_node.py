@@ -281,3 +281,15 @@ def test_admin_command_without_running_node(tmp_path):
                             stdin=subprocess.DEVNULL, timeout=30).returncode
     assert rc == 1
     assert "no node is running" in (tmp_path / "e").read_text()
+
+
+def test_msg_events_when_enabled(tmp_path, runs):
+    text = two_node_yaml(free_port(), free_port(), free_port()).replace(
+        "    static_nodes: [alpha]", "    static_nodes: [alpha]\n    enable_msg_events: true")
+    run = runs(tmp_path, text, "--events", "events.jsonl")
+    run.wait_events("protocol_event", node="beta")
+    sends = run.wait_events("msg_send", count=50, node="beta")
+    recvs = run.wait_events("msg_recv", count=50, node="beta")
+    assert {e["size"] for e in sends} == {64} and {e["protocol"] for e in recvs} == {"test"}
+    assert sorted({e["code"] for e in sends}) == list(range(8))
+    assert not [e for e in run.read_events() if e["event"].startswith("msg_") and e["node"] == "alpha"]
