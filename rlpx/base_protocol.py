@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import rlp
+from rlp.codec import consume_item
 from rlp.exceptions import DecodingError, DeserializationError
 
 from .disc import DiscReason
@@ -34,11 +35,23 @@ PING_PAYLOAD = b"\xc0"
 """Ping and Pong carry an empty RLP list (rlpx.md)."""
 
 
-def _decode_list(payload: bytes, what: str) -> list:
+def _decode(payload: bytes, what: str):
+    """Decode the first RLP item of ``payload`` (trailing bytes ignored, truncation rejected).
+
+    consume_item, not rlp.decode(strict=False): the latter accepts a top-level item whose
+    declared length runs past the end of the payload.
+    """
     try:
-        items = rlp.decode(payload, strict=False)
-    except (DecodingError, DeserializationError) as exc:
+        item, _, end = consume_item(payload, 0)
+    except (DecodingError, DeserializationError, IndexError) as exc:
         raise MessageDecodeError(f"malformed {what} RLP: {exc}") from None
+    if end > len(payload):
+        raise MessageDecodeError(f"malformed {what} RLP: truncated")
+    return item
+
+
+def _decode_list(payload: bytes, what: str) -> list:
+    items = _decode(payload, what)
     if not isinstance(items, list):
         raise MessageDecodeError(f"{what} must be an RLP list")
     return items
@@ -135,10 +148,7 @@ def decode_disconnect(payload: bytes) -> DiscReason:
     """
     if payload in (b"", b"\xc0"):
         return DiscReason.REQUESTED
-    try:
-        item = rlp.decode(payload, strict=False)
-    except (DecodingError, DeserializationError) as exc:
-        raise MessageDecodeError(f"malformed Disconnect RLP: {exc}") from None
+    item = _decode(payload, "Disconnect")
     if isinstance(item, list):
         if not item:
             return DiscReason.REQUESTED

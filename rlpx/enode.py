@@ -56,7 +56,7 @@ class Enode:
 
 
 def _port(text: str, what: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # str.isdigit alone accepts e.g. "³", which int() rejects
         raise EnodeError(f"invalid {what} {text!r}: not a number")
     value = int(text)
     if value > 65535:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import coincurve
 import rlp
+from rlp.codec import consume_item
 from rlp.exceptions import DecodingError, DeserializationError
 
 from . import ecies
@@ -112,10 +113,14 @@ def _bytes_field(item, size: int, what: str) -> bytes:
 
 
 def _rlp_list(plaintext: bytes, min_items: int, what: str) -> list:
+    # consume_item, not rlp.decode(strict=False): the latter accepts a top-level item whose
+    # declared length runs past the end of the data (it never compares the end offset).
     try:
-        items = rlp.decode(plaintext, strict=False)
-    except (DecodingError, DeserializationError) as exc:
+        items, _, end = consume_item(plaintext, 0)
+    except (DecodingError, DeserializationError, IndexError) as exc:
         raise HandshakeError(f"malformed {what} RLP: {exc}") from None
+    if end > len(plaintext):
+        raise HandshakeError(f"malformed {what} RLP: truncated")
     if not isinstance(items, list) or len(items) < min_items:
         raise HandshakeError(f"{what} must be an RLP list of at least {min_items} items")
     return items
@@ -262,18 +267,26 @@ def derive_secrets(*, initiator: bool, ephemeral_key: bytes, remote_ephemeral_no
 
 
 class _Reader:
-    """Accumulates bytes of one handshake packet; knows when it is complete."""
+    """Accumulates bytes of one handshake packet; knows when it is complete.
+
+    A buffer starting with 0x04 is probed as a legacy packet once, when ``legacy_size`` bytes
+    are first available (those bytes never change, so a failed probe is not repeated while an
+    EIP-8 packet whose size prefix starts with 0x04 keeps arriving).
+    """
 
     def __init__(self, legacy_size: int):
         self.buf = bytearray()
         self.legacy_size = legacy_size
+        self.legacy_probed = False
 
     def take(self, data: bytes, try_legacy) -> tuple[bytes, bytes] | None:
         """Return (packet, leftover) once a whole packet is buffered, else None."""
         self.buf += data
         buf = self.buf
-        if buf[:1] == b"\x04" and len(buf) >= self.legacy_size and try_legacy(bytes(buf[:self.legacy_size])):
-            return bytes(buf[:self.legacy_size]), bytes(buf[self.legacy_size:])
+        if buf[:1] == b"\x04" and len(buf) >= self.legacy_size and not self.legacy_probed:
+            self.legacy_probed = True
+            if try_legacy(bytes(buf[:self.legacy_size])):
+                return bytes(buf[:self.legacy_size]), bytes(buf[self.legacy_size:])
         need = packet_size(buf, self.legacy_size)
         if need is None or len(buf) < need:
             return None

@@ -49,6 +49,8 @@ def split_code(frame_data: bytes) -> tuple[int, bytes]:
         code = big_endian_int.deserialize(item)
     except (DecodingError, DeserializationError, IndexError) as exc:
         raise MessageDecodeError(f"malformed message code: {exc}") from None
+    if end > len(frame_data):  # consume_item does not check the declared length against the data
+        raise MessageDecodeError("malformed message code: truncated")
     return code, frame_data[end:]
 
 
