@@ -426,10 +426,10 @@ def test_hello_with_fewer_than_five_fields(count):
 
 
 @pytest.mark.parametrize("overrides", [
-    {"version": [5]}, {"version": b"\x00\x05"}, {"client": [b"x"]}, {"caps": b"eth"},
+    {"version": [5]}, {"version": b"\x01" * 9}, {"client": [b"x"]}, {"caps": b"eth"},
     {"caps": [b"eth"]}, {"caps": [[b"eth"]]}, {"caps": [[[b"eth"], 68]]}, {"caps": [[b"\xff\xfe", 1]]},
     {"caps": [[b"eth", [68]]]}, {"port": 70000}, {"port": [1]},
-], ids=["vsn-list", "vsn-zero-pad", "client-list", "caps-string", "cap-string", "cap-short", "cap-name-list",
+], ids=["vsn-list", "vsn-9-bytes", "client-list", "caps-string", "cap-string", "cap-short", "cap-name-list",
         "cap-name-binary", "cap-vsn-list", "port-3-bytes", "port-list"])
 def test_hello_malformed_fields(overrides):
     raises_exactly(HelloError, bp.Hello.decode, rlp.encode(hello_fields(**overrides)))
