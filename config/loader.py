@@ -322,5 +322,11 @@ def _protocols(raw, path) -> tuple[ProtocolConfig, ...]:
                 _want(v, t, f"{p}.{k}")
                 if lo is not None and v < lo:
                     raise ConfigError(f"{p}.{k}", f"must be >= {lo}, got {v}")
+        check = getattr(cls, "validate_options", None)
+        if check is not None:
+            try:
+                check(options)
+            except ValueError as exc:
+                raise ConfigError(p, str(exc)) from None
         out.append(pc)
     return tuple(out)

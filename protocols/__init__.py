@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 REGISTRY: dict[tuple[str, int], tuple[int, str]] = {
     ("test", 1): (8, "protocols.test_protocol.TestProtocol"),
+    ("eth", 68): (17, "protocols.eth.EthProtocol"),
 }
 """(name, version) -> (length in message codes, "module.Class")."""
 

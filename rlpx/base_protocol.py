@@ -58,8 +58,14 @@ def _decode_list(payload: bytes, what: str) -> list:
 
 
 def _uint(item, what: str, max_bytes: int = 8) -> int:
-    if not isinstance(item, bytes) or len(item) > max_bytes or item[:1] == b"\x00":
-        raise MessageDecodeError(f"{what} is not a canonical unsigned integer")
+    """An RLP unsigned integer of at most ``max_bytes`` significant bytes.
+
+    Leading zero bytes are tolerated: ethereumjs encodes a listen port of 0 as the byte 0x00
+    (``intToBytes(0)``), and the Hello's integers carry no meaning that a stricter check
+    would protect.
+    """
+    if not isinstance(item, bytes) or len(item.lstrip(b"\x00")) > max_bytes:
+        raise MessageDecodeError(f"{what} is not an unsigned integer of at most {max_bytes} bytes")
     return int.from_bytes(item, "big")
 
 

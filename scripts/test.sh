@@ -3,4 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# the interop tests run an @ethereumjs/devp2p peer (Node.js 20 + npm; versions pinned by the lock file)
+if [ ! -d tests/interop/node_modules/@ethereumjs/devp2p ]; then
+    npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+fi
 exec .venv/bin/python -m pytest -q "$@"
