@@ -179,3 +179,29 @@ def test_eth_status_mismatch_ends_with_subprotocol_error(nodes, ejs):
     assert gone["reason"] in ("SUBPROTOCOL_ERROR",)
     theirs = e.expect("peer_removed")[0]
     assert theirs["reason"] == DiscReason.SUBPROTOCOL_ERROR
+
+
+def test_eth_requests_get_empty_responses_with_request_id(nodes, ejs):
+    a = nodes.start("alpha", protocols=[eth68()])
+    e = ejs(caps=["eth/68"], status=EJS_STATUS, dial=a.enode)
+    e.expect("eth_status")
+    for code, want, rid in ((3, 4, "0101"), (5, 6, "0202"), (9, 10, "0303"), (15, 16, "0404")):
+        e.command(f"eth_request {code} {rid}")
+        reply = e.expect("eth_message", code=want, timeout_s=10)[0]
+        assert reply["requestId"] == rid and reply["items"] == 0
+    nodes.expect_none("peer_removed", within_s=0.5, node="alpha")
+
+
+def test_eth_network_id_mismatch_with_ethereumjs(nodes, ejs):
+    other = {"name": "other", "network_id": 5, "genesis_hash": GENESIS, "genesis_td": 17179869184}
+    a = nodes.start("alpha", protocols=[eth68(chain=other)])
+    e = ejs(caps=["eth/68"], status=EJS_STATUS)
+    nodes.connect(a, e)
+    view = nodes.expect("protocol_event", node="alpha", kind="eth_status", data__side="remote")[0].data["data"]
+    assert view["accepted"] is False and "network id mismatch" in view["error"]
+    gone = nodes.expect("peer_removed", node="alpha")[0].data
+    assert gone["reason"] == "SUBPROTOCOL_ERROR"
+    # ethereumjs sees the mismatch too; whichever side is first, the other hears SUBPROTOCOL_ERROR
+    e.wait("disconnect_received", timeout_s=5)
+    reasons = {ev["reason"] for ev in e.events("disconnect_received") + e.events("disconnect_sent")}
+    assert DiscReason.SUBPROTOCOL_ERROR in reasons

@@ -16,6 +16,8 @@
 //   quit            destroy the RLPx server (sends Disconnect(quitting) to every peer), exit
 //   dial <enode>    dial a node
 //   disconnect <n>  disconnect every peer with reason code n
+//   eth_request <code> <request id hex>   send an eth request (GetBlockHeaders 3, GetBlockBodies 5,
+//                   GetPooledTransactions 9, GetReceipts 15) to every peer
 import { Common, Mainnet } from '@ethereumjs/common'
 import { ETH, Peer, RLPx } from '@ethereumjs/devp2p'
 import { hexToBytes } from '@ethereumjs/util'
@@ -126,7 +128,9 @@ rlpx.events.on('peer:added', (peer) => {
     if (proto instanceof ETH) {
       proto.events.on('status', (st) => out({ event: 'eth_status', networkId: hex(st.chainId), genesisHash: hex(st.genesisHash),
         td: hex(st.td), forkId: st.forkId ? [hex(st.forkId[0]), hex(st.forkId[1])] : null }))
-      proto.events.on('message', (code, payload) => out({ event: 'eth_message', code }))
+      proto.events.on('message', (code, payload) => out({ event: 'eth_message', code,
+        requestId: Array.isArray(payload) && payload[0] instanceof Uint8Array ? hex(payload[0]) : null,
+        items: Array.isArray(payload) && Array.isArray(payload[1]) ? payload[1].length : null }))
       if (opts.status) {
         proto.sendStatus({
           td: hexToBytes('0x' + (opts.status.td ?? '01')),
@@ -168,6 +172,16 @@ rl.on('line', (line) => {
     setTimeout(() => process.exit(0), 500)
   } else if (cmd === 'dial') {
     dial(arg)
+  } else if (cmd === 'eth_request') {
+    // eth_request <code> <request id hex>: an eth/66+ request with an empty query
+    const [, code, rid] = line.trim().split(/\s+/)
+    const queries = { 3: [new Uint8Array([1]), new Uint8Array([1]), new Uint8Array(), new Uint8Array()],
+                      5: [], 9: [], 15: [] }
+    for (const peer of rlpx.getPeers()) {
+      for (const proto of peer.getProtocols()) {
+        if (proto instanceof ETH) proto.sendMessage(Number(code), [hexToBytes('0x' + rid), queries[Number(code)]])
+      }
+    }
   } else if (cmd === 'disconnect') {
     for (const peer of rlpx.getPeers()) peer.disconnect(Number(arg))
   }
