@@ -16,6 +16,7 @@ import time
 
 from thespian.actors import Actor, WakeupMessage
 
+from .lifeline import die_with_parent
 from .timers import Timers
 
 TICK = "_devp2p_tick"
@@ -30,6 +31,7 @@ class NodeActor(Actor):
         super().__init__(*args, **kwargs)
         self.timers = Timers()
         self._armed: list[float] = []
+        die_with_parent()  # no orphan if our creator exits before it registered us (lifeline.py)
 
     # -- dispatch ----------------------------------------------------------------------
     def receiveMessage(self, msg, sender):

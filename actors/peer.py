@@ -110,6 +110,8 @@ class Peer(NodeActor):
         self.remote_requested = False
         self.error = ""
         self.last_recv = 0.0
+        self.read_paused = False  # socket left out of the watch because a protocol window is full
+        self.eof_pending = ""     # remote closed while a checkpoint held its last bytes (see _read)
         self.hello_info: dict = {}
 
     # -- watch -------------------------------------------------------------------------
@@ -117,12 +119,18 @@ class Peer(NodeActor):
         fds = []
         if self.usock is not None:
             fds.append(self.usock.fileno())
-        if self.sock is not None and not self.finished and (self.connecting or self._reading()):
+        reading = self._reading()
+        if reading and self.read_paused:
+            # Reading resumes after our own backpressure: the time the socket was not read is
+            # not the remote's silence (go-ethereum's read deadline only runs during a read).
+            self.last_recv = max(self.last_recv, time.monotonic())
+        self.read_paused = not reading
+        if self.sock is not None and not self.finished and (self.connecting or reading):
             fds.append(self.sock.fileno())
         return ThespianWatch(fds) if fds else None
 
     def _reading(self) -> bool:
-        if self.closing or self.conn is None or self.conn.state == CLOSED:
+        if self.closing or self.conn is None or self.conn.state == CLOSED or self.eof_pending:
             return False
         return all(not link.pending and link.sent - link.acked < INBOUND_WINDOW for link in self.links.values())
 
@@ -249,6 +257,13 @@ class Peer(NodeActor):
             self._feed(b"".join(chunks) if len(chunks) > 1 else chunks[0])
         if (eof or error) and not self.closing:
             detail = "connection closed by remote" if eof else f"read error: {error}"
+            if self.conn is not None and self.conn.state in (CHECKPOINT1, CHECKPOINT2):
+                # A remote that rejects us sends Disconnect(reason) and closes at once, but while
+                # a checkpoint is pending the Connection holds those bytes unread.  Decide when
+                # the Server answers (on_CheckpointReply), as go-ethereum reads the Disconnect
+                # after its checkpoint, so the remote's reason is not lost to NETWORK_ERROR.
+                self.eof_pending = detail
+                return
             self._close(DiscReason.NETWORK_ERROR, send=False, error=detail)
 
     def _feed(self, data: bytes):
@@ -287,6 +302,13 @@ class Peer(NodeActor):
 
     # -- checkpoints -------------------------------------------------------------------
     def on_CheckpointReply(self, msg: CheckpointReply, sender):
+        self._checkpoint_reply(msg)
+        if (self.eof_pending and not self.closing and self.conn is not None
+                and self.conn.state not in (CHECKPOINT1, CHECKPOINT2)):
+            # the held bytes are processed and held no Disconnect: the remote just closed
+            self._close(DiscReason.NETWORK_ERROR, send=False, error=self.eof_pending)
+
+    def _checkpoint_reply(self, msg: CheckpointReply):
         if self.closing or self.conn is None:
             return
         if msg.reason is not None:
@@ -462,7 +484,10 @@ class Peer(NodeActor):
             self.after("ping", t.ping_interval_s)
         elif name == "idle" and not self.closing:
             idle_for = now - self.last_recv
-            if idle_for >= t.idle_s:
+            if self.read_paused or not self._reading():
+                # we are not reading (a protocol's inbound window is full): not a read timeout
+                self.timers.set("idle", now + t.idle_s)
+            elif idle_for >= t.idle_s:
                 self.log.debug("peer %s: nothing received for %.1f s", self._label(), idle_for)
                 self._close(DiscReason.READ_TIMEOUT, send=True, error="read timeout")
             else:

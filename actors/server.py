@@ -136,6 +136,11 @@ class Server(NodeActor):
 
     def _ready(self):
         self.started = True
+        if self.port and self.cfg.listen_port != self.port:
+            # listen_port 0 = "pick one": Peers announce the real port in their Hello (go-ethereum
+            # sends the bound port), otherwise remotes record our enode with port 0.
+            from dataclasses import replace
+            self.cfg = replace(self.cfg, listen_port=self.port)
         self._start_dialer()
         enode = self.enode_url()
         self.send(self.launcher, NodeStarted(self.cfg.name, enode, self.local_id, self.port))

@@ -98,6 +98,8 @@ class Connection:
         self.table: OffsetTable | None = None
         self._held_raw = bytearray()
         self._held_msgs: list[tuple[int, bytes]] = []
+        self._disconnect_sent = False
+        self._disconnect_received = False
         if self.initiator:
             self._hs = Initiator(private_key, remote_node_id, ephemeral_key, nonce)
             self.out += self._hs.auth
@@ -173,6 +175,7 @@ class Connection:
         if code == bp.DISCONNECT:
             reason = bp.decode_disconnect(payload)
             self.state = CLOSED
+            self._disconnect_received = True
             events.append(DisconnectReceived(reason))
             return
         if code != bp.HELLO:
@@ -195,6 +198,7 @@ class Connection:
             elif code == bp.DISCONNECT:
                 reason = bp.decode_disconnect(payload)
                 self.state = CLOSED
+                self._disconnect_received = True
                 events.append(DisconnectReceived(reason))
             return  # Pong and other base codes are ignored (go-ethereum p2p/peer.go handle)
         routed = self.table.route(code)
@@ -249,10 +253,16 @@ class Connection:
             self.out += self.codec.encode(bp.PING, bp.encode_ping())
 
     def disconnect(self, reason: DiscReason | int) -> bool:
-        """Queue Disconnect(reason) if encryption is up; enter CLOSED.  Returns True if queued."""
+        """Queue Disconnect(reason) if encryption is up; enter CLOSED.  Returns True if queued.
+
+        Also works after a :class:`ConnectionFailure` (which leaves the connection CLOSED): its
+        ``reason`` is meant to be sent, and a broken ingress stream does not affect egress.
+        Nothing is queued twice, nor after the remote's own Disconnect.
+        """
         queued = False
-        if self.codec is not None and self.state != CLOSED:
+        if self.codec is not None and not self._disconnect_sent and not self._disconnect_received:
             self.out += self.codec.encode(bp.DISCONNECT, bp.encode_disconnect(reason))
+            self._disconnect_sent = True
             queued = True
         self.state = CLOSED
         return queued

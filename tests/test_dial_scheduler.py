@@ -1,0 +1,174 @@
+"""DialScheduler (actors/dial_scheduler.py) without an actor system."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.dial_scheduler import DialScheduler
+from rlpx.enode import Enode
+from rlpx.keys import generate_private_key, node_id_from_private_key
+
+LOCAL = node_id_from_private_key(generate_private_key())
+
+
+def enode(port=30303, host="127.0.0.1", node_id=None) -> str:
+    return Enode(node_id or node_id_from_private_key(generate_private_key()), host, port, port).url()
+
+
+def nid(url: str) -> bytes:
+    return bytes.fromhex(url[len("enode://"):url.index("@")])
+
+
+def ids(due) -> list[bytes]:
+    return [e.node_id for e, _ in due]
+
+
+def sched(**kw) -> DialScheduler:
+    args = dict(local_id=LOCAL, max_pending=10, max_dialed=10, history_s=5.0, backoff_max_s=40.0)
+    args.update(kw)
+    return DialScheduler(**args)
+
+
+def test_static_dialled_once_while_dialling():
+    s = sched()
+    x = enode()
+    s.add_static(x)
+    due = s.due(0.0)
+    assert ids(due) == [nid(x)] and due[0][1] is True
+    assert s.due(0.1) == [] and s.due(100.0) == []  # still dialling, however late
+    assert s.check(s.static[nid(x)], 100.0) == "already dialing"
+
+
+def test_never_dials_self():
+    s = sched()
+    s.add_static(enode(node_id=LOCAL))
+    s.add_candidate(enode(node_id=LOCAL))
+    assert s.due(0.0) == [] and s.due(1000.0) == []
+    assert s.check(s.static[LOCAL], 0.0) == "is self"
+
+
+def test_never_dials_connected():
+    s = sched()
+    x = enode()
+    s.add_static(x)
+    s.peer_up(nid(x), dialed=False)  # it connected to us
+    assert s.due(0.0) == [] and s.due(1000.0) == []
+    s.peer_down(nid(x))
+    assert ids(s.due(1000.0)) == [nid(x)]
+
+
+def test_history_expiry_before_redial():
+    """A dialled node is not dialled again before dial_history_s has passed since that dial,
+    even if it disconnects right away (go-ethereum dialHistoryExpiration)."""
+    s = sched(history_s=5.0)
+    x = enode()
+    s.add_static(x)
+    assert ids(s.due(10.0)) == [nid(x)]
+    s.dial_done(nid(x), True, 10.2)
+    s.peer_up(nid(x), dialed=True)
+    s.peer_down(nid(x))
+    assert s.due(11.0) == []
+    assert s.check(s.static[nid(x)], 11.0) == "recently dialed"
+    assert s.next_due(11.0) == pytest.approx(15.0)
+    assert s.due(14.99) == []
+    assert ids(s.due(15.01)) == [nid(x)]
+
+
+def test_backoff_doubles_and_is_capped():
+    s = sched(history_s=1.0, backoff_max_s=5.0)
+    x = enode()
+    s.add_static(x)
+    now, delays = 0.0, []
+    for _ in range(6):
+        assert ids(s.due(now)) == [nid(x)], now
+        s.dial_done(nid(x), False, now)
+        nxt = s.next_due(now)
+        delays.append(round(nxt - now, 6))
+        assert s.due(nxt - 0.001) == []
+        now = nxt + 0.001
+    assert delays == [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+    # a success resets the backoff
+    assert ids(s.due(now)) == [nid(x)]
+    s.dial_done(nid(x), True, now)
+    s.peer_up(nid(x), True)
+    s.peer_down(nid(x))
+    later = now + 1.001
+    assert ids(s.due(later)) == [nid(x)]
+    s.dial_done(nid(x), False, later)
+    assert s.next_due(later) == pytest.approx(later + 1.0)
+
+
+def test_max_pending_dials():
+    s = sched(max_pending=2)
+    urls = [enode(30000 + i) for i in range(5)]
+    for u in urls:
+        s.add_static(u)
+    first = ids(s.due(0.0))
+    assert len(first) == 2
+    assert s.due(0.0) == []
+    s.dial_done(first[0], False, 0.0)
+    third = ids(s.due(0.0))
+    assert len(third) == 1 and third[0] not in first
+    assert len(s.dialing) == 2
+
+
+def test_dynamic_slots():
+    """Dynamic candidates fill max_dialed minus dialled peers and dynamic dials in flight;
+    inbound peers and static dials do not take those slots."""
+    s = sched(max_dialed=2)
+    cands = [enode(31000 + i) for i in range(4)]
+    for c in cands:
+        s.add_candidate(c)
+    st = enode(32000)
+    s.add_static(st)
+    s.peer_up(nid(enode()), dialed=False)  # an inbound peer: no dial slot used
+    due = s.due(0.0)
+    assert [static for _, static in due] == [True, False, False]
+    dyn = [e.node_id for e, static in due if not static]
+    assert len(dyn) == 2
+    assert s.due(0.0) == []  # both dynamic slots busy dialling
+    # one dial succeeds (peer now dialled-connected), the other fails: one slot is free again
+    s.dial_done(dyn[0], True, 0.0)
+    s.peer_up(dyn[0], dialed=True)
+    s.dial_done(dyn[1], False, 0.0)
+    nxt = ids(s.due(0.0))
+    assert len(nxt) == 1 and nxt[0] not in dyn
+    assert s.due(0.0) == []
+    # the dialled peer leaves: its slot is free again
+    s.dial_done(nxt[0], False, 0.0)
+    s.peer_down(dyn[0])
+    assert len(s.due(0.0)) == 1
+
+
+def test_no_dial_slots_means_static_only():
+    s = sched(max_dialed=0)
+    s.add_candidate(enode(31000))
+    st = enode(32000)
+    s.add_static(st)
+    assert ids(s.due(0.0)) == [nid(st)]
+
+
+def test_candidate_that_is_static_counts_as_static():
+    s = sched(max_dialed=0)
+    x = enode()
+    s.add_candidate(x)
+    s.add_static(x)
+    due = s.due(0.0)
+    assert ids(due) == [nid(x)] and due[0][1] is True
+
+
+def test_remove_static():
+    s = sched()
+    x = enode()
+    s.add_static(x)
+    s.remove_static(x)
+    assert s.due(0.0) == []
+
+
+def test_net_restrict():
+    s = sched(net_restrict=("10.0.0.0/8",))
+    inside, outside = enode(host="10.1.2.3"), enode(host="127.0.0.1")
+    s.add_static(inside)
+    s.add_static(outside)
+    assert ids(s.due(0.0)) == [nid(inside)]
+    assert s.check(s.static[nid(outside)], 0.0) == "not in netrestrict list"
