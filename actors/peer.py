@@ -111,6 +111,7 @@ class Peer(NodeActor):
         self.error = ""
         self.last_recv = 0.0
         self.read_paused = False  # socket left out of the watch because a protocol window is full
+        self.draining = False     # Disconnect written, write side shut: reading until the remote closes
         self.eof_pending = ""     # remote closed while a checkpoint held its last bytes (see _read)
         self.hello_info: dict = {}
 
@@ -125,7 +126,7 @@ class Peer(NodeActor):
             # not the remote's silence (go-ethereum's read deadline only runs during a read).
             self.last_recv = max(self.last_recv, time.monotonic())
         self.read_paused = not reading
-        if self.sock is not None and not self.finished and (self.connecting or reading):
+        if self.sock is not None and not self.finished and (self.connecting or reading or self.draining):
             fds.append(self.sock.fileno())
         return ThespianWatch(fds) if fds else None
 
@@ -229,6 +230,8 @@ class Peer(NodeActor):
             elif self.sock is not None and fd == self.sock.fileno():
                 if self.connecting:
                     self._check_connect()
+                elif self.draining:
+                    self._drain()
                 elif not self.closing:
                     self._read()
 
@@ -535,7 +538,7 @@ class Peer(NodeActor):
             self.timers.cancel("flush")
             self.timers.cancel("write")
             if self.closing:
-                self._finish()
+                self._half_close()
                 return
         if len(out) <= OUT_HIGH_WATER // 2:
             for link in self.links.values():
@@ -577,6 +580,35 @@ class Peer(NodeActor):
         self._flush()
         if self.conn is None:
             self._finish()
+
+    def _half_close(self):
+        """Everything (the Disconnect last) is written: shut our write side and read until the
+        remote closes or the grace timer fires.  Closing at once would make the kernel answer
+        the remote's in-flight data (ethereumjs sends its Hello right after the handshake) with
+        RST, and the remote might never read our Disconnect."""
+        if self.draining or self.sock is None:
+            self._finish()
+            return
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._finish()
+            return
+        self.draining = True
+        if not self.timers.is_set("grace"):
+            self.after("grace", self.cfg.timeouts.disconnect_grace_s if self.cfg else 1.0)
+
+    def _drain(self):
+        while True:
+            try:
+                data = self.sock.recv(READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                break
+            if not data:
+                break
+        self._finish()
 
     def _flush_once(self):
         if self.sock is not None and self.conn is not None and self.conn.out:

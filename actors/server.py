@@ -42,7 +42,8 @@ STOP_TIMEOUT_S = 3.0
 
 
 class _PeerRec:
-    __slots__ = ("addr", "inbound", "conn_id", "dial_id", "static", "node_id", "state", "info", "remote", "since")
+    __slots__ = ("addr", "inbound", "conn_id", "dial_id", "static", "node_id", "seen_id", "state", "info", "remote",
+                 "since")
 
     def __init__(self, addr, inbound, conn_id=None, dial_id=None, static=False, remote=()):
         self.addr = addr
@@ -50,7 +51,8 @@ class _PeerRec:
         self.conn_id = conn_id
         self.dial_id = dial_id
         self.static = static
-        self.node_id: bytes | None = None
+        self.node_id: bytes | None = None  # set once checkpoint 1 is passed
+        self.seen_id: bytes | None = None  # the identity from the handshake, even if rejected
         self.state = "handshake"  # -> connected (checkpoint 1) -> added (checkpoint 2)
         self.info: dict = {}
         self.remote = remote
@@ -194,6 +196,7 @@ class Server(NodeActor):
         if self.stopping:
             reason = DiscReason.QUITTING
         elif msg.stage == POST_HANDSHAKE:
+            rec.seen_id = msg.node_id
             reason = self.admission.post_handshake(msg.node_id, msg.inbound)
             if reason is None and rec.node_id is None:
                 rec.node_id = msg.node_id
@@ -232,7 +235,7 @@ class Server(NodeActor):
             self._peer_gone(rec, DiscReason(msg.reason), msg.remote_requested, msg.error, msg.stage)
 
     def _peer_gone(self, rec: _PeerRec, reason: DiscReason, remote: bool, error: str, stage: str = ""):
-        who = (rec.node_id or rec.dial_id or b"").hex()[:16] or "?"
+        who = (rec.node_id or rec.seen_id or rec.dial_id or b"").hex()[:16] or "?"
         self.log.info("node %s: %s %s %s: %s%s%s", self.cfg.name,
                       "peer removed" if rec.state == "added" else ("dial failed" if not rec.inbound else
                                                                     "inbound connection ended"),
@@ -255,9 +258,9 @@ class Server(NodeActor):
                     "reason": reason.name, "reason_code": int(reason), "remote_requested": remote,
                     "error": error, "stage": stage,
                 })
-            elif rec.node_id is not None:
+            elif rec.seen_id is not None:
                 self._publish("peer_rejected", {
-                    "peer_id": rec.node_id.hex(), "reason": reason.name, "reason_code": int(reason),
+                    "peer_id": rec.seen_id.hex(), "reason": reason.name, "reason_code": int(reason),
                     "remote_requested": remote, "error": error, "inbound": True,
                 })
         if rec.node_id is not None and self.dialer is not None:
