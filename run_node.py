@@ -14,6 +14,9 @@ go-ethereum's admin_peers / admin_nodeInfo)::
     python run_node.py peers --config FILE [--node NAME]
     python run_node.py info  --config FILE [--node NAME]
     python run_node.py add-peer|remove-peer|add-trusted|remove-trusted ENODE --config FILE [--node NAME]
+    python run_node.py fault TARGET MODE --config FILE [--node NAME]
+        TARGET: listener, dialer, peer:<node id prefix>, protocol:<node id prefix>:<protocol name>
+        MODE:   raise (next handler raises), exit (the actor stops itself), kill (SIGKILL)
 
 Exit codes: 0 success, 1 runtime failure (port taken, node not running, ...), 2 invalid
 config or arguments.
@@ -29,7 +32,7 @@ import signal
 import sys
 import time
 
-COMMANDS = ("run", "peers", "info", "add-peer", "remove-peer", "add-trusted", "remove-trusted")
+COMMANDS = ("run", "peers", "info", "add-peer", "remove-peer", "add-trusted", "remove-trusted", "fault")
 ADMIN_OPS = {"add-peer": "add_peer", "remove-peer": "remove_peer", "add-trusted": "add_trusted",
              "remove-trusted": "remove_trusted"}
 
@@ -37,7 +40,10 @@ ADMIN_OPS = {"add-peer": "add_peer", "remove-peer": "remove_peer", "add-trusted"
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="run_node.py", description="Run devp2p nodes built from Thespian actors.")
     p.add_argument("command", nargs="?", default="run", choices=COMMANDS, help="what to do (default: run)")
-    p.add_argument("enode", nargs="?", help="enode URL for add-peer/remove-peer/add-trusted/remove-trusted")
+    p.add_argument("enode", nargs="?", help="enode URL for add-peer/remove-peer/add-trusted/remove-trusted; "
+                                            "for fault: TARGET (listener, dialer, peer:<id prefix>, "
+                                            "protocol:<id prefix>:<name>)")
+    p.add_argument("mode", nargs="?", help="for fault: raise, exit or kill")
     p.add_argument("--config", help="YAML file describing the node(s); default: the built-in two-node demo")
     p.add_argument("--node", help="which node of the file an admin command addresses")
     p.add_argument("--events", default="-", help="write JSON Lines events here ('-' = stdout, '' = nowhere)")
@@ -66,8 +72,8 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         return _fail(f"config error: {exc}", 2)
     if args.command == "run":
-        if args.enode:
-            return _fail("run takes no enode argument", 2)
+        if args.enode or args.mode:
+            return _fail("run takes no positional arguments", 2)
         return run(launch, args)
     return admin(launch, args)
 
@@ -110,10 +116,18 @@ def run(launch, args) -> int:
             servers.append(server)
             logging.info("node %s listening: %s", node.name, started.enode)
         deadline = time.monotonic() + args.duration if args.duration else None
+        seen = 0
         while stop["signal"] is None:
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            time.sleep(0.2)
+            # a node whose Listener or Dialer exceeded its restart intensity has stopped itself
+            found = asys.ask(writer, WaitFor("stopped", (("reason", "restart_limit"),), since=seen,
+                                             timeout_s=0.2), 5)
+            if found is not None and found.ok:
+                code = _fail(f"node {found.events[0].node} stopped: a child exceeded its restart limit", 1)
+                break
+            if found is not None:
+                seen = found.index
     except NodeStartError as exc:
         code = _fail(str(exc), 1)
     finally:
@@ -134,13 +148,18 @@ def admin(launch, args) -> int:
     from actors.server import Server
     from messages.admin import AdminCommand, AdminResult, GetNodeInfo, GetPeers, NodeInfoReply, PeersReply
 
+    from messages.supervision import FAULT_MODES, FaultRequest
+
     op = ADMIN_OPS.get(args.command)
-    if op and not args.enode:
-        return _fail(f"{args.command} needs an enode URL", 2)
-    if not op and args.enode:
-        return _fail(f"{args.command} takes no enode argument", 2)
+    fault = args.command == "fault"
+    if fault and (not args.enode or args.mode not in FAULT_MODES):
+        return _fail(f"fault needs TARGET and MODE ({', '.join(FAULT_MODES)})", 2)
+    if op and (not args.enode or args.mode):
+        return _fail(f"{args.command} needs exactly one enode URL", 2)
+    if not op and not fault and (args.enode or args.mode):
+        return _fail(f"{args.command} takes no positional arguments", 2)
     try:
-        if args.node is None and op is None:
+        if args.node is None and op is None and not fault:
             nodes = list(launch.nodes)
         else:
             nodes = [launch.node(args.node)]
@@ -153,7 +172,9 @@ def admin(launch, args) -> int:
     results = {}
     for node in nodes:
         server = asys.createActor(Server, globalName=server_global_name(node.name))
-        if op:
+        if fault:
+            reply = asys.ask(server, FaultRequest(args.enode, args.mode), 10)
+        elif op:
             reply = asys.ask(server, AdminCommand(op, args.enode), 10)
         else:
             reply = asys.ask(server, GetPeers() if args.command == "peers" else GetNodeInfo(), 10)

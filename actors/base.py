@@ -6,20 +6,31 @@
 * One Thespian tick drives a heap of named timers (:mod:`actors.timers`); subclasses call
   ``self.timers.set(name, at)`` and implement ``on_timer(name)``.
 * An exception in a handler is logged once and passed to :meth:`NodeActor.on_handler_error`;
-  it is not re-raised, because Thespian would retry the message and clear the watch.
+  it is not re-raised, because Thespian would retry the message and clear the watch.  The
+  default reaction is to crash (exit), so the supervisor restarts the actor.
+* Fault injection: :class:`messages.supervision.InjectFault` makes the next handler raise,
+  the actor exit, or its process die by SIGKILL.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 
-from thespian.actors import Actor, WakeupMessage
+from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 
-from .lifeline import die_with_parent
+from messages.supervision import InjectFault
+
+from .lifeline import die_with_parent, orphaned
 from .timers import Timers
 
 TICK = "_devp2p_tick"
+
+
+class InjectedFault(RuntimeError):
+    """Raised on purpose by fault injection (mode "raise")."""
 
 
 class NodeActor(Actor):
@@ -27,15 +38,23 @@ class NodeActor(Actor):
 
     log = logging.getLogger("devp2p")
 
+    PARENT_DEATH_SIGNAL = signal.SIGTERM
+    """Signal this actor's process gets when its creator dies (actors/lifeline.py)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timers = Timers()
         self._armed: list[float] = []
-        die_with_parent()  # no orphan if our creator exits before it registered us (lifeline.py)
+        self._fault_raise = False
+        self._crashing = False
+        die_with_parent(self.PARENT_DEATH_SIGNAL)  # no orphan if our creator exits before it registered us (lifeline.py)
 
     # -- dispatch ----------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
         try:
+            if self._fault_raise and not isinstance(msg, (ActorExitRequest, InjectFault)):
+                self._fault_raise = False
+                raise InjectedFault("injected fault: handler raised on purpose")
             if isinstance(msg, WakeupMessage) and msg.payload == TICK:
                 self._on_tick()
             else:
@@ -45,7 +64,10 @@ class NodeActor(Actor):
                 else:
                     handler(msg, sender)
         except Exception as exc:  # noqa: BLE001 - one log line, then the subclass decides
-            self.log.exception("%s: handler for %s failed", type(self).__name__, type(msg).__name__)
+            if isinstance(exc, InjectedFault):
+                self.log.warning("%s: %s (while handling %s)", type(self).__name__, exc, type(msg).__name__)
+            else:
+                self.log.exception("%s: handler for %s failed", type(self).__name__, type(msg).__name__)
             try:
                 self.on_handler_error(msg, sender, exc)
             except Exception:  # noqa: BLE001
@@ -54,6 +76,8 @@ class NodeActor(Actor):
             self.after_handler()
         except Exception:  # noqa: BLE001
             self.log.exception("%s: after_handler failed", type(self).__name__)
+        if isinstance(msg, ActorExitRequest) and orphaned():
+            os._exit(0)  # see lifeline.orphaned: nobody is left to tell, and telling would hang
         self._arm()
         return self.watch()
 
@@ -64,7 +88,25 @@ class NodeActor(Actor):
         """Messages with no ``on_`` handler; ignored by default."""
 
     def on_handler_error(self, msg, sender, exc: Exception) -> None:
-        """Called after a handler raised; default does nothing more than the log line."""
+        """Called after a handler raised.  Default: crash, i.e. exit so that the supervisor
+        restarts the actor ("let it crash", Erlang/OTP); actors that must not exit override it."""
+        self.crash()
+
+    def crash(self) -> None:
+        """Exit after a failure; the parent sees ChildActorExited and applies its policy."""
+        if not self._crashing:
+            self._crashing = True
+            self.send(self.myAddress, ActorExitRequest())
+
+    def on_InjectFault(self, msg, sender) -> None:
+        """Fault injection (messages/supervision.py): raise in the next handler, exit, or SIGKILL."""
+        self.log.warning("%s: fault injected: %s", type(self).__name__, msg.mode)
+        if msg.mode == "raise":
+            self._fault_raise = True
+        elif msg.mode == "exit":
+            self.send(self.myAddress, ActorExitRequest())
+        elif msg.mode == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def watch(self):
         """Return the ThespianWatch to install after this handler (None: watch nothing)."""

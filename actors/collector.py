@@ -86,6 +86,9 @@ class EventCollector(NodeActor):
         self.waiters: list[_Waiter] = []
         self.seq = 0
 
+    def on_handler_error(self, msg, sender, exc):
+        """Keep collecting: the log line is enough (events must not be lost to a crash)."""
+
     def on_CollectFrom(self, msg, sender):
         self.send(msg.server, Subscribe(self.myAddress, msg.kinds))
         self.send(sender, Found(True, (), len(self.events)))

@@ -6,10 +6,12 @@ Peer for each dial (:class:`messages.peer.DialRequest`) and learns the outcome f
 
 from __future__ import annotations
 
+import os
 import time
 
 from messages.admin import AdminResult
 from messages.peer import DialRequest
+from messages.supervision import ActorPid
 from rlpx.errors import EnodeError
 
 from .base import NodeActor
@@ -30,6 +32,7 @@ class Dialer(NodeActor):
     def on_StartDialer(self, msg, sender):
         cfg = msg.config
         self.server = msg.server
+        self.send(msg.server, ActorPid(os.getpid(), "dialer"))
         t = cfg.timeouts
         self.sched = DialScheduler(msg.local_node_id, cfg.max_pending_peers, cfg.max_dialed_conns(),
                                    t.dial_history_s, t.dial_backoff_max_s, cfg.net_restrict)

@@ -50,3 +50,16 @@ def die_with_parent(sig: int = signal.SIGTERM) -> bool:
         # the creator exited before the request was in place: nobody will signal us
         os.kill(os.getpid(), sig)
     return True
+
+
+def orphaned() -> bool:
+    """True in a Thespian actor process whose creating process has exited.
+
+    Such an actor must not run Thespian's normal exit, which reports ChildActorExited to the
+    dead parent and keeps the process alive retrying that send (TransmitIntent: 35 s per
+    attempt): it cleans up in its ActorExitRequest handler and then leaves with ``os._exit``.
+    """
+    if not multiprocessing.current_process().name.startswith("Actor_"):
+        return False
+    parent = multiprocessing.parent_process()
+    return parent is not None and os.getppid() != parent.pid

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import array
 import ipaddress
+import os
 import socket
 import time
 import uuid
@@ -26,6 +27,7 @@ from thespian.actors import ThespianWatch
 
 from messages.lifecycle import ListenerFailed, ListenerReady
 from messages.peer import FdSent, InboundAccepted
+from messages.supervision import ActorPid
 
 from .base import NodeActor
 
@@ -94,6 +96,7 @@ class Listener(NodeActor):
     def on_StartListener(self, msg, sender):
         cfg = msg.config
         self.server = msg.server
+        self.send(msg.server, ActorPid(os.getpid(), "listener"))
         self.max_pending = cfg.max_pending_peers
         self.policy = InboundPolicy(cfg.net_restrict, cfg.timeouts.inbound_throttle_s)
         family = socket.AF_INET6 if ":" in cfg.listen_host else socket.AF_INET

@@ -36,6 +36,7 @@ from thespian.actors import ActorExitRequest, ThespianWatch
 
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply, CheckpointRequest
 from messages.peer import FdRequest, MsgTraffic, PeerGone, PeerInfoUpdate
+from messages.supervision import ActorPid, InjectFault, SupervisionEvent
 from messages.protocol import (INBOUND_WINDOW, MAX_BATCH_BYTES, FromProtocol, OutboundCredit, ProtocolStart,
                                ProtocolStop, ToProtocol)
 from protocols import load_class, resolve
@@ -49,6 +50,7 @@ from rlpx.errors import RLPxError
 from rlpx.keys import node_hash, node_id_from_private_key
 
 from .base import NodeActor
+from .supervision import ChildSupervisor, process_alive
 
 READ_CHUNK = 1 << 20
 """Bytes asked of one ``recv`` call."""
@@ -72,16 +74,24 @@ CONNECT_POLL_S = 0.005
 class _Link:
     """The Peer's view of one running Protocol actor."""
 
-    __slots__ = ("addr", "name", "version", "offset", "length", "sent", "acked", "pending", "withheld", "info")
+    __slots__ = ("addr", "name", "version", "offset", "length", "sent", "acked", "pending", "withheld", "info",
+                 "spec", "pc", "sup", "incarnation", "unacked", "restarting", "pid")
 
-    def __init__(self, addr, row):
-        self.addr = addr
+    def __init__(self, row, spec, pc):
+        self.addr = None
         self.name, self.version, self.offset, self.length = row.name, row.version, row.offset, row.length
         self.sent = 0          # inbound batches sent
         self.acked = 0         # inbound batches acknowledged
-        self.pending = deque()  # inbound messages waiting for window
+        self.pending = deque()  # inbound messages waiting for window (or for a restart)
+        self.unacked = deque()  # (seq, batch) sent but not acknowledged: resent after a restart
         self.withheld = 0      # outbound seq whose credit is withheld
         self.info = None
+        self.spec = spec       # ResolvedProtocol
+        self.pc = pc           # ProtocolConfig: on_failure, restart policy, hold_max
+        self.sup = ChildSupervisor(pc.restart)
+        self.incarnation = 0
+        self.restarting = False
+        self.pid = None        # the Protocol actor's process, for the liveness check
 
 
 class Peer(NodeActor):
@@ -114,6 +124,7 @@ class Peer(NodeActor):
         self.draining = False     # Disconnect written, write side shut: reading until the remote closes
         self.eof_pending = ""     # remote closed while a checkpoint held its last bytes (see _read)
         self.hello_info: dict = {}
+        self._pending_restart_info: dict[str, tuple] = {}
 
     # -- watch -------------------------------------------------------------------------
     def watch(self):
@@ -170,6 +181,7 @@ class Peer(NodeActor):
 
     def _setup(self, cfg, server):
         self.cfg, self.server = cfg, server
+        self.send(server, ActorPid(os.getpid(), "peer"))
         self.private_key = cfg.private_key
         self.node_id = node_id_from_private_key(cfg.private_key)
         self.resolved = [resolve(pc) for pc in cfg.protocols]
@@ -327,6 +339,7 @@ class Peer(NodeActor):
                 self.timers.cancel("handshake")
                 self.stage = "running"
                 self._start_protocols()
+                self.after("liveness", self.cfg.supervision.liveness_s)
                 events = self.conn.approve_add_peer()
                 self.after("ping", self.cfg.timeouts.ping_interval_s)
                 self.after("idle", self.cfg.timeouts.idle_s)
@@ -360,20 +373,33 @@ class Peer(NodeActor):
 
     def _start_protocols(self):
         by_name = {(p.name, p.version): p for p in self.resolved}
+        configs = {(pc.name, pc.version): pc for pc in self.cfg.protocols}
+        for row in self.conn.table.rows:
+            key = (row.name, row.version)
+            link = _Link(row, by_name[key], configs[key])
+            self.links[row.name] = link
+            self._spawn(link)
+
+    def _spawn(self, link: _Link):
+        """Create (or re-create) the Protocol actor of ``link`` and start it."""
         hello = self.conn.remote_hello
         caps = tuple(str(c) for c in hello.capabilities)
         close_fds = tuple(fd for fd in (self.sock.fileno(),) if fd >= 0)
-        for row in self.conn.table.rows:
-            spec = by_name[(row.name, row.version)]
-            addr = self.createActor(load_class(spec.actor))
-            link = _Link(addr, row)
-            self.links[row.name] = link
-            self.send(addr, ProtocolStart(self.myAddress, hello.node_id, hello.client_id, caps, self.inbound,
-                                          row.name, row.version, row.offset, row.length, spec.options,
-                                          self.remote, close_fds))
+        link.addr = self.createActor(load_class(link.spec.actor))
+        link.pid = None
+        link.incarnation = link.sup.started()
+        link.restarting = False
+        self.send(link.addr, ProtocolStart(self.myAddress, hello.node_id, hello.client_id, caps, self.inbound,
+                                           link.name, link.version, link.offset, link.length, link.spec.options,
+                                           self.remote, close_fds, link.pc.on_failure))
 
     # -- protocol traffic ------------------------------------------------------------------
     def _dispatch(self, link: _Link):
+        if link.restarting:
+            if len(link.pending) > link.pc.hold_max and not self.closing:
+                self._close(DiscReason.SUBPROTOCOL_ERROR, send=True,
+                            error=f"more than {link.pc.hold_max} messages for {link.name} held while it restarts")
+            return
         while link.pending and link.sent - link.acked < INBOUND_WINDOW:
             batch = []
             size = 0
@@ -382,14 +408,18 @@ class Peer(NodeActor):
                 batch.append(m)
                 size += len(m[1])
             link.sent += 1
+            if link.pc.on_failure == "restart":
+                link.unacked.append((link.sent, batch))
             self.send(link.addr, ToProtocol(link.sent, tuple(batch)))
 
     def on_FromProtocol(self, msg: FromProtocol, sender):
         link = self.links.get(msg.name)
-        if link is None or self.closing:
-            return
+        if link is None or self.closing or link.restarting or sender != link.addr:
+            return  # closing, or a late message from a Protocol actor that has since died
         if msg.ack > link.acked:
             link.acked = msg.ack
+            while link.unacked and link.unacked[0][0] <= msg.ack:
+                link.unacked.popleft()
             self._dispatch(link)
         if msg.messages:
             conn = self.conn
@@ -442,10 +472,76 @@ class Peer(NodeActor):
         if self.closing:
             return
         for link in self.links.values():
-            if link.addr == msg.childAddress:
-                self.log.debug("peer %s: protocol actor %s exited", self._label(), link.name)
-                self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=f"protocol {link.name} actor exited")
+            if link.addr is not None and link.addr == msg.childAddress:
+                self._protocol_exited(link)
                 return
+
+    def _protocol_exited(self, link: _Link):
+        """A Protocol actor died: go-ethereum's disconnect, or a restart under its policy."""
+        self.log.debug("peer %s: protocol actor %s exited", self._label(), link.name)
+        ident = {"actor": "protocol", "protocol": link.name, "peer_id": self._peer_hex()}
+        if link.pc.on_failure != "restart":
+            self._sup_event("actor_exited", dict(ident, cause="exited", policy="disconnect"))
+            self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=f"protocol {link.name} actor exited")
+            return
+        decision = link.sup.exited(link.incarnation, True, time.monotonic())
+        if decision.action == "duplicate":
+            return
+        self._sup_event("actor_exited", dict(ident, cause="exited", policy="restart"))
+        if decision.action == "give_up":
+            self._sup_event("restart_limit_reached", dict(ident, restarts=decision.attempt - 1,
+                                                          within_s=link.pc.restart.within_s))
+            self._close(DiscReason.SUBPROTOCOL_ERROR, send=True,
+                        error=f"protocol {link.name} restart limit reached")
+            return
+        # hand the new instance everything the dead one had not acknowledged, in order
+        resend = [m for _, batch in link.unacked for m in batch]
+        link.pending.extendleft(reversed(resend))
+        link.unacked.clear()
+        link.sent = link.acked = link.withheld = 0
+        link.addr = None
+        link.restarting = True
+        link.info = None
+        self.after(f"restart:{link.name}", decision.delay_s)
+        self._pending_restart_info[link.name] = (decision.attempt, decision.delay_s)
+
+    def _restart_protocol(self, name: str):
+        link = self.links.get(name)
+        if link is None or not link.restarting or self.closing:
+            return
+        attempt, delay = self._pending_restart_info.pop(name, (0, 0.0))
+        self._spawn(link)
+        self._sup_event("actor_restarted", {"actor": "protocol", "protocol": name, "peer_id": self._peer_hex(),
+                                            "attempt": attempt, "delay_s": delay, "held": len(link.pending)})
+        self._dispatch(link)
+
+    def _peer_hex(self) -> str:
+        node = self.conn.remote_node_id if self.conn is not None else None
+        return node.hex() if node else ""
+
+    def _sup_event(self, kind: str, data: dict):
+        if self.server is not None:
+            self.send(self.server, SupervisionEvent(kind, data))
+
+    def on_ActorPid(self, msg, sender):
+        for link in self.links.values():
+            if link.addr is not None and link.addr == sender:
+                link.pid = msg.pid
+
+    def _check_protocols_alive(self):
+        """Liveness check of the Protocol actors' processes (a lost ChildActorExited)."""
+        for link in list(self.links.values()):
+            if self.closing:
+                return
+            if link.addr is not None and not link.restarting and not process_alive(link.pid):
+                self._protocol_exited(link)
+
+    def on_InjectFault(self, msg, sender):
+        if msg.protocol is None:
+            return super().on_InjectFault(msg, sender)
+        link = self.links.get(msg.protocol)
+        if link is not None and link.addr is not None and not link.restarting:
+            self.send(link.addr, InjectFault(msg.mode))
 
     def on_FdSent(self, msg, sender):
         if not msg.ok:
@@ -481,6 +577,9 @@ class Peer(NodeActor):
             self.log.debug("peer %s: handshake timeout", self._label())
             self._close(DiscReason.READ_TIMEOUT, send=self.conn is not None and self.conn.codec is not None,
                         error="handshake timeout")
+        elif name == "liveness" and not self.closing:
+            self._check_protocols_alive()
+            self.after("liveness", self.cfg.supervision.liveness_s)
         elif name == "ping" and not self.closing and self.conn is not None and self.conn.state == RUNNING:
             self.conn.send_ping()
             self._flush()
@@ -504,6 +603,8 @@ class Peer(NodeActor):
                 self._close(DiscReason.NETWORK_ERROR, send=False, error="write timeout")
         elif name == "grace" and not self.finished:
             self._finish()
+        elif name.startswith("restart:"):
+            self._restart_protocol(name[len("restart:"):])
 
     # -- writing -----------------------------------------------------------------------
     def _flush(self):

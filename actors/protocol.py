@@ -17,15 +17,19 @@ waits here until the Peer grants credit.  Every inbound batch is acknowledged af
 handler, piggybacked on the outbound batch when there is one.
 
 Failures follow go-ethereum p2p/peer.go: an exception in a hook disconnects the peer with
-SUBPROTOCOL_ERROR; :meth:`end` without error disconnects with QUITTING.
+SUBPROTOCOL_ERROR; :meth:`end` without error disconnects with QUITTING.  With the protocol's
+``on_failure: restart`` policy an exception instead crashes the actor and the Peer restarts it
+(at-least-once: a batch the dead instance processed but had not acknowledged is handed again).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 
 from thespian.actors import Actor, ActorAddress
 
+from messages.supervision import ActorPid
 from messages.protocol import (MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, ProtocolDisconnect, ProtocolEnded,
                                ProtocolEvent, ProtocolInfo)
 from rlpx.disc import DiscReason
@@ -43,6 +47,10 @@ class ProtocolSendError(RuntimeError):
 class Protocol(NodeActor):
     """Base subprotocol actor.  See the module docstring for the hooks and the API."""
 
+    PARENT_DEATH_SIGNAL = signal.SIGKILL
+    """A Protocol actor holds nothing to clean up (its Peer owns the socket and the Disconnect):
+    when its Peer dies it goes at once, instead of trying to report to a dead parent."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.peer = None
@@ -56,6 +64,7 @@ class Protocol(NodeActor):
         self.options: dict = {}
         self.remote_addr: tuple = ()
         self.running = False
+        self.on_failure = "disconnect"
         self._queue: list = []
         self._queued_bytes = 0
         self._out_seq = 0
@@ -131,6 +140,7 @@ class Protocol(NodeActor):
 
     # -- message handlers ----------------------------------------------------------------
     def on_ProtocolStart(self, msg, sender):
+        Actor.send(self, msg.peer, ActorPid(os.getpid(), "protocol"))
         for fd in msg.close_fds:
             try:
                 os.close(fd)
@@ -142,6 +152,7 @@ class Protocol(NodeActor):
         self.inbound = msg.inbound
         self.options = dict(msg.options)
         self.remote_addr = msg.remote_addr
+        self.on_failure = msg.on_failure
         self.running = True
         if self._guard(self.started):
             self.publish_info()
@@ -176,13 +187,26 @@ class Protocol(NodeActor):
             return True
         except Exception as exc:  # noqa: BLE001 - go-ethereum: Run returned an error
             self.log.warning("protocol %s failed: %s: %s", self.name, type(exc).__name__, exc)
-            self._queue.clear()
-            self._queued_bytes = 0
-            if self.running:
-                self.send_to_peer(ProtocolDisconnect(self.name, int(DiscReason.SUBPROTOCOL_ERROR),
-                                                     f"{type(exc).__name__}: {exc}"))
-                self.running = False
+            self._fail(exc)
             return False
+
+    def _fail(self, exc: Exception) -> None:
+        """The protocol failed.  Policy "disconnect" (go-ethereum): ask the Peer to disconnect
+        with SUBPROTOCOL_ERROR.  Policy "restart": crash, so the Peer starts a new instance and
+        hands it every message this one has not acknowledged."""
+        self._queue.clear()
+        self._queued_bytes = 0
+        if not self.running:
+            return
+        self.running = False
+        if self.on_failure == "restart":
+            self.crash()
+        else:
+            self.send_to_peer(ProtocolDisconnect(self.name, int(DiscReason.SUBPROTOCOL_ERROR),
+                                                 f"{type(exc).__name__}: {exc}"))
+
+    def on_handler_error(self, msg, sender, exc):
+        self._fail(exc)
 
     def _flush(self) -> None:
         """Send queued messages in batches while credit allows; always carry the inbound ack."""

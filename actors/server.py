@@ -4,10 +4,14 @@ It owns the peer set and the admission checkpoints (:class:`actors.admission.Adm
 creates the Listener, the Dialer and one Peer actor per connection, publishes peer events
 to subscribers, answers admin queries, and shuts the node down.
 
-Supervision here is the minimum the node needs (issue 6 adds restart strategies): a Peer
-that dies is a dropped connection (``ChildActorExited``, de-duplicated, backed by a periodic
-liveness sweep through dead letters, THESPIAN_FACTS §3); a Listener or Dialer that dies is
-started again.
+Supervision (Erlang/OTP one-for-one, actors/supervision.py): the Listener and the Dialer are
+permanent children restarted under their policy (intensity N in T seconds, exponential
+backoff; past the intensity the node stops, as an OTP supervisor would); a Peer is temporary:
+its death is a dropped connection, published, and static nodes are dialled again.  Deaths are
+learnt from ``ChildActorExited`` (de-duplicated: a dead child's address no longer matches) and
+from a periodic liveness sweep through dead letters, because some notices are lost when
+several children die at once (THESPIAN_FACTS §3).  Faults are injected with
+:class:`messages.supervision.FaultRequest`.
 """
 
 from __future__ import annotations
@@ -28,14 +32,14 @@ from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError
 from rlpx.keys import node_hash, node_id_from_private_key
 
+from messages.supervision import FAULT_MODES, InjectFault
+
 from .admission import Admission
+from .supervision import ChildSupervisor, process_alive
 from .base import NodeActor
 from .dialer import Dialer
 from .listener import Listener
 from .peer import Peer
-
-LIVENESS_S = 1.0
-"""Interval of the liveness sweep over child actors, seconds."""
 
 STOP_TIMEOUT_S = 3.0
 """How long StopNode waits for peers to report their Disconnect before giving up, seconds."""
@@ -43,7 +47,7 @@ STOP_TIMEOUT_S = 3.0
 
 class _PeerRec:
     __slots__ = ("addr", "inbound", "conn_id", "dial_id", "static", "node_id", "seen_id", "state", "info", "remote",
-                 "since")
+                 "since", "pid")
 
     def __init__(self, addr, inbound, conn_id=None, dial_id=None, static=False, remote=()):
         self.addr = addr
@@ -57,6 +61,7 @@ class _PeerRec:
         self.info: dict = {}
         self.remote = remote
         self.since = time.time()
+        self.pid: int | None = None
 
 
 class Server(NodeActor):
@@ -73,7 +78,10 @@ class Server(NodeActor):
         self.launcher = None
         self.started = False
         self.stopping = False
-        self.stop_requester = None
+        self.stop_requesters: list = []
+        self.stop_done = False
+        self.stop_reason = "requested"
+        self.stopped_count = 0
         self.port = 0
         self.host = "127.0.0.1"
         self.static_nodes: list[str] = []
@@ -95,6 +103,11 @@ class Server(NodeActor):
             self.send(sender, StartFailed(cfg.name, str(exc)))
             return
         self.static_nodes = list(cfg.static_nodes)
+        self.sup = {"listener": ChildSupervisor(cfg.supervision.listener),
+                    "dialer": ChildSupervisor(cfg.supervision.dialer)}
+        self.restart_info: dict = {}
+        self.child_pids: dict[str, int] = {}
+        self.injected: dict[str, str] = {}
         self.admission = Admission(self.local_id, cfg.max_peers, cfg.max_inbound_conns(), trusted,
                                    have_protocols=bool(cfg.protocols))
         self.host, self.port = cfg.listen_host, cfg.listen_port
@@ -104,10 +117,12 @@ class Server(NodeActor):
             self._ready()
         else:
             self._start_listener()
-        self.after("liveness", LIVENESS_S)
+        self.after("liveness", cfg.supervision.liveness_s)
 
     def _start_listener(self):
+        self.child_pids.pop("listener", None)
         self.listener = self.createActor(Listener)
+        self.sup["listener"].started()
         cfg = self.cfg
         if self.started and self.port:
             # a restarted Listener listens on the address the node announced
@@ -116,7 +131,9 @@ class Server(NodeActor):
         self.send(self.listener, StartListener(cfg, self.myAddress))
 
     def _start_dialer(self):
+        self.child_pids.pop("dialer", None)
         self.dialer = self.createActor(Dialer)
+        self.sup["dialer"].started()
         self.send(self.dialer, StartDialer(self.cfg, self.myAddress, self.local_id,
                                            tuple(self.static_nodes), tuple()))
         for rec in self.peers.values():
@@ -286,17 +303,116 @@ class Server(NodeActor):
             return
         if self.stopping:
             return
-        if self.listener is not None and addr == self.listener:
-            self._publish("actor_exited", {"actor": "listener", "cause": how})
+        for slot in ("listener", "dialer"):
+            child = getattr(self, slot)
+            if child is not None and addr == child:
+                pid = self.child_pids.get(slot)
+                if pid and process_alive(pid):
+                    return  # the current incarnation runs: a late or repeated notice about an old one
+                self._supervise(slot, how)
+                return
+
+    def _supervise(self, slot: str, how: str):
+        """The Listener or the Dialer died: restart it under its policy (actors/supervision.py)."""
+        setattr(self, slot, None)
+        sup = self.sup[slot]
+        cause = self.injected.pop(slot, None) or how
+        decision = sup.exited(sup.incarnation, True, time.monotonic())
+        if decision.action == "duplicate":
+            return
+        self._publish("actor_exited", {"actor": slot, "cause": cause})
+        if decision.action == "restart":
+            self.log.warning("node %s: %s %s; restarting in %.2f s (attempt %d)", self.cfg.name, slot, cause,
+                             decision.delay_s, decision.attempt)
+            self.restart_info[slot] = decision
+            self.after(f"restart:{slot}", decision.delay_s)
+        elif decision.action == "give_up":
+            policy = self.cfg.supervision.listener if slot == "listener" else self.cfg.supervision.dialer
+            self.log.error("node %s: %s failed %d times within %.1f s; giving up and stopping the node",
+                           self.cfg.name, slot, decision.attempt, policy.within_s)
+            self._publish("restart_limit_reached", {"actor": slot, "restarts": decision.attempt - 1,
+                                                    "within_s": policy.within_s})
+            # the failure goes to the parent: the node cannot run without it, so it stops
+            self.stop_reason = "restart_limit"
+            self.on_StopNode(None, None)
+
+    def _restart(self, slot: str):
+        if self.stopping or getattr(self, slot) is not None:
+            return
+        decision = self.restart_info.pop(slot, None)
+        if slot == "listener":
             self._start_listener()
-            self._publish("actor_restarted", {"actor": "listener", "attempt": 1, "delay_s": 0})
-        elif self.dialer is not None and addr == self.dialer:
-            self._publish("actor_exited", {"actor": "dialer", "cause": how})
+        else:
             self._start_dialer()
-            self._publish("actor_restarted", {"actor": "dialer", "attempt": 1, "delay_s": 0})
+        self._publish("actor_restarted", {"actor": slot, "attempt": decision.attempt if decision else 0,
+                                          "delay_s": decision.delay_s if decision else 0.0})
+
+    # -- fault injection ---------------------------------------------------------------
+    def on_FaultRequest(self, msg, sender):
+        if self._not_running(sender):
+            return
+        if msg.mode not in FAULT_MODES:
+            self.send(sender, AdminResult(False, f"unknown fault mode {msg.mode!r} (use {', '.join(FAULT_MODES)})"))
+            return
+        kind, _, rest = msg.target.partition(":")
+        target, fault, label = None, InjectFault(msg.mode), msg.target
+        if kind in ("listener", "dialer") and not rest:
+            target = getattr(self, kind)
+            self.injected[kind] = f"injected {msg.mode}"
+        elif kind in ("peer", "protocol") and rest:
+            prefix, _, proto = rest.partition(":")
+            if kind == "protocol" and not proto:
+                self.send(sender, AdminResult(False, "protocol target is protocol:<peer id prefix>:<name>"))
+                return
+            matches = [r for r in self.peers.values() if r.state == "added" and r.node_id.hex().startswith(prefix.lower())]
+            if len(matches) > 1:
+                self.send(sender, AdminResult(False, f"peer id prefix {prefix!r} matches {len(matches)} peers"))
+                return
+            if matches:
+                target = matches[0].addr
+                if kind == "protocol":
+                    fault = InjectFault(msg.mode, protocol=proto)
+        else:
+            self.send(sender, AdminResult(False, f"bad target {msg.target!r}: use listener, dialer, "
+                                                 "peer:<id prefix> or protocol:<id prefix>:<name>"))
+            return
+        if target is None:
+            self.send(sender, AdminResult(False, f"no such target: {msg.target}"))
+            return
+        self._publish("fault_injected", {"target": label, "mode": msg.mode})
+        self.send(target, fault)
+        self.send(sender, AdminResult(True))
+
+    def on_ActorPid(self, msg, sender):
+        if msg.role in ("listener", "dialer"):
+            if getattr(self, msg.role) is not None and getattr(self, msg.role) == sender:
+                self.child_pids[msg.role] = msg.pid
+            return
+        key = self._find(sender)
+        if key is not None:
+            self.peers[key].pid = msg.pid
+
+    def _sweep(self):
+        """Liveness: children whose process is gone although no ChildActorExited said so."""
+        for rec in list(self.peers.values()):
+            if not process_alive(rec.pid):
+                self._child_gone(rec.addr, "found dead by liveness check")
+        for slot in ("listener", "dialer"):
+            child = getattr(self, slot)
+            if child is not None and not process_alive(self.child_pids.get(slot)):
+                self._child_gone(child, "found dead by liveness check")
+
+    def on_SupervisionEvent(self, msg, sender):
+        self._publish(msg.kind, msg.data)
+
+    def on_handler_error(self, msg, sender, exc):
+        """The Server is the top of the node's tree: it logs and carries on, never crashes."""
 
     def on_timer(self, name):
-        if name == "liveness":
+        if name.startswith("restart:"):
+            self._restart(name[len("restart:"):])
+        elif name == "liveness":
+            self._sweep()
             probe = Liveness()
             for rec in self.peers.values():
                 self.send(rec.addr, probe)
@@ -304,7 +420,7 @@ class Server(NodeActor):
                 if child is not None:
                     self.send(child, probe)
             if not self.stopping:
-                self.after("liveness", LIVENESS_S)
+                self.after("liveness", self.cfg.supervision.liveness_s)
         elif name == "stop" and self.stopping:
             self._finish_stop()
 
@@ -398,33 +514,36 @@ class Server(NodeActor):
 
     # -- stop --------------------------------------------------------------------------
     def on_StopNode(self, msg, sender):
-        self.stop_requester = sender
-        if self.stopping:
-            return
-        self.stopping = True
-        if self.dialer is not None:
-            self.send(self.dialer, ActorExitRequest())
-            self.dialer = None
-        self.stopped_count = len(self.peers)
-        for rec in self.peers.values():
-            self.send(rec.addr, DisconnectPeer(int(DiscReason.QUITTING)))
-        if not self.peers:
+        """Disconnect every peer with QUITTING, stop the children, reply NodeStopped.  Also used
+        without a sender when a child's restart limit is reached (escalation)."""
+        if sender is not None:
+            self.stop_requesters.append(sender)
+        if not self.stopping:
+            self.stopping = True
+            if self.dialer is not None:
+                self.send(self.dialer, ActorExitRequest())
+                self.dialer = None
+            self.stopped_count = len(self.peers)
+            for rec in self.peers.values():
+                self.send(rec.addr, DisconnectPeer(int(DiscReason.QUITTING)))
+            if self.peers:
+                self.after("stop", STOP_TIMEOUT_S)
+        if self.stop_done or not self.peers:
             self._finish_stop()
-        else:
-            self.after("stop", STOP_TIMEOUT_S)
 
     def _finish_stop(self):
-        if self.stop_requester is None:
-            return
-        self.timers.cancel("stop")
-        if self.listener is not None:
-            self.send(self.listener, ActorExitRequest())
-            self.listener = None
-        for rec in self.peers.values():
-            self.send(rec.addr, ActorExitRequest())
-        self._publish("stopped", {"peers_disconnected": self.stopped_count})
-        self.send(self.stop_requester, NodeStopped(self.cfg.name if self.cfg else "", self.stopped_count))
-        self.stop_requester = None
+        if not self.stop_done:
+            self.stop_done = True
+            self.timers.cancel("stop")
+            if self.listener is not None:
+                self.send(self.listener, ActorExitRequest())
+                self.listener = None
+            for rec in self.peers.values():
+                self.send(rec.addr, ActorExitRequest())
+            self._publish("stopped", {"peers_disconnected": self.stopped_count, "reason": self.stop_reason})
+        for requester in self.stop_requesters:
+            self.send(requester, NodeStopped(self.cfg.name if self.cfg else "", self.stopped_count))
+        self.stop_requesters.clear()
 
     def on_ActorExitRequest(self, msg, sender):
         pass

@@ -79,3 +79,17 @@ class ChildSupervisor:
         n = len(self.restarts)
         delay = min(p.backoff_max_s, p.backoff_s * 2 ** (n - 1)) if p.backoff_s > 0 else 0.0
         return Decision("restart", delay, n)
+
+
+def process_alive(pid: int | None) -> bool:
+    """True if process ``pid`` exists and is not a zombie (Linux /proc; True when unknown)."""
+    if not pid:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] not in "ZX"

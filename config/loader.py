@@ -31,7 +31,9 @@ from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError, KeyFileError
 from rlpx.keys import load_or_create_key_file, node_id_from_private_key
 
-from .model import NodeConfig, ProtocolConfig, Timeouts
+from actors.supervision import RESTART_TYPES, RestartPolicy
+
+from .model import NodeConfig, ProtocolConfig, SupervisionConfig, Timeouts
 
 DEFAULT_ADMIN_PORT = 19001
 """Thespian admin port used when the file does not set ``actor_system.admin_port``."""
@@ -79,7 +81,9 @@ class LaunchConfig:
 
 _NODE_KEYS = {"name", "key_file", "listen_addr", "max_peers", "max_pending_peers", "dial_ratio", "no_dial",
               "static_nodes", "trusted_nodes", "dial_candidates", "net_restrict", "protocols", "timeouts",
-              "enable_msg_events"}
+              "enable_msg_events", "supervision"}
+_POLICY_KEYS = {"restart", "max_restarts", "within_s", "backoff_s", "backoff_max_s"}
+_PROTO_SUPERVISION_KEYS = {"on_failure", "max_restarts", "within_s", "backoff_s", "backoff_max_s", "hold_max"}
 _TIMEOUT_KEYS = {f.name for f in fields(Timeouts)}
 
 
@@ -266,9 +270,47 @@ def parse(doc, base_dir: str) -> LaunchConfig:
                     raise ConfigError(f"{p}.timeouts.{k}", f"must be > 0, got {v}")
                 vals[k] = float(v)
             kw["timeouts"] = Timeouts(**vals)
+        if "supervision" in raw:
+            kw["supervision"] = _supervision(raw["supervision"], f"{p}.supervision")
         kw["protocols"] = _protocols(raw.get("protocols", [{"name": "test", "version": 1}]), f"{p}.protocols")
         nodes.append(NodeConfig(**kw))
     return LaunchConfig(asys, tuple(nodes))
+
+
+def _policy(raw: dict, path: str, allowed: set, base: RestartPolicy | None = None) -> RestartPolicy:
+    """A RestartPolicy from the keys of ``raw`` that are in ``_POLICY_KEYS``."""
+    vals = {}
+    for k in sorted(set(raw) & _POLICY_KEYS & allowed):
+        v = raw[k]
+        if k == "restart":
+            _want(v, str, f"{path}.{k}")
+            if v not in RESTART_TYPES:
+                raise ConfigError(f"{path}.{k}", f"must be one of {', '.join(RESTART_TYPES)}, got {v!r}")
+        elif k == "max_restarts":
+            _int(v, f"{path}.{k}", 0)
+        else:
+            _want(v, float, f"{path}.{k}")
+            if v < 0 or (k == "within_s" and v == 0):
+                raise ConfigError(f"{path}.{k}", f"must be {'> 0' if k == 'within_s' else '>= 0'}, got {v}")
+        vals[k] = v
+    return RestartPolicy(**vals)
+
+
+def _supervision(raw, path) -> SupervisionConfig:
+    _want(raw, dict, path)
+    _unknown(raw, {"listener", "dialer", "liveness_s"}, path)
+    kw = {}
+    for child in ("listener", "dialer"):
+        if child in raw:
+            _want(raw[child], dict, f"{path}.{child}")
+            _unknown(raw[child], _POLICY_KEYS, f"{path}.{child}")
+            kw[child] = _policy(raw[child], f"{path}.{child}", _POLICY_KEYS)
+    if "liveness_s" in raw:
+        _want(raw["liveness_s"], float, f"{path}.liveness_s")
+        if raw["liveness_s"] <= 0:
+            raise ConfigError(f"{path}.liveness_s", "must be > 0")
+        kw["liveness_s"] = float(raw["liveness_s"])
+    return SupervisionConfig(**kw)
 
 
 def _actor_system(raw) -> ActorSystemConfig:
@@ -305,8 +347,15 @@ def _protocols(raw, path) -> tuple[ProtocolConfig, ...]:
         actor = entry.get("actor")
         if actor is not None:
             _want(actor, str, f"{p}.actor")
-        options = {k: v for k, v in entry.items() if k not in ("name", "version", "length", "actor")}
-        pc = ProtocolConfig(name, version, tuple(sorted(options.items())), length, actor)
+        options = {k: v for k, v in entry.items()
+                   if k not in ("name", "version", "length", "actor") and k not in _PROTO_SUPERVISION_KEYS}
+        on_failure = entry.get("on_failure", "disconnect")
+        if on_failure not in ("disconnect", "restart"):
+            raise ConfigError(f"{p}.on_failure", f"must be disconnect or restart, got {on_failure!r}")
+        hold_max = _int(entry.get("hold_max", 10000), f"{p}.hold_max", 1)
+        policy = _policy(entry, p, _POLICY_KEYS - {"restart"})
+        pc = ProtocolConfig(name, version, tuple(sorted(options.items())), length, actor, on_failure, policy,
+                            hold_max)
         try:
             resolved = resolve(pc)
             cls = load_class(resolved.actor)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from actors.supervision import RestartPolicy
+
 
 @dataclass(frozen=True)
 class Timeouts:
@@ -35,6 +37,10 @@ class ProtocolConfig:
     default to the registered protocol's (:mod:`protocols`); giving them runs any Protocol
     class under another name/version/length, e.g. in tests.
 
+    ``on_failure``: "disconnect" (go-ethereum: a failed protocol disconnects the peer with
+    SUBPROTOCOL_ERROR) or "restart" (the Peer restarts the Protocol actor under ``restart``'s
+    intensity and backoff, holding at most ``hold_max`` inbound messages for it meanwhile).
+
     ``options`` is a tuple of (key, value) pairs so the object stays hashable and picklable.
     """
 
@@ -43,6 +49,9 @@ class ProtocolConfig:
     options: tuple = ()
     length: int | None = None
     actor: str | None = None
+    on_failure: str = "disconnect"
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    hold_max: int = 10000
 
     def option(self, key, default=None):
         """Return the value of option ``key`` or ``default``."""
@@ -50,6 +59,17 @@ class ProtocolConfig:
             if k == key:
                 return v
         return default
+
+
+@dataclass(frozen=True)
+class SupervisionConfig:
+    """The Server's children: Listener and Dialer are permanent (OTP restart types); a Peer is
+    temporary (its death is a dropped connection).  ``liveness_s``: interval of the liveness
+    sweep that finds children whose ChildActorExited was lost (THESPIAN_FACTS §3)."""
+
+    listener: RestartPolicy = field(default_factory=RestartPolicy)
+    dialer: RestartPolicy = field(default_factory=RestartPolicy)
+    liveness_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,7 @@ class NodeConfig:
     protocols: tuple[ProtocolConfig, ...] = ()
     timeouts: Timeouts = field(default_factory=Timeouts)
     enable_msg_events: bool = False
+    supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
 
     def max_dialed_conns(self) -> int:
         """go-ethereum p2p/server.go ``maxDialedConns``: max_peers / dial_ratio, at least 1; 0 with no_dial."""

@@ -30,7 +30,8 @@ class ProtocolStart:
     ``peer_id`` 64-byte remote node id; ``client_id`` the remote Hello's client name;
     ``caps`` the remote's capabilities as "name/version" strings; ``inbound`` the direction;
     ``offset``/``length`` the protocol's code range; ``options`` from its ProtocolConfig;
-    ``close_fds`` the Peer's socket fds this forked child inherited and must close.
+    ``close_fds`` the Peer's socket fds this forked child inherited and must close;
+    ``on_failure`` "disconnect" or "restart" (what a failing hook leads to).
     """
 
     peer: ActorAddress
@@ -45,6 +46,7 @@ class ProtocolStart:
     options: tuple = ()
     remote_addr: tuple = ()
     close_fds: tuple = ()
+    on_failure: str = "disconnect"
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,17 @@ Options (from the node config's ``protocols`` entry):
 * ``report_received`` (bool, default False): publish a ``received`` event per message
   (code and payload length) - for tests of routing, not for traffic;
 * ``repeat_every_s`` (number, default 0 = never): start the counted send again this many
-  seconds after each report (the default config uses it to show continuous traffic).
+  seconds after each report (the default config uses it to show continuous traffic);
+* ``rtt`` (bool, default False): time every message from its send to its echo and add
+  ``rtt_ms`` (count, min, median, p99, max, mean in milliseconds) to the ``test_report``;
+  with ``window`` 1 these are sequential round trips on the established connection.
 
 A side with ``send_count`` > 0 is the sender: every message it receives is taken as an echo
 of its own and never echoed again, so two echoing peers cannot bounce a message forever.
+Echoes are matched by the sequence number in their first 8 bytes: one that arrives again is
+counted in ``duplicates`` (a restarted Protocol actor on the echoing side may be handed a
+batch its predecessor processed but had not acknowledged), one that never arrives or arrives
+changed or out of order is a ``mismatch``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,17 @@ LENGTH = 8
 
 
 
+def _rtt_summary(rtts: list[float]) -> dict:
+    """count, min, median, p99 (nearest rank), max and mean of ``rtts`` (seconds), in ms."""
+    if not rtts:
+        return {"count": 0}
+    xs = sorted(rtts)
+    n = len(xs)
+    ms = lambda x: round(x * 1000, 4)  # noqa: E731
+    return {"count": n, "min": ms(xs[0]), "median": ms(xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2),
+            "p99": ms(xs[min(n - 1, max(0, -(-99 * n // 100) - 1))]), "max": ms(xs[-1]), "mean": ms(sum(xs) / n)}
+
+
 class TestProtocol(Protocol):
     """test/1: echo and a counted send with a report."""
 
@@ -41,6 +59,7 @@ class TestProtocol(Protocol):
         "window": (int, 1),
         "report_received": (bool, None),
         "repeat_every_s": (float, 0),
+        "rtt": (bool, None),
     }
     """Option name -> (type, minimum) as validated by config/loader.py."""
 
@@ -52,11 +71,15 @@ class TestProtocol(Protocol):
         self.size = int(opts.get("send_size", 100))
         self.window = max(1, int(opts.get("window", 256)))
         self.repeat_every_s = float(opts.get("repeat_every_s", 0))
+        self.rtt = bool(opts.get("rtt", False))
+        self._sent_at: dict[int, float] = {}
+        self._rtts: list[float] = []
         self.round = 0
         self.next_seq = 0
         self.expect_seq = 0
         self.outstanding: dict[int, bytes] = {}
         self.mismatches = 0
+        self.duplicates = 0
         self.echoed = 0
         self.received_count = 0
         self.started_at = time.monotonic()
@@ -67,8 +90,10 @@ class TestProtocol(Protocol):
 
     def _new_round(self):
         self.round += 1
-        self.next_seq = self.expect_seq = self.echoed = self.mismatches = 0
+        self.next_seq = self.expect_seq = self.echoed = self.mismatches = self.duplicates = 0
         self.outstanding.clear()
+        self._sent_at.clear()
+        self._rtts.clear()
         self.started_at = time.monotonic()
         self._send_more()
 
@@ -94,6 +119,8 @@ class TestProtocol(Protocol):
             seq = self.next_seq
             payload = self._payload(seq)
             self.outstanding[seq] = payload
+            if self.rtt:
+                self._sent_at[seq] = time.perf_counter()
             self.send(self._code(seq), payload)
             self.next_seq += 1
 
@@ -108,6 +135,22 @@ class TestProtocol(Protocol):
 
     def _on_echo(self, code, payload):
         seq = self.expect_seq
+        if self.size >= 8 and len(payload) >= 8:
+            got = int.from_bytes(payload[:8], "big")
+            if got < seq and got not in self.outstanding:
+                # an echo seen before: a Protocol actor restarted on the other side and was handed
+                # the batch its dead predecessor had processed but not acknowledged (at-least-once)
+                self.duplicates += 1
+                return
+            while seq < got and seq in self.outstanding:  # echoes that never came: lost
+                self.outstanding.pop(seq)
+                self.mismatches += 1
+                self.expect_seq = seq = seq + 1
+                self.echoed += 1
+        if self.rtt:
+            sent_at = self._sent_at.pop(seq, None)
+            if sent_at is not None:
+                self._rtts.append(time.perf_counter() - sent_at)
         want = self.outstanding.pop(seq, None)
         if want is None or payload != want or code != self._code(seq):
             self.mismatches += 1
@@ -116,12 +159,16 @@ class TestProtocol(Protocol):
         if self.echoed == self.count:
             elapsed = time.monotonic() - self.started_at
             total = self.count * self.size
-            self.emit("test_report", {
+            report = {
                 "count": self.count, "size": self.size, "elapsed_s": round(elapsed, 6),
                 "msgs_per_s": round(self.count / elapsed, 1) if elapsed > 0 else None,
                 "mb_per_s": round(total / elapsed / 1e6, 3) if elapsed > 0 else None,
-                "mismatches": self.mismatches + len(self.outstanding), "round": self.round,
-            })
+                "mismatches": self.mismatches + len(self.outstanding), "duplicates": self.duplicates,
+                "round": self.round,
+            }
+            if self.rtt:
+                report["rtt_ms"] = _rtt_summary(self._rtts)
+            self.emit("test_report", report)
             if self.repeat_every_s > 0:
                 self.after("repeat", self.repeat_every_s)
         else:

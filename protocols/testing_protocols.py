@@ -69,3 +69,11 @@ class StressTestProtocol(TestProtocol):
             data = dict(data, duplex_received={"count": self.remote_received,
                                                "out_of_order": self.remote_out_of_order})
         super().emit(kind, data)
+
+
+class FailingProtocol(TestProtocol):
+    """A test protocol whose ``started`` always raises: under the restart policy it must reach
+    its restart intensity and get the peer dropped, not be retried forever."""
+
+    def started(self):
+        raise RuntimeError("FailingProtocol fails on every start, on purpose")

@@ -17,7 +17,8 @@ from thespian.actors import ActorAddress
 from thespian.system.transport.IPBase import TCPv4ActorAddress
 
 import messages
-from config.model import NodeConfig, ProtocolConfig, Timeouts
+from actors.supervision import RestartPolicy
+from config.model import NodeConfig, ProtocolConfig, SupervisionConfig, Timeouts
 from rlpx.keys import generate_private_key
 
 MODULES = sorted({f"messages.{m.name}" for m in pkgutil.iter_modules(messages.__path__)}
@@ -35,6 +36,8 @@ SAMPLES = {
     "tuple": (("test", 1), ("x", b"\x00")),
     "frozenset": frozenset({"peer_added", "ready"}),
     "ActorAddress": ADDRESS, "NodeConfig": CONFIG, "Timeouts": Timeouts(handshake_s=0.5),
+    "RestartPolicy": RestartPolicy(max_restarts=2, backoff_s=0.05),
+    "SupervisionConfig": SupervisionConfig(listener=RestartPolicy(max_restarts=1), liveness_s=0.5),
 }
 
 
