@@ -110,3 +110,35 @@ def test_unreadable_and_uncreatable_key_files(tmp_path):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_file(str(tmp_path / "absent.yaml"))
+
+
+def test_supervision_and_protocol_failure_policy(tmp_path):
+    cfg = load(tmp_path, """
+node:
+  name: a
+  supervision: {listener: {max_restarts: 2, within_s: 9, backoff_s: 0.5, backoff_max_s: 2}, liveness_s: 0.25}
+  protocols:
+    - {name: test, version: 1, echo: true, on_failure: restart, max_restarts: 4, within_s: 20, hold_max: 99}
+""")
+    node = cfg.nodes[0]
+    assert (node.supervision.listener.max_restarts, node.supervision.listener.within_s) == (2, 9)
+    assert node.supervision.dialer.max_restarts == 3 and node.supervision.liveness_s == 0.25
+    pc = node.protocols[0]
+    assert (pc.on_failure, pc.restart.max_restarts, pc.restart.within_s, pc.hold_max) == ("restart", 4, 20, 99)
+    assert dict(pc.options) == {"echo": True}
+
+
+@pytest.mark.parametrize("text, path", [
+    ("node: {name: a, supervision: {listener: {restart: sometimes}}}", "node.supervision.listener.restart"),
+    ("node: {name: a, supervision: {listener: {max_restarts: -1}}}", "node.supervision.listener.max_restarts"),
+    ("node: {name: a, supervision: {listener: {within_s: 0}}}", "node.supervision.listener.within_s"),
+    ("node: {name: a, supervision: {peers: {}}}", "node.supervision.peers"),
+    ("node: {name: a, supervision: {liveness_s: 0}}", "node.supervision.liveness_s"),
+    ("node: {name: a, protocols: [{name: test, version: 1, on_failure: shrug}]}", "node.protocols[0].on_failure"),
+    ("node: {name: a, protocols: [{name: test, version: 1, hold_max: 0}]}", "node.protocols[0].hold_max"),
+    ("node: {name: a, protocols: [{name: test, version: 1, backoff_s: -1}]}", "node.protocols[0].backoff_s"),
+])
+def test_invalid_supervision_keys(tmp_path, text, path):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    assert info.value.path == path

@@ -293,3 +293,26 @@ def test_msg_events_when_enabled(tmp_path, runs):
     assert {e["size"] for e in sends} == {64} and {e["protocol"] for e in recvs} == {"test"}
     assert sorted({e["code"] for e in sends}) == list(range(8))
     assert not [e for e in run.read_events() if e["event"].startswith("msg_") and e["node"] == "alpha"]
+
+
+def test_fault_command_and_recovery_events(tmp_path, runs):
+    text = two_node_yaml(free_port(), free_port(), free_port()).replace(
+        "    protocols: [{name: test, version: 1, echo: true}]",
+        "    supervision: {listener: {max_restarts: 3, within_s: 30, backoff_s: 0.05}}\n"
+        "    protocols: [{name: test, version: 1, echo: true, on_failure: restart, max_restarts: 5}]")
+    run = runs(tmp_path, text, "--events", "events.jsonl")
+    run.wait_events("peer_added", count=2)
+    assert admin(run, "fault", "listener", "kill", "--node", "alpha").returncode == 0
+    exited = run.wait_events("actor_exited", node="alpha", actor="listener")[0]
+    assert exited["cause"] == "injected kill"
+    restarted = run.wait_events("actor_restarted", node="alpha", actor="listener")[0]
+    assert restarted["attempt"] == 1 and restarted["delay_s"] == 0.05
+    beta_id = json.loads(admin(run, "info", "--node", "beta").stdout)["enode"][8:20]
+    assert admin(run, "fault", f"protocol:{beta_id}:test", "kill", "--node", "alpha").returncode == 0
+    run.wait_events("actor_restarted", node="alpha", actor="protocol")
+    assert not [e for e in run.read_events() if e["event"] == "peer_removed"]
+    bad = admin(run, "fault", "peer:ffffffffffff", "kill", "--node", "alpha")
+    assert bad.returncode == 1 and "no such target" in bad.stderr
+    assert admin(run, "fault", "listener", "melt", "--node", "alpha").returncode == 2
+    kinds = [e["event"] for e in run.read_events()]
+    assert kinds.count("fault_injected") == 2
