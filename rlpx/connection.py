@@ -110,8 +110,15 @@ class Connection:
     def feed(self, data: bytes) -> list:
         """Absorb received bytes; return events.  Raises :class:`ConnectionFailure`."""
         events: list = []
+        self._guarded(self._feed, data, events)
+        return events
+
+    def _guarded(self, step, *args) -> None:
+        """Run ``step(*args, events)``; turn any wire error into :class:`ConnectionFailure`
+        carrying the events produced before it, and enter CLOSED."""
+        events = args[-1]
         try:
-            self._feed(data, events)
+            step(*args)
         except ConnectionFailure as exc:
             exc.events = events + exc.events
             self.state = CLOSED
@@ -123,7 +130,6 @@ class Connection:
             self.state = CLOSED
             reason = None if self.codec is None else DiscReason.PROTOCOL_ERROR
             raise ConnectionFailure(reason, f"{type(exc).__name__}: {exc}", events) from None
-        return events
 
     def _feed(self, data: bytes, events: list) -> None:
         if self.state == CLOSED:
@@ -229,18 +235,13 @@ class Connection:
         self.state = RUNNING
         events: list = []
         held, self._held_msgs = self._held_msgs, []
-        try:
-            for code, payload in held:
-                if self.state == RUNNING:
-                    self._on_running(code, payload, events)
-        except ConnectionFailure as exc:
-            exc.events = events + exc.events
-            self.state = CLOSED
-            raise
-        except RLPxError as exc:
-            self.state = CLOSED
-            raise ConnectionFailure(DiscReason.PROTOCOL_ERROR, str(exc), events) from None
+        self._guarded(self._route_held, held, events)
         return events
+
+    def _route_held(self, held, events) -> None:
+        for code, payload in held:
+            if self.state == RUNNING:
+                self._on_running(code, payload, events)
 
     # -- output --------------------------------------------------------------------------
     def send(self, code: int, payload: bytes) -> None:

@@ -28,7 +28,7 @@ import pytest
 from thespian.actors import Actor, ActorExitRequest
 
 from actors.collector import CollectFrom, EventCollector, Found, GetEvents, WaitFor
-from actors.system import start_actor_system, start_node, stop_node
+from actors.system import port_in_use, start_actor_system, start_node, stop_node
 from config.model import NodeConfig, ProtocolConfig, Timeouts
 from messages.admin import AdminCommand, AdminResult, GetPeers, PeersReply
 from rlpx import base_protocol as bp
@@ -72,15 +72,8 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
-    s = socket.socket()
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((LOOPBACK, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
+    """True if 127.0.0.1:``port`` can be bound (nothing listens there)."""
+    return not port_in_use(LOOPBACK, port)
 
 
 def wait_until(pred, timeout_s: float, interval_s: float = 0.02):
