@@ -1,0 +1,445 @@
+"""Shared machinery of the node-vs-ethereumjs benchmarks (bench/run_all.py).
+
+* :class:`BenchSystem`: a fresh multiprocTCPBase ActorSystem on a free loopback admin port
+  (:func:`actors.system.start_actor_system`), an :class:`actors.collector.EventCollector`, and
+  nodes started in it; :meth:`BenchSystem.close` shuts it down and SIGKILLs whatever is left of
+  its process group (as tests/node_fixtures.py ``NodeSystem.close`` does).
+* :class:`EjsBench`: one bench/ejs_bench.mjs process (an @ethereumjs/devp2p RLPx instance),
+  JSON-line events on stdout, commands on stdin.
+* :class:`Clients`: bench/rlpx_clients.py in a separate process (raw RLPx initiators).
+* memory helpers: PSS and USS from /proc/<pid>/smaps_rollup.
+
+Everything talks to 127.0.0.1 only and every wait is bounded.  Self-contained on purpose (it
+does not import the pytest helpers under tests/).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import queue
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from thespian.actors import ActorExitRequest  # noqa: E402
+
+from actors.collector import CollectFrom, EventCollector, Found, GetEvents, WaitFor  # noqa: E402
+from actors.probe import PgidProbe  # noqa: E402
+from actors.system import start_actor_system, start_node, stop_node  # noqa: E402
+from config.model import NodeConfig, ProtocolConfig, Timeouts  # noqa: E402
+from messages.admin import AdminCommand, AdminResult, GetPeers, PeersReply  # noqa: E402
+from rlpx.keys import generate_private_key, node_id_from_private_key  # noqa: E402
+
+LOOPBACK = "127.0.0.1"
+INTEROP = ROOT / "tests" / "interop"
+EJS_SCRIPT = BENCH / "ejs_bench.mjs"
+CLIENTS_SCRIPT = BENCH / "rlpx_clients.py"
+
+BENCH_TIMEOUTS = Timeouts(handshake_s=10.0, ping_interval_s=15.0, idle_s=60.0, write_s=30.0, dial_s=10.0,
+                          dial_history_s=0.05, inbound_throttle_s=30.0, dial_backoff_max_s=1.0,
+                          disconnect_grace_s=0.5)
+"""go-ethereum's ping interval; generous read/write/handshake deadlines so that a loaded 2-core
+machine does not drop peers mid-benchmark; a short dial history so one node can dial the same
+target again right after a disconnect (handshake-latency runs)."""
+
+
+class BenchError(RuntimeError):
+    """A benchmark could not produce its figure (printed as n/a with the reason)."""
+
+
+def echo_proto(**options) -> ProtocolConfig:
+    opts = {"echo": True}
+    opts.update(options)
+    return ProtocolConfig("test", 1, tuple(opts.items()))
+
+
+def sender_proto(count: int, size: int, window: int, **options) -> ProtocolConfig:
+    opts = {"send_count": count, "send_size": size, "window": window}
+    opts.update(options)
+    return ProtocolConfig("test", 1, tuple(opts.items()))
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind((LOOPBACK, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(pred, timeout_s: float, interval_s: float = 0.02):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = pred()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval_s)
+
+
+# -- processes and memory ----------------------------------------------------------------
+
+def _stat(pid: int):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = _stat(int(name))
+            if st is not None and st[2] == pgid and st[0] not in ("Z", "X"):
+                out.append(int(name))
+    return sorted(out)
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and all its live descendants."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = _stat(int(name))
+            if st is not None and st[0] not in ("Z", "X"):
+                children.setdefault(st[1], []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if _stat(pid) is None:
+            continue
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return sorted(out)
+
+
+def smaps_rollup(pid: int) -> dict[str, int]:
+    """Fields of /proc/<pid>/smaps_rollup in bytes ({} if the process is gone)."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[-1] == "kB":
+                    out[parts[0].rstrip(":")] = int(parts[-2]) * 1024
+    except OSError:
+        return {}
+    return out
+
+
+def memory_of(pids) -> dict[str, int]:
+    """Summed PSS, USS (Private_Clean + Private_Dirty) and RSS of ``pids``, bytes."""
+    pids = list(pids)
+    pss = uss = rss = 0
+    for pid in pids:
+        m = smaps_rollup(pid)
+        pss += m.get("Pss", 0)
+        uss += m.get("Private_Clean", 0) + m.get("Private_Dirty", 0)
+        rss += m.get("Rss", 0)
+    return {"pss": pss, "uss": uss, "rss": rss, "procs": len(pids)}
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+# -- the node side -----------------------------------------------------------------------
+
+class Node:
+    def __init__(self, name, key, server, enode, port, config):
+        self.name, self.key, self.server, self.enode, self.port, self.config = name, key, server, enode, port, config
+        self.node_id = node_id_from_private_key(key)
+
+    @property
+    def id_hex(self) -> str:
+        return self.node_id.hex()
+
+
+class BenchSystem:
+    """One ActorSystem with an event collector and the nodes of one benchmark."""
+
+    def __init__(self, log_file: str | None = None, level: str = "WARNING"):
+        self.admin_port = free_port()
+        self.asys = start_actor_system(self.admin_port, level=level, log_file=log_file)
+        self.closed = False
+        self.pgid = None
+        self.nodes: dict[str, Node] = {}
+        try:
+            probe = self.asys.createActor(PgidProbe)
+            pgid = self.asys.ask(probe, "pgid", 10)
+            self.asys.tell(probe, ActorExitRequest())
+            if not isinstance(pgid, int) or pgid == os.getpgid(0):
+                raise BenchError(f"no separate process group for the actor system: {pgid!r}")
+            self.pgid = pgid
+            self.collector = self.asys.createActor(EventCollector)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self, name, protocols, **kw) -> Node:
+        kw.setdefault("listen_port", 0)
+        kw.setdefault("timeouts", BENCH_TIMEOUTS)
+        kw.setdefault("net_restrict", ("127.0.0.0/8",))
+        cfg = NodeConfig(name, kw.pop("key", None) or generate_private_key(), protocols=tuple(protocols), **kw)
+        server, started = start_node(self.asys, cfg, timeout_s=20)
+        reply = self.asys.ask(self.collector, CollectFrom(server), 10)
+        if not isinstance(reply, Found):
+            raise BenchError(f"collector did not subscribe: {reply!r}")
+        node = Node(name, cfg.private_key, server, started.enode, started.listen_port, cfg)
+        self.nodes[name] = node
+        return node
+
+    def stop(self, node: Node):
+        stop_node(self.asys, node.server, 10)
+        self.nodes.pop(node.name, None)
+
+    def admin(self, node: Node, op: str, enode: str) -> AdminResult:
+        reply = self.asys.ask(node.server, AdminCommand(op, enode), 10)
+        if not (isinstance(reply, AdminResult) and reply.ok):
+            raise BenchError(f"{op} on {node.name}: {reply!r}")
+        return reply
+
+    def connect(self, a: Node, enode: str) -> None:
+        self.admin(a, "add_peer", enode)
+
+    def peers(self, node: Node) -> tuple:
+        reply = self.asys.ask(node.server, GetPeers(), 10)
+        if not isinstance(reply, PeersReply):
+            raise BenchError(f"GetPeers on {node.name}: {reply!r}")
+        return reply.peers
+
+    def mark(self) -> int:
+        return self.asys.ask(self.collector, GetEvents(since=1 << 62), 10).index
+
+    def events(self, since=0, kind=None, node=None) -> list:
+        reply = self.asys.ask(self.collector, GetEvents(since=since), 10)
+        return [e for e in reply.events if (kind is None or e.kind == kind) and (node is None or e.node == node)]
+
+    def wait(self, event, node=None, count=1, since=0, timeout_s=30.0, **match) -> list:
+        """Bounded wait for ``count`` events; raises BenchError (listing what came) on timeout."""
+        m = tuple((k.replace("__", "."), v) for k, v in match.items())
+        reply = self.asys.ask(self.collector, WaitFor(event, m, count, node, since, timeout_s), timeout_s + 15)
+        if not isinstance(reply, Found):
+            raise BenchError(f"collector did not answer waiting for {event}: {reply!r}")
+        if not reply.ok:
+            seen = [(e.node, e.kind, e.data.get("reason") or e.data.get("kind") or "")
+                    for e in self.events(since)][-12:]
+            raise BenchError(f"waited {timeout_s:.0f} s for {count} x {event} on {node} {match}: "
+                             f"got {len(reply.events)}; last events {seen}")
+        return list(reply.events)
+
+    def reports(self, node: Node, count: int, since: int, timeout_s: float) -> list[dict]:
+        evs = self.wait("protocol_event", node=node.name, count=count, since=since, timeout_s=timeout_s,
+                        kind="test_report")
+        return [e.data["data"] for e in evs]
+
+    def pids(self) -> list[int]:
+        return group_pids(self.pgid) if self.pgid else []
+
+    def close(self, wait_s: float = 5.0) -> list[int]:
+        """Shut the system down; SIGKILL what is left of its process group; return those PIDs."""
+        if self.closed:
+            return []
+        self.closed = True
+        left: list[int] = []
+        try:
+            for node in list(self.nodes.values()):
+                try:
+                    stop_node(self.asys, node.server, 5)
+                except Exception:  # noqa: BLE001
+                    pass
+            self.asys.shutdown()
+        finally:
+            if self.pgid:
+                if not wait_until(lambda: not group_pids(self.pgid), wait_s):
+                    left = group_pids(self.pgid)
+                if left:
+                    try:
+                        os.killpg(self.pgid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    wait_until(lambda: not group_pids(self.pgid), 3.0)
+        return left
+
+
+# -- subprocesses with JSON-line output ---------------------------------------------------
+
+class _JsonLineProcess:
+    """A subprocess printing one JSON object per line; a reader thread queues them."""
+
+    def __init__(self, argv, cwd, name: str, log_dir: str | None = None):
+        self.name = name
+        self.err_path = os.path.join(log_dir or "/tmp", f"bench-{name}-{os.getpid()}.err")
+        self._err = open(self.err_path, "w")
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._err, text=True, bufsize=1, start_new_session=True)
+        self.q: queue.Queue = queue.Queue()
+        self.seen: list[dict] = []
+        self._t = threading.Thread(target=self._reader, daemon=True)
+        self._t.start()
+
+    def _reader(self):
+        for line in self.proc.stdout:
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    self.q.put(json.loads(line))
+                except ValueError:
+                    pass
+        self.q.put(None)
+
+    def next(self, kinds, timeout_s: float, **match) -> dict:
+        """The next event whose ``event`` is in ``kinds`` and matches; others are kept in ``seen``."""
+        if isinstance(kinds, str):
+            kinds = (kinds,)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BenchError(f"{self.name}: no {kinds} {match} within {timeout_s:.0f} s; "
+                                 f"last events {self.seen[-5:]}; stderr: {self.stderr()[-500:]}")
+            try:
+                ev = self.q.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if ev is None:
+                self.q.put(None)
+                raise BenchError(f"{self.name}: exited (rc={self.proc.poll()}) waiting for {kinds}; "
+                                 f"last events {self.seen[-5:]}; stderr: {self.stderr()[-800:]}")
+            self.seen.append(ev)
+            if ev.get("event") in kinds and all(ev.get(k) == v for k, v in match.items()):
+                return ev
+
+    def stderr(self) -> str:
+        try:
+            with open(self.err_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def command(self, line: str) -> None:
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            pass
+
+    def close(self, wait_s: float = 5.0) -> None:
+        if self.proc.poll() is None:
+            self.command("quit")
+            try:
+                self.proc.wait(timeout=wait_s)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=5)
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+        self._err.close()
+        try:
+            os.unlink(self.err_path)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def node_binary() -> str:
+    path = shutil.which("node")
+    if not path:
+        raise BenchError("node (Node.js) is not installed")
+    if not (INTEROP / "node_modules" / "@ethereumjs" / "devp2p").is_dir():
+        raise BenchError("tests/interop/node_modules is missing: run `npm ci --prefix tests/interop`")
+    return path
+
+
+class EjsBench(_JsonLineProcess):
+    """One @ethereumjs/devp2p instance running bench/ejs_bench.mjs with ``options``."""
+
+    def __init__(self, name: str, key: bytes | None = None, **options):
+        self.key = key or generate_private_key()
+        self.node_id = node_id_from_private_key(self.key)
+        options["key"] = self.key.hex()
+        options.setdefault("clientId", f"ethereumjs-{name}")
+        super().__init__([node_binary(), str(EJS_SCRIPT), json.dumps(options)], str(BENCH), f"ejs-{name}")
+        try:
+            ev = self.next("listening", 30)
+        except BaseException:
+            self.close()
+            raise
+        self.port = ev["port"]
+        self.enode = f"enode://{self.node_id.hex()}@{LOOPBACK}:{self.port}"
+
+    @property
+    def id_hex(self) -> str:
+        return self.node_id.hex()
+
+
+class Clients(_JsonLineProcess):
+    """bench/rlpx_clients.py: ``count`` raw RLPx initiators to ``enode`` in a separate process."""
+
+    def __init__(self, enode: str, count: int, timeout_s: float = 60.0, name: str = "clients"):
+        argv = [sys.executable, str(CLIENTS_SCRIPT), "--enode", enode, "--count", str(count),
+                "--timeout", str(timeout_s)]
+        super().__init__(argv, str(ROOT), name)
+
+    def ready(self, timeout_s: float = 60.0) -> dict:
+        return self.next("prepared", timeout_s)
+
+    def go(self) -> float:
+        t0 = time.time()
+        self.command("go")
+        return t0
+
+
+# -- statistics ------------------------------------------------------------------------
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def percentile(xs, p: float):
+    """Nearest-rank percentile."""
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    k = max(0, min(len(xs) - 1, -(-int(p * len(xs)) // 100) - 1))
+    return xs[k]

@@ -1,0 +1,545 @@
+"""The node against @ethereumjs/devp2p 10, measured in the same run on the same machine.
+
+    .venv/bin/python bench/run_all.py [--quick] [--only NAMES] [--json FILE]
+
+(from the project root; needs Node.js and tests/interop/node_modules, which
+``bash scripts/test.sh`` installs).  ``--quick`` takes ~3-5 minutes, the full run ~15-20.
+
+Every figure is the median of several runs (full: 5 for small-message throughput, round trip
+and dial latency, 3 for the 1 MiB throughput, the handshake burst and memory; ``--quick``: 3,
+and 1 for the burst and memory), printed next to the same figure for ethereumjs <->
+ethereumjs and the ratio.  The benchmarks (``--only`` takes a comma-separated subset of these
+names):
+
+small   echo throughput, node <-> node vs ethereumjs <-> ethereumjs: 20,000 x 100-byte test/1
+        messages (quick: 5,000), window 256 un-echoed; msgs/s from the sender's report.  One
+        connection per setup, the first round is a warm-up and not counted.
+large   the same with 200 x 1 MiB random messages (quick: 20), window 16; MB/s (10**6 B/s of
+        payload sent and echoed back).  No warm-up round.
+mixed   node <-> ethereumjs for small and large, both directions: node sends / ethereumjs
+        echoes, and ethereumjs sends / node echoes (compared with ethereumjs <-> ethereumjs).
+        The 1 MiB mixed runs send 100 messages per run (quick: 20), to bound the run time: at
+        ~3 MB/s (ethereumjs's rate) 200 MiB take over a minute per run.
+rtt     round-trip time of one 100-byte message on an established connection: window 1, 1,000
+        sequential send->echo times per run (quick: 300) measured by the sender (test/1 option
+        ``rtt``; ethereumjs with TCP_NODELAY); median and p99 per run, median over runs.
+dial    handshake latency: one node dials another, from the dial request to the dialler's
+        ``peer_added`` (node: admin add_peer -> peer_added event time; ethereumjs:
+        rlpx.connect() -> 'peer:added'); 1 warm-up dial + 5 (quick: 3), disconnecting between.
+burst   100 raw RLPx clients (bench/rlpx_clients.py, one separate process, the same for both)
+        connect at once; inbound handshakes completed per second = 100 / (last ``peer_added``
+        on the server - the moment the clients start connecting).  The server then holds the
+        100 peers (full: 16 s on the first run, past one Ping interval) and its total memory
+        (PSS) and any lost peer or logged error are reported.
+memory  unique memory per connected peer: (PSS of every process of the node - PSS before any
+        peer) / peers, at 10 and 50 raw-client peers; PSS from /proc/<pid>/smaps_rollup.
+        ethereumjs: the same for its single process.
+
+Targets (issue 7): small >= 3x ethereumjs, large >= 10x, rtt and dial and burst no slower,
+<= 12 MiB per peer and 100 peers held without errors.  Ratios are ours/ethereumjs; for times
+and memory lower is better.
+
+Everything talks to 127.0.0.1 only; every wait is bounded; every actor system is shut down
+and its process group SIGKILLed if anything is left, every subprocess is closed (they also
+exit when this script's pipes close).  A benchmark that fails prints n/a with the reason and
+the run goes on.  Profiling the node is a separate command: bench/profile_node.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from harness import (BenchError, BenchSystem, Clients, EjsBench, echo_proto, median,  # noqa: E402
+                     memory_of, node_binary, sender_proto, tree_pids, _stat)
+
+MiB = 1 << 20
+ROUND_PAUSE_S = 0.3
+
+FULL = dict(small_count=20000, large_count=200, mixed_large_count=100, rtt_count=1000, runs=5, large_runs=3, dials=5,
+            burst_runs=3, memory_runs=3, burst_clients=100, hold_s=16.0)
+QUICK = dict(small_count=5000, large_count=20, mixed_large_count=20, rtt_count=300, runs=3, large_runs=3, dials=3,
+             burst_runs=1, memory_runs=1, burst_clients=100, hold_s=2.0)
+SMALL_WINDOW = 256
+LARGE_WINDOW = 16
+
+LOG_DIR = pathlib.Path(tempfile.mkdtemp(prefix="devp2p-bench-"))
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def load() -> str:
+    return "load %.2f %.2f %.2f" % os.getloadavg()
+
+
+def thespian_log() -> str:
+    return str(LOG_DIR / f"thespian-{time.monotonic_ns()}.log")
+
+
+def log_errors(path: str) -> int:
+    try:
+        with open(path) as f:
+            return sum(1 for line in f if " ERROR " in line or "Traceback" in line)
+    except OSError:
+        return 0
+
+
+# -- throughput and round trips ------------------------------------------------------------
+
+def _check(reps: list[dict], what: str) -> list[dict]:
+    bad = [r for r in reps if r.get("mismatches")]
+    if bad:
+        raise BenchError(f"{what}: mismatched echoes {bad[0]}")
+    return reps
+
+
+def node_node(count, size, window, rounds, timeout_s, **extra) -> list[dict]:
+    with BenchSystem(log_file=thespian_log()) as s:
+        a = s.start("alpha", [echo_proto()])
+        b = s.start("beta", [sender_proto(count, size, window, repeat_every_s=ROUND_PAUSE_S, **extra)])
+        since = s.mark()
+        s.connect(b, a.enode)
+        return _check(s.reports(b, rounds, since, timeout_s), "node<->node")
+
+
+def ejs_ejs(count, size, window, rounds, timeout_s, **extra) -> list[dict]:
+    send = dict(count=count, size=size, window=window, rounds=rounds, pauseMs=int(ROUND_PAUSE_S * 1000), **extra)
+    with EjsBench("echo", echo=True) as e, EjsBench("sender", dial=e.enode, send=send) as snd:
+        return _check([snd.next("test_report", timeout_s) for _ in range(rounds)], "ejs<->ejs")
+
+
+def node_to_ejs(count, size, window, rounds, timeout_s, **extra) -> list[dict]:
+    """The node sends, ethereumjs echoes."""
+    with EjsBench("echo", echo=True) as e, BenchSystem(log_file=thespian_log()) as s:
+        b = s.start("beta", [sender_proto(count, size, window, repeat_every_s=ROUND_PAUSE_S, **extra)])
+        since = s.mark()
+        s.connect(b, e.enode)
+        return _check(s.reports(b, rounds, since, timeout_s), "node->ejs")
+
+
+def ejs_to_node(count, size, window, rounds, timeout_s, **extra) -> list[dict]:
+    """ethereumjs sends, the node echoes."""
+    send = dict(count=count, size=size, window=window, rounds=rounds, pauseMs=int(ROUND_PAUSE_S * 1000), **extra)
+    with BenchSystem(log_file=thespian_log()) as s:
+        a = s.start("alpha", [echo_proto()])
+        with EjsBench("sender", dial=a.enode, send=send) as snd:
+            return _check([snd.next("test_report", timeout_s) for _ in range(rounds)], "ejs->node")
+
+
+# -- handshakes ------------------------------------------------------------------------------
+
+def node_dials(n: int) -> list[float]:
+    """ms from admin add_peer to the dialler's peer_added, n + 1 dials (the first dropped)."""
+    out = []
+    with BenchSystem(log_file=thespian_log()) as s:
+        a = s.start("alpha", [echo_proto()])
+        b = s.start("beta", [echo_proto()])
+        for _ in range(n + 1):
+            since = s.mark()
+            t0 = time.time()
+            s.connect(b, a.enode)
+            ev = s.wait("peer_added", node="beta", since=since, timeout_s=30)[0]
+            out.append((ev.time - t0) * 1000)
+            s.wait("peer_added", node="alpha", since=since, timeout_s=30)
+            since = s.mark()
+            s.admin(b, "remove_peer", a.enode)
+            s.wait("peer_removed", node="beta", since=since, timeout_s=30)
+            s.wait("peer_removed", node="alpha", since=since, timeout_s=30)
+            time.sleep(0.2)
+    return out[1:]
+
+
+def ejs_dials(n: int) -> list[float]:
+    with EjsBench("target", echo=True, quietPeers=True) as e, \
+            EjsBench("dialer", echo=True, quietPeers=True, dialBench={"enode": e.enode, "count": n + 1, "pauseMs": 200}) as d:
+        return d.next("dial_report", 30 + 5 * n)["latencies_ms"][1:]
+
+
+def _hold(check, hold_s: float) -> None:
+    deadline = time.monotonic() + hold_s
+    while time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        check()
+
+
+def node_burst(n: int, hold_s: float) -> dict:
+    logf = thespian_log()
+    with BenchSystem(log_file=logf) as s:
+        node = s.start("alpha", [echo_proto()], max_peers=n + 20, no_dial=True)
+        with Clients(node.enode, n, timeout_s=120) as c:
+            c.ready(120)
+            since = s.mark()
+            t0 = c.go()
+            evs = s.wait("peer_added", node="alpha", count=n, since=since, timeout_s=150)
+            t_last = max(e.time for e in evs)
+            done = c.next("done", 60)
+
+            def lost():
+                removed = s.events(since, kind="peer_removed")
+                if removed:
+                    raise BenchError(f"{len(removed)} peers removed while held: {removed[0].data}")
+            _hold(lost, hold_s)
+            time.sleep(1.0)
+            mem = memory_of(s.pids())
+            c.command("status")
+            st = c.next("status", 10)
+            peers = len(s.peers(node))
+            lost()
+    return {"rate": n / (t_last - t0), "last_s": t_last - t0, "client_ok": done["ok"], "alive": st["alive"],
+            "peers": peers, "pss": mem["pss"], "procs": mem["procs"], "log_errors": log_errors(logf)}
+
+
+def ejs_burst(n: int, hold_s: float) -> dict:
+    with EjsBench("server", echo=True, maxPeers=n + 20) as e:
+        with Clients(e.enode, n, timeout_s=120) as c:
+            c.ready(120)
+            t0 = c.go()
+            times = [e.next("peer_added", 150)["t"] / 1000 for _ in range(n)]
+            done = c.next("done", 60)
+            _hold(lambda: None, hold_s)
+            time.sleep(1.0)
+            mem = memory_of(tree_pids(e.proc.pid))
+            c.command("status")
+            st = c.next("status", 10)
+            e.command("peers")
+            peers = e.next("peers", 10)["count"]
+            removed = [ev for ev in e.seen if ev.get("event") == "peer_removed"]
+            errors = [ev for ev in e.seen if ev.get("event") == "error"]
+    return {"rate": n / (max(times) - t0), "last_s": max(times) - t0, "client_ok": done["ok"], "alive": st["alive"],
+            "peers": peers, "pss": mem["pss"], "procs": mem["procs"], "log_errors": len(errors) + len(removed)}
+
+
+def node_memory(steps=(10, 50)) -> dict:
+    """PSS per peer at each step (cumulative clients), plus per-process detail at the first."""
+    out = {}
+    clients = []
+    with BenchSystem(log_file=thespian_log()) as s:
+        node = s.start("alpha", [echo_proto()], max_peers=max(steps) + 20, no_dial=True)
+        time.sleep(1.0)
+        base_pids = set(s.pids())
+        m0 = memory_of(s.pids())
+        have = 0
+        try:
+            for step in steps:
+                c = Clients(node.enode, step - have, timeout_s=120, name=f"clients{step}")
+                clients.append(c)
+                c.ready(120)
+                since = s.mark()
+                c.go()
+                s.wait("peer_added", node="alpha", count=step - have, since=since, timeout_s=120)
+                have = step
+                time.sleep(1.5)
+                pids = s.pids()
+                m = memory_of(pids)
+                out[step] = (m["pss"] - m0["pss"]) / step
+                if "detail" not in out:
+                    new = [p for p in pids if p not in base_pids]
+                    protos = [p for p in new if (_stat(p) or (0, 0))[1] in new]
+                    peers_ = [p for p in new if p not in protos]
+                    out["detail"] = {
+                        "peer_pss": memory_of(peers_)["pss"] / max(1, len(peers_)),
+                        "peer_uss": memory_of(peers_)["uss"] / max(1, len(peers_)),
+                        "proto_pss": memory_of(protos)["pss"] / max(1, len(protos)),
+                        "proto_uss": memory_of(protos)["uss"] / max(1, len(protos)),
+                        "base_pss": m0["pss"], "base_procs": m0["procs"]}
+            removed = s.events(kind="peer_removed")
+            if removed:
+                raise BenchError(f"{len(removed)} peers removed during the memory run")
+        finally:
+            for c in clients:
+                c.close()
+    return out
+
+
+def ejs_memory(steps=(10, 50)) -> dict:
+    out = {}
+    clients = []
+    with EjsBench("server", echo=True, maxPeers=max(steps) + 20, quietPeers=False) as e:
+        time.sleep(1.0)
+        m0 = memory_of(tree_pids(e.proc.pid))
+        have = 0
+        try:
+            for step in steps:
+                c = Clients(e.enode, step - have, timeout_s=120, name=f"clients{step}")
+                clients.append(c)
+                c.ready(120)
+                c.go()
+                for _ in range(step - have):
+                    e.next("peer_added", 120)
+                have = step
+                time.sleep(1.5)
+                out[step] = (memory_of(tree_pids(e.proc.pid))["pss"] - m0["pss"]) / step
+            out["detail"] = {"base_pss": m0["pss"]}
+        finally:
+            for c in clients:
+                c.close()
+    return out
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+class Results:
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.notes: list[str] = []
+
+    def add(self, bench, figure, ours, theirs, unit, better="higher", target=None, runs_ours=(), runs_theirs=()):
+        ratio = (ours / theirs) if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs else None
+        met = None
+        if target is not None and ratio is not None:
+            kind, value = target
+            met = {"ratio>=": ratio >= value, "ratio<=": ratio <= value}.get(kind)
+        if target is not None and target[0] == "abs<=" and isinstance(ours, (int, float)):
+            met = ours <= target[1]
+        row = dict(bench=bench, figure=figure, ours=ours, theirs=theirs, unit=unit, ratio=ratio, better=better,
+                   target=target, met=met, runs_ours=list(runs_ours), runs_theirs=list(runs_theirs))
+        self.rows.append(row)
+        log(f"{figure}: ours {fmt(ours)} {unit} | ethereumjs {fmt(theirs)} {unit} | ratio {fmt(ratio, 2)}"
+            f"   runs ours {[fmt(x) for x in runs_ours]} ethereumjs {[fmt(x) for x in runs_theirs]}")
+
+    def fail(self, bench, figure, error):
+        self.rows.append(dict(bench=bench, figure=figure, ours=None, theirs=None, unit="", ratio=None, better="",
+                              target=None, met=None, error=str(error)))
+        log(f"{figure}: n/a ({error})")
+
+
+def fmt(x, digits=None) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, str):
+        return x
+    if digits is not None:
+        return f"{x:.{digits}f}"
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 100:
+        return f"{x:.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    if ax >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def target_text(t) -> str:
+    if t is None:
+        return ""
+    kind, v = t
+    return {"ratio>=": f">= {v:g}x", "ratio<=": f"ratio <= {v:g}", "abs<=": f"<= {v:g}"}[kind]
+
+
+def print_table(res: Results) -> None:
+    head = ("figure", "ours", "ethereumjs", "ratio", "target", "met")
+    rows = []
+    for r in sorted(res.rows, key=lambda r: r["figure"].split(" ", 1)[0]):
+        if "error" in r:
+            rows.append((r["figure"], "n/a", "n/a", "", "", r["error"][:60]))
+            continue
+        unit = f" {r['unit']}" if r["unit"] else ""
+        met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
+        rows.append((r["figure"], fmt(r["ours"]) + unit, fmt(r["theirs"]) + unit if r["theirs"] is not None else "-",
+                     fmt(r["ratio"], 2) if r["ratio"] is not None else "-", target_text(r["target"]), met))
+    widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
+    print("\n" + line)
+    print("-" * len(line))
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    for n in res.notes:
+        print("note: " + n)
+
+
+def run(names: set[str], cfg: dict, res: Results) -> None:
+    runs, warm = cfg["runs"], 1
+
+    def throughput(bench, label, count, size, window, nruns, warmup, key, unit, target, per_round_s, mixed_count=None):
+        timeout = (nruns + warmup) * per_round_s
+        rounds = nruns + warmup
+        theirs = None
+        if bench in names:
+            try:
+                ours = [r[key] for r in node_node(count, size, window, rounds, timeout)[warmup:]]
+                theirs = [r[key] for r in ejs_ejs(count, size, window, rounds, timeout)[warmup:]]
+                res.add(bench, f"{label} node<->node", median(ours), median(theirs), unit, target=target,
+                        runs_ours=ours, runs_theirs=theirs)
+            except Exception as exc:  # noqa: BLE001
+                res.fail(bench, f"{label} node<->node", exc)
+                theirs = None
+        if "mixed" in names:
+            mc = mixed_count or count
+            for name, fn in (("node sends, ejs echoes", node_to_ejs), ("ejs sends, node echoes", ejs_to_node)):
+                try:
+                    mixed = [r[key] for r in fn(mc, size, window, rounds, timeout)[warmup:]]
+                    if theirs is None:
+                        theirs = [r[key] for r in ejs_ejs(count, size, window, rounds, timeout)[warmup:]]
+                    what = label if mc == count else label.replace(f" {count} x", f" {mc} x")
+                    res.add("mixed", f"6. {what[3:]} {name}", median(mixed), median(theirs), unit, runs_ours=mixed,
+                            runs_theirs=theirs)
+                except Exception as exc:  # noqa: BLE001
+                    res.fail("mixed", f"{label} {name}", exc)
+
+    if names & {"small", "mixed"}:
+        n = cfg["small_count"]
+        log(f"-- echo throughput, {n:,} x 100 B, window {SMALL_WINDOW}, {runs} runs + 1 warm-up ({load()})")
+        throughput("small", f"1. echo {n // 1000}k x 100 B", n, 100, SMALL_WINDOW, runs, warm, "msgs_per_s", "msg/s",
+                   ("ratio>=", 3), per_round_s=120)
+    if names & {"large", "mixed"}:
+        n, lr = cfg["large_count"], cfg["large_runs"]
+        log(f"-- echo throughput, {n} x 1 MiB random, window {LARGE_WINDOW}, {lr} runs ({load()})")
+        throughput("large", f"2. echo {n} x 1 MiB", n, MiB, LARGE_WINDOW, lr, 0, "mb_per_s", "MB/s",
+                   ("ratio>=", 10), per_round_s=max(60, 2.0 * n), mixed_count=cfg["mixed_large_count"])
+    if "rtt" in names:
+        n = cfg["rtt_count"]
+        log(f"-- round trip, {n} x 100 B sequential (window 1), {runs} runs + 1 warm-up ({load()})")
+        try:
+            ours = [r["rtt_ms"] for r in node_node(n, 100, 1, runs + warm, 60 * (runs + warm), rtt=True)[warm:]]
+            theirs = [r["rtt_ms"] for r in ejs_ejs(n, 100, 1, runs + warm, 60, rtt=True)[warm:]]
+            for stat in ("median", "p99"):
+                o, t = [x[stat] for x in ours], [x[stat] for x in theirs]
+                res.add("rtt", f"3. round trip 100 B, {stat}", median(o), median(t), "ms", better="lower",
+                        target=("ratio<=", 1), runs_ours=o, runs_theirs=t)
+        except Exception as exc:  # noqa: BLE001
+            res.fail("rtt", "3. round trip 100 B", exc)
+    if "dial" in names:
+        n = cfg["dials"]
+        log(f"-- handshake latency, dial -> peer added, 1 warm-up + {n} dials ({load()})")
+        try:
+            ours, theirs = node_dials(n), ejs_dials(n)
+            res.add("dial", "4a. dial -> peer added", median(ours), median(theirs), "ms", better="lower",
+                    target=("ratio<=", 1), runs_ours=ours, runs_theirs=theirs)
+        except Exception as exc:  # noqa: BLE001
+            res.fail("dial", "4a. dial -> peer added", exc)
+    if "burst" in names:
+        n, br = cfg["burst_clients"], cfg["burst_runs"]
+        log(f"-- {n} clients connect at once, {br} runs ({load()})")
+        try:
+            ours, theirs = [], []
+            for i in range(br):
+                hold = cfg["hold_s"] if i == 0 else 0.0
+                ours.append(node_burst(n, hold))
+                log(f"   node run {i}: {ours[-1]}")
+                theirs.append(ejs_burst(n, hold))
+                log(f"   ejs  run {i}: {theirs[-1]}")
+            o, t = [r["rate"] for r in ours], [r["rate"] for r in theirs]
+            res.add("burst", f"4b. inbound handshakes/s, {n} at once", median(o), median(t), "hs/s",
+                    target=("ratio>=", 1), runs_ours=o, runs_theirs=t)
+            o, t = [r["pss"] / MiB for r in ours], [r["pss"] / MiB for r in theirs]
+            res.add("burst", f"5c. total PSS holding {n} peers", median(o), median(t), "MiB", better="lower",
+                    runs_ours=o, runs_theirs=t)
+            held = all(r["peers"] == n and r["alive"] == n and r["log_errors"] == 0 for r in ours)
+            res.add("burst", f"5d. {n} peers held without errors", "yes" if held else "NO",
+                    "yes" if all(r["peers"] == n and r["alive"] == n and r["log_errors"] == 0 for r in theirs) else "NO",
+                    "", target=None)
+            res.rows[-1]["met"] = held
+            res.notes.append(f"burst: node processes holding {n} peers: {ours[0]['procs']}; "
+                             f"held {cfg['hold_s']:g} s on the first run; errors in the Thespian log: "
+                             f"{[r['log_errors'] for r in ours]}")
+        except Exception as exc:  # noqa: BLE001
+            res.fail("burst", f"4b. inbound handshakes/s, {n} at once", exc)
+    if "memory" in names:
+        mr = cfg["memory_runs"]
+        log(f"-- memory per peer at 10 and 50 peers, {mr} runs ({load()})")
+        try:
+            ours = [node_memory() for _ in range(mr)]
+            theirs = [ejs_memory() for _ in range(mr)]
+            for step in (10, 50):
+                o, t = [r[step] / MiB for r in ours], [r[step] / MiB for r in theirs]
+                res.add("memory", f"5{'a' if step == 10 else 'b'}. PSS per peer at {step} peers", median(o), median(t),
+                        "MiB", better="lower", target=("abs<=", 12), runs_ours=o, runs_theirs=t)
+            d = ours[0]["detail"]
+            res.notes.append(
+                "memory: per connection the node runs a Peer process (PSS %.1f MiB, USS %.1f MiB) and a test/1 "
+                "Protocol process (PSS %.1f MiB, USS %.1f MiB); the node without peers: %d processes, %.1f MiB PSS"
+                % (d["peer_pss"] / MiB, d["peer_uss"] / MiB, d["proto_pss"] / MiB, d["proto_uss"] / MiB,
+                   d["base_procs"], d["base_pss"] / MiB))
+        except Exception as exc:  # noqa: BLE001
+            res.fail("memory", "5. memory per peer", exc)
+
+
+def leftovers(start_pids: set[int]) -> list[str]:
+    """Processes started by this run that are still alive (actor systems, node, clients)."""
+    me = os.getpid()
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in start_pids or int(name) == me:
+            continue
+        st = _stat(int(name))
+        if st is None or st[0] in ("Z", "X"):
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "ejs_bench.mjs" in cmd or "rlpx_clients.py" in cmd or (
+                "run_all.py" in cmd and int(name) != me):
+            out.append(f"{name} {cmd[:80]}")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="node vs ethereumjs benchmarks (see the module docstring)")
+    ap.add_argument("--quick", action="store_true", help="fewer runs and smaller counts (~3-5 minutes)")
+    ap.add_argument("--only", default="small,large,mixed,rtt,dial,burst,memory",
+                    help="comma-separated subset of: small,large,mixed,rtt,dial,burst,memory")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+    names = {n.strip() for n in args.only.split(",") if n.strip()}
+    unknown = names - {"small", "large", "mixed", "rtt", "dial", "burst", "memory"}
+    if unknown:
+        ap.error(f"unknown benchmark(s): {sorted(unknown)}")
+    cfg = QUICK if args.quick else FULL
+
+    def on_signal(signum, frame):
+        raise SystemExit(f"stopped by signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    start_pids = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+    t0 = time.monotonic()
+    try:
+        node_version = subprocess.run([node_binary(), "--version"], capture_output=True, text=True,
+                                      timeout=10).stdout.strip()
+    except Exception as exc:  # noqa: BLE001
+        print(f"ethereumjs side unavailable: {exc}")
+        return 1
+    log(f"devp2p node vs @ethereumjs/devp2p 10 ({'quick' if args.quick else 'full'} run): {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, Node.js {node_version}, {load()}; Thespian logs in {LOG_DIR}")
+    res = Results()
+    try:
+        run(names, cfg, res)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        log(f"interrupted: {exc}")
+        print_table(res)
+        return 130
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+    elapsed = time.monotonic() - t0
+    time.sleep(0.5)
+    left = leftovers(start_pids)
+    res.notes.append(f"run took {elapsed / 60:.1f} min; {load()} at the end; leftover processes: {left or 'none'}")
+    res.notes.append("ratio = ours / ethereumjs; times and memory: lower is better. Medians of the runs listed "
+                     "in the log lines above.")
+    print_table(res)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"config": cfg, "quick": args.quick, "rows": res.rows, "notes": res.notes}, f, indent=1)
+    return 0 if not left else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
