@@ -118,6 +118,11 @@ class NodeActor(Actor):
 
     def _on_tick(self) -> None:
         now = time.monotonic()
+        # One armed wakeup has fired: forget the earliest (Thespian's timer clock is not
+        # time.monotonic(), so it may fire a little early: matching by time alone could leave a
+        # stale entry that would block every later arming), and any that are past.
+        if self._armed:
+            self._armed.remove(min(self._armed))
         self._armed = [t for t in self._armed if t > now + 0.0005]
         for name in self.timers.pop_due(now):
             self.on_timer(name)

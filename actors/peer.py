@@ -504,6 +504,7 @@ class Peer(NodeActor):
         link.info = None
         self.after(f"restart:{link.name}", decision.delay_s)
         self._pending_restart_info[link.name] = (decision.attempt, decision.delay_s)
+        self._dispatch(link)  # only checks the hold bound while restarting
 
     def _restart_protocol(self, name: str):
         link = self.links.get(name)
@@ -560,6 +561,8 @@ class Peer(NodeActor):
     def on_handler_error(self, msg, sender, exc):
         if not self.closing:
             self._close(DiscReason.NETWORK_ERROR, send=True, error=f"internal error: {exc}")
+        elif not self.finished:
+            self._finish()  # a failure while closing must not leave the connection half-closed
 
     # -- timers ------------------------------------------------------------------------
     def on_timer(self, name):
@@ -666,6 +669,8 @@ class Peer(NodeActor):
         for name in ("ping", "idle", "handshake", "connect_poll", "connect_deadline"):
             self.timers.cancel(name)
         for link in self.links.values():
+            if link.addr is None:
+                continue  # waiting for a restart: nothing to stop
             self.send(link.addr, ProtocolStop(int(self.reason), remote))
             self.send(link.addr, ActorExitRequest())
         if self.conn is not None:

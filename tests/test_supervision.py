@@ -167,3 +167,19 @@ def test_fifty_kill_and_recover_cycles_leak_nothing(nodes):
     assert len(after_pids) == len(before_pids), (before_pids, after_pids)
     assert _fd_count(after_pids) <= before_fds + 10, (before_fds, _fd_count(after_pids))
     assert len(nodes.peers(a)) == 1 and nodes.events(kind="peer_removed") == []
+
+
+def test_messages_held_past_the_bound_disconnect_the_peer(nodes):
+    slow = RestartPolicy(max_restarts=5, within_s=60, backoff_s=3.0, backoff_max_s=3.0)
+    held = ProtocolConfig("test", 1, (("echo", True),), on_failure="restart", restart=slow, hold_max=20)
+    a = nodes.start("alpha", protocols=[held])
+    # beta streams 200,000 messages, up to 500 in flight, from the moment the peer is added
+    b = nodes.start("beta", protocols=[sender(200000, 100, window=500)])
+    nodes.connect(b, a)
+    nodes.expect("peer_added", node="alpha")
+    fault(nodes, a, f"protocol:{b.id_hex[:12]}:test", "kill")
+    # the restart waits 3 s; the unacknowledged and arriving messages held for it exceed 20
+    gone = nodes.expect("peer_removed", node="alpha", timeout_s=10)[0].data
+    assert gone["reason"] == "SUBPROTOCOL_ERROR"
+    assert "held while it restarts" in gone["error"]
+    assert nodes.events(kind="actor_restarted", node="alpha") == []
