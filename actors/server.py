@@ -41,13 +41,16 @@ from .dialer import Dialer
 from .listener import Listener
 from .peer import Peer
 
+REAP_GRACE_S = 0.25
+"""How long a Peer noticed dead may still report its own PeerGone, seconds."""
+
 STOP_TIMEOUT_S = 3.0
 """How long StopNode waits for peers to report their Disconnect before giving up, seconds."""
 
 
 class _PeerRec:
     __slots__ = ("addr", "inbound", "conn_id", "dial_id", "static", "node_id", "seen_id", "state", "info", "remote",
-                 "since", "pid")
+                 "since", "pid", "dead_noticed")
 
     def __init__(self, addr, inbound, conn_id=None, dial_id=None, static=False, remote=()):
         self.addr = addr
@@ -62,6 +65,7 @@ class _PeerRec:
         self.remote = remote
         self.since = time.time()
         self.pid: int | None = None
+        self.dead_noticed: tuple | None = None  # (monotonic time, how) once its death is noticed
 
 
 class Server(NodeActor):
@@ -296,10 +300,13 @@ class Server(NodeActor):
     def _child_gone(self, addr, how: str):
         key = self._find(addr)
         if key is not None:
-            rec = self.peers.pop(key)
-            self._publish("actor_exited", {"actor": "peer", "peer_id": (rec.node_id or rec.dial_id or b"").hex(),
-                                           "cause": how})
-            self._peer_gone(rec, DiscReason.NETWORK_ERROR, False, f"peer actor {how}")
+            # A Peer that ends normally reports PeerGone just before its process exits, and the
+            # exit notice can overtake that message: wait REAP_GRACE_S for it before declaring
+            # the Peer dead, so that its own reason is the one published.
+            rec = self.peers[key]
+            if rec.dead_noticed is None:
+                rec.dead_noticed = (time.monotonic(), how)
+                self.after(f"reap:{key}", REAP_GRACE_S)
             return
         if self.stopping:
             return
@@ -408,8 +415,19 @@ class Server(NodeActor):
     def on_handler_error(self, msg, sender, exc):
         """The Server is the top of the node's tree: it logs and carries on, never crashes."""
 
+    def _reap(self, key: int):
+        rec = self.peers.pop(key, None)
+        if rec is None:
+            return  # its PeerGone arrived in the meantime
+        how = rec.dead_noticed[1]
+        self._publish("actor_exited", {"actor": "peer", "peer_id": (rec.node_id or rec.dial_id or b"").hex(),
+                                       "cause": how})
+        self._peer_gone(rec, DiscReason.NETWORK_ERROR, False, f"peer actor {how}")
+
     def on_timer(self, name):
-        if name.startswith("restart:"):
+        if name.startswith("reap:"):
+            self._reap(int(name[len("reap:"):]))
+        elif name.startswith("restart:"):
             self._restart(name[len("restart:"):])
         elif name == "liveness":
             self._sweep()
