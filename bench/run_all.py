@@ -52,6 +52,7 @@ import json
 import os
 import pathlib
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -518,7 +519,8 @@ def main() -> int:
         print(f"ethereumjs side unavailable: {exc}")
         return 1
     log(f"devp2p node vs @ethereumjs/devp2p 10 ({'quick' if args.quick else 'full'} run): {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, Node.js {node_version}, {load()}; Thespian logs in {LOG_DIR}")
+        f"Python {platform.python_version()}, Node.js {node_version}, {load()}; Thespian logs in {LOG_DIR} "
+        "(removed at the end unless they hold errors)")
     res = Results()
     try:
         run(names, cfg, res)
@@ -534,6 +536,12 @@ def main() -> int:
     res.notes.append(f"run took {elapsed / 60:.1f} min; {load()} at the end; leftover processes: {left or 'none'}")
     res.notes.append("ratio = ours / ethereumjs; times and memory: lower is better. Medians of the runs listed "
                      "in the log lines above.")
+    errors = {f.name: log_errors(str(f)) for f in LOG_DIR.glob("*.log")}
+    if any(errors.values()):
+        res.notes.append(f"errors in Thespian logs (kept in {LOG_DIR}): "
+                         f"{ {k: v for k, v in errors.items() if v} }")
+    else:
+        shutil.rmtree(LOG_DIR, ignore_errors=True)
     print_table(res)
     if args.json:
         with open(args.json, "w") as f:
