@@ -82,7 +82,7 @@ class NodeConfig:
     """
 
     name: str
-    private_key: bytes
+    private_key: bytes = field(repr=False)  # never in a log line (Thespian logs str(message))
     listen_host: str = "127.0.0.1"
     listen_port: int = 30303
     max_peers: int = 50

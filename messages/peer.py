@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from thespian.actors import ActorAddress
 
@@ -143,4 +143,4 @@ class MsgTraffic:
     direction: str
     protocol: str
     peer_id: bytes
-    messages: tuple
+    messages: tuple = field(repr=False)

@@ -9,7 +9,7 @@ per protocol (it stops reading the socket while a window is full) and a Protocol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from thespian.actors import ActorAddress
 
@@ -58,7 +58,7 @@ class ToProtocol:
     """
 
     seq: int
-    messages: tuple
+    messages: tuple = field(repr=False)  # Thespian str()s every message on every hop: keep it cheap
     credit: int = 0
 
 
@@ -72,8 +72,8 @@ class FromProtocol:
 
     name: str
     seq: int
-    messages: tuple
-    ack: int
+    messages: tuple = field(repr=False)  # see ToProtocol
+    ack: int = 0
 
 
 @dataclass(frozen=True)
