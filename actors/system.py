@@ -181,21 +181,27 @@ def live_group_members(pgid: int) -> list[int]:
     return pids
 
 
-def reap_process_group(pgid: int | None, wait_s: float = 3.0) -> bool:
+def reap_process_group(pgid: int | None, wait_s: float = 3.0) -> list[int]:
     """After ``shutdown()``: wait up to ``wait_s`` for the system's processes to exit, then SIGKILL
-    what is left of its process group.  Returns True if something had to be killed."""
+    what is left of its process group.  Returns the PIDs that had to be killed (empty if none)."""
     import signal
     import time as _time
 
     if not pgid or pgid == os.getpgid(0):
-        return False
+        return []
     deadline = _time.monotonic() + wait_s
-    while live_group_members(pgid):
+    while True:
+        left = live_group_members(pgid)
+        if not left:
+            return []
         if _time.monotonic() >= deadline:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                return False
-            return True
+            break
         _time.sleep(0.05)
-    return False
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return []
+    deadline = _time.monotonic() + 3.0
+    while live_group_members(pgid) and _time.monotonic() < deadline:
+        _time.sleep(0.05)
+    return left

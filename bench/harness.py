@@ -37,7 +37,8 @@ from thespian.actors import ActorExitRequest  # noqa: E402
 
 from actors.collector import CollectFrom, EventCollector, Found, GetEvents, WaitFor  # noqa: E402
 from actors.probe import PgidProbe  # noqa: E402
-from actors.system import start_actor_system, start_node, stop_node  # noqa: E402
+from actors.system import (live_group_members, reap_process_group, start_actor_system, start_node,  # noqa: E402
+                           stop_node)
 from config.model import NodeConfig, ProtocolConfig, Timeouts  # noqa: E402
 from messages.admin import AdminCommand, AdminResult, GetPeers, PeersReply  # noqa: E402
 from rlpx.keys import generate_private_key, node_id_from_private_key  # noqa: E402
@@ -102,13 +103,7 @@ def _stat(pid: int):
 
 def group_pids(pgid: int) -> list[int]:
     """Live (not zombie) processes of process group ``pgid``."""
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            st = _stat(int(name))
-            if st is not None and st[2] == pgid and st[0] not in ("Z", "X"):
-                out.append(int(name))
-    return sorted(out)
+    return sorted(live_group_members(pgid))
 
 
 def tree_pids(root: int) -> list[int]:
@@ -277,14 +272,7 @@ class BenchSystem:
             self.asys.shutdown()
         finally:
             if self.pgid:
-                if not wait_until(lambda: not group_pids(self.pgid), wait_s):
-                    left = group_pids(self.pgid)
-                if left:
-                    try:
-                        os.killpg(self.pgid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    wait_until(lambda: not group_pids(self.pgid), 3.0)
+                left = reap_process_group(self.pgid, wait_s)
         return left
 
 

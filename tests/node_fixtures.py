@@ -28,7 +28,8 @@ import pytest
 from thespian.actors import Actor, ActorExitRequest
 
 from actors.collector import CollectFrom, EventCollector, Found, GetEvents, WaitFor
-from actors.system import port_in_use, start_actor_system, start_node, stop_node
+from actors.system import (live_group_members, port_in_use, reap_process_group, start_actor_system, start_node,
+                           stop_node)
 from config.model import NodeConfig, ProtocolConfig, Timeouts
 from messages.admin import AdminCommand, AdminResult, GetPeers, PeersReply
 from rlpx import base_protocol as bp
@@ -98,32 +99,15 @@ class PgidProbe(Actor):
             self.send(sender, os.getpgid(0))
 
 
-def _stat(pid: int):
-    """(state, ppid, pgrp) of a process, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2:].split()
-    return fields[0], int(fields[1]), int(fields[2])
-
-
 def group_pids(pgid: int) -> dict[int, str]:
     """Live (not zombie) processes of process group ``pgid``: pid -> command line."""
     out = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        st = _stat(int(name))
-        if st is None or st[2] != pgid or st[0] in ("Z", "X"):
-            continue
+    for pid in live_group_members(pgid):
         try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                out[pid] = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        out[int(name)] = cmd
     return out
 
 
@@ -323,14 +307,8 @@ class NodeSystem:
         finally:
             left = {}
             if self.pgid:
-                if not wait_until(lambda: not group_pids(self.pgid), wait_s):
-                    left = group_pids(self.pgid)
-                if left:
-                    try:
-                        os.killpg(self.pgid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    wait_until(lambda: not group_pids(self.pgid), 2.0)
+                before = group_pids(self.pgid)
+                left = {pid: before.get(pid, "?") for pid in reap_process_group(self.pgid, wait_s)}
         return left
 
 
