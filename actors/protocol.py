@@ -156,7 +156,6 @@ class Protocol(NodeActor):
         self.running = True
         if self._guard(self.started):
             self.publish_info()
-        self._flush()
 
     def on_ToProtocol(self, msg, sender):
         if self.running:
@@ -164,13 +163,11 @@ class Protocol(NodeActor):
             for code, payload in msg.messages:
                 if not self.running or not self._guard(received, code, payload):
                     break
-        self._in_ack = msg.seq
-        self._flush()
+        self._in_ack = msg.seq  # after_handler sends the batch's sends with this ack
 
     def on_OutboundCredit(self, msg, sender):
         if msg.seq > self._out_acked:
-            self._out_acked = msg.seq
-        self._flush()
+            self._out_acked = msg.seq  # after_handler sends what the credit allows
 
     def on_ProtocolStop(self, msg, sender):
         was = self.running

@@ -274,18 +274,26 @@ class _Reader:
     EIP-8 packet whose size prefix starts with 0x04 keeps arriving).
     """
 
-    def __init__(self, legacy_size: int):
+    def __init__(self, private_key: bytes, legacy_size: int):
+        self.private_key = private_key
         self.buf = bytearray()
         self.legacy_size = legacy_size
         self.legacy_probed = False
 
-    def take(self, data: bytes, try_legacy) -> tuple[bytes, bytes] | None:
+    def _is_legacy(self, packet: bytes) -> bool:
+        try:
+            ecies.decrypt(self.private_key, packet)
+            return True
+        except ECIESError:
+            return False
+
+    def take(self, data: bytes) -> tuple[bytes, bytes] | None:
         """Return (packet, leftover) once a whole packet is buffered, else None."""
         self.buf += data
         buf = self.buf
         if buf[:1] == b"\x04" and len(buf) >= self.legacy_size and not self.legacy_probed:
             self.legacy_probed = True
-            if try_legacy(bytes(buf[:self.legacy_size])):
+            if self._is_legacy(bytes(buf[:self.legacy_size])):
                 return bytes(buf[:self.legacy_size]), bytes(buf[self.legacy_size:])
         need = packet_size(buf, self.legacy_size)
         if need is None or len(buf) < need:
@@ -310,18 +318,11 @@ class Initiator:
         self.auth = encode_auth(private_key, remote_node_id, self.ephemeral_key, self.nonce)
         self.leftover = b""
         self.ack: AckMessage | None = None
-        self._reader = _Reader(LEGACY_ACK_SIZE)
-
-    def _try_legacy(self, packet: bytes) -> bool:
-        try:
-            ecies.decrypt(self.private_key, packet)
-            return True
-        except ECIESError:
-            return False
+        self._reader = _Reader(private_key, LEGACY_ACK_SIZE)
 
     def feed(self, data: bytes) -> Secrets | None:
         """Absorb received bytes; return Secrets when the ack is complete."""
-        got = self._reader.take(data, self._try_legacy)
+        got = self._reader.take(data)
         if got is None:
             return None
         packet, self.leftover = got
@@ -348,23 +349,16 @@ class Recipient:
         self.leftover = b""
         self.auth: AuthMessage | None = None
         self.secrets: Secrets | None = None
-        self._reader = _Reader(LEGACY_AUTH_SIZE)
+        self._reader = _Reader(private_key, LEGACY_AUTH_SIZE)
 
     @property
     def remote_node_id(self) -> bytes | None:
         """The initiator's 64-byte node id once the auth is decoded."""
         return self.auth.initiator_node_id if self.auth else None
 
-    def _try_legacy(self, packet: bytes) -> bool:
-        try:
-            ecies.decrypt(self.private_key, packet)
-            return True
-        except ECIESError:
-            return False
-
     def feed(self, data: bytes) -> bytes | None:
         """Absorb received bytes; return the ack packet to send when the auth is complete."""
-        got = self._reader.take(data, self._try_legacy)
+        got = self._reader.take(data)
         if got is None:
             return None
         packet, self.leftover = got
