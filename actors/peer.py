@@ -11,6 +11,10 @@ It owns the TCP socket and drives an :class:`rlpx.connection.Connection`:
   :class:`messages.protocol.ToProtocol` per protocol (relative codes).  At most
   ``INBOUND_WINDOW`` batches per protocol are unacknowledged; while a window is full the
   socket is left out of the watch, so TCP flow control pushes back on the remote.
+* Protocol actors: each runs in its own process and talks to the Peer over a private channel
+  (:mod:`actors.channel`, made before the fork, watched here): Thespian's transport would add
+  ~0.25-0.5 ms and an ACK to each hop.  End of stream on a channel means that Protocol's
+  process is gone (detected at once, besides ChildActorExited and the /proc liveness check).
 * Write path: :class:`messages.protocol.FromProtocol` batches are checked (code < length),
   offset, compressed, framed and encrypted in mailbox order into one out-buffer, written with
   non-blocking sends and flushed again on a short timer while bytes remain.  Above
@@ -50,6 +54,7 @@ from rlpx.errors import RLPxError
 from rlpx.keys import node_hash, node_id_from_private_key
 
 from .base import NodeActor
+from .channel import Channel, ChannelClosed
 from .supervision import ChildSupervisor, process_alive
 
 READ_CHUNK = 1 << 20
@@ -75,7 +80,7 @@ class _Link:
     """The Peer's view of one running Protocol actor."""
 
     __slots__ = ("addr", "name", "version", "offset", "length", "sent", "acked", "pending", "withheld", "info",
-                 "spec", "pc", "sup", "incarnation", "unacked", "restarting", "pid")
+                 "spec", "pc", "sup", "incarnation", "unacked", "restarting", "pid", "chan")
 
     def __init__(self, row, spec, pc):
         self.addr = None
@@ -92,6 +97,7 @@ class _Link:
         self.incarnation = 0
         self.restarting = False
         self.pid = None        # the Protocol actor's process, for the liveness check
+        self.chan = None       # actors.channel.Channel to the running Protocol actor
 
 
 class Peer(NodeActor):
@@ -139,6 +145,9 @@ class Peer(NodeActor):
         self.read_paused = not reading
         if self.sock is not None and not self.finished and (self.connecting or reading or self.draining):
             fds.append(self.sock.fileno())
+        for link in self.links.values():
+            if link.chan is not None:
+                fds.append(link.chan.fileno())
         return ThespianWatch(fds) if fds else None
 
     def _reading(self) -> bool:
@@ -239,6 +248,10 @@ class Peer(NodeActor):
         for fd in msg.ready:
             if self.usock is not None and fd == self.usock.fileno():
                 self._receive_fd()
+                continue
+            link = self._link_by_fd(fd)
+            if link is not None:
+                self._channel_readable(link)
             elif self.sock is not None and fd == self.sock.fileno():
                 if self.connecting:
                     self._check_connect()
@@ -384,14 +397,25 @@ class Peer(NodeActor):
         """Create (or re-create) the Protocol actor of ``link`` and start it."""
         hello = self.conn.remote_hello
         caps = tuple(str(c) for c in hello.capabilities)
-        close_fds = tuple(fd for fd in (self.sock.fileno(),) if fd >= 0)
-        link.addr = self.createActor(load_class(link.spec.actor))
+        self._drop_channel(link)
+        chan, child_end = Channel.pair()
+        # the child inherits every fd we hold: it must close our TCP socket and our ends of
+        # the channels (else it would never see end of stream when we go)
+        close_fds = tuple(fd for fd in [self.sock.fileno(), chan.fileno()]
+                          + [other.chan.fileno() for other in self.links.values() if other.chan is not None]
+                          if fd >= 0)
+        try:
+            link.addr = self.createActor(load_class(link.spec.actor))
+            channel_fd = child_end.fileno()
+        finally:
+            child_end.close()
+        link.chan = chan
         link.pid = None
         link.incarnation = link.sup.started()
         link.restarting = False
         self.send(link.addr, ProtocolStart(self.myAddress, hello.node_id, hello.client_id, caps, self.inbound,
                                            link.name, link.version, link.offset, link.length, link.spec.options,
-                                           self.remote, close_fds, link.pc.on_failure))
+                                           self.remote, close_fds, link.pc.on_failure, channel_fd))
 
     # -- protocol traffic ------------------------------------------------------------------
     def _dispatch(self, link: _Link):
@@ -410,7 +434,7 @@ class Peer(NodeActor):
             link.sent += 1
             if link.pc.on_failure == "restart":
                 link.unacked.append((link.sent, batch))
-            self.send(link.addr, ToProtocol(link.sent, tuple(batch)))
+            self._to_protocol(link, ToProtocol(link.sent, tuple(batch)))
 
     def on_FromProtocol(self, msg: FromProtocol, sender):
         link = self.links.get(msg.name)
@@ -437,8 +461,59 @@ class Peer(NodeActor):
             if len(conn.out) > OUT_HIGH_WATER:
                 link.withheld = msg.seq
             else:
-                self.send(link.addr, OutboundCredit(msg.seq))
+                self._to_protocol(link, OutboundCredit(msg.seq))
             self._flush()
+
+    # -- channels to the Protocol actors ---------------------------------------------------
+    def _link_by_fd(self, fd: int):
+        for link in self.links.values():
+            if link.chan is not None and link.chan.fileno() == fd:
+                return link
+        return None
+
+    def _to_protocol(self, link: _Link, msg) -> None:
+        """Send ``msg`` to ``link``'s Protocol actor, in order, over its channel."""
+        chan = link.chan
+        if chan is None:
+            return  # the actor is gone or restarting: its messages wait in link.pending
+        try:
+            chan.send(msg)
+        except ChannelClosed:
+            return  # it died: end of stream on the channel reports it
+        if chan.pending and not self.timers.is_set("chan_flush"):
+            self.after("chan_flush", FLUSH_POLL_S)
+
+    def _flush_channels(self) -> None:
+        pending = False
+        for link in self.links.values():
+            if link.chan is not None:
+                try:
+                    pending = link.chan.flush() > 0 or pending
+                except ChannelClosed:
+                    pass
+        if pending:
+            self.after("chan_flush", FLUSH_POLL_S)
+
+    def _channel_readable(self, link: _Link) -> None:
+        """Messages from ``link``'s Protocol actor, handled as if Thespian had delivered them."""
+        chan = link.chan
+        msgs, eof = chan.receive()
+        sender = link.addr
+        for m in msgs:
+            if link.chan is not chan or self.finished:
+                return  # the link was restarted or we closed meanwhile: the rest is stale
+            handler = getattr(self, "on_" + type(m).__name__, None)
+            if handler is not None:
+                handler(m, sender)
+        if eof and link.chan is chan:
+            self._drop_channel(link)
+            if not self.closing and link.addr is not None and not link.restarting:
+                self._protocol_exited(link)
+
+    def _drop_channel(self, link: _Link) -> None:
+        if link.chan is not None:
+            link.chan.close()
+            link.chan = None
 
     def _traffic(self, direction: str, name: str, msgs) -> None:
         self.send(self.server, MsgTraffic(direction, name, self.conn.remote_node_id,
@@ -495,6 +570,7 @@ class Peer(NodeActor):
                         error=f"protocol {link.name} restart limit reached")
             return
         # hand the new instance everything the dead one had not acknowledged, in order
+        self._drop_channel(link)
         resend = [m for _, batch in link.unacked for m in batch]
         link.pending.extendleft(reversed(resend))
         link.unacked.clear()
@@ -570,6 +646,8 @@ class Peer(NodeActor):
         t = self.cfg.timeouts if self.cfg else None
         if name == "flush":
             self._flush()
+        elif name == "chan_flush":
+            self._flush_channels()
         elif name == "connect_poll" and self.connecting:
             self._check_connect()
         elif name == "connect_deadline" and self.connecting:
@@ -647,7 +725,7 @@ class Peer(NodeActor):
         if len(out) <= OUT_HIGH_WATER // 2:
             for link in self.links.values():
                 if link.withheld:
-                    self.send(link.addr, OutboundCredit(link.withheld))
+                    self._to_protocol(link, OutboundCredit(link.withheld))
                     link.withheld = 0
 
     # -- closing -----------------------------------------------------------------------
@@ -671,8 +749,8 @@ class Peer(NodeActor):
         for link in self.links.values():
             if link.addr is None:
                 continue  # waiting for a restart: nothing to stop
-            self.send(link.addr, ProtocolStop(int(self.reason), remote))
-            self.send(link.addr, ActorExitRequest())
+            self._to_protocol(link, ProtocolStop(int(self.reason), remote))
+            self.send(link.addr, ActorExitRequest())  # the Protocol reads its channel first
         if self.conn is not None:
             if send:
                 self.conn.disconnect(self.reason)
@@ -748,6 +826,13 @@ class Peer(NodeActor):
         if self.usock is not None:
             self.usock.close()
             self.usock = None
+        for link in self.links.values():
+            if link.chan is not None:
+                try:
+                    link.chan.flush()  # ProtocolStop, if the socket takes it
+                except ChannelClosed:
+                    pass
+            self._drop_channel(link)
         node_id = None
         if self.conn is not None and self.conn.remote_node_id is not None:
             node_id = self.conn.remote_node_id

@@ -16,6 +16,11 @@ when over ``MAX_BATCH_BYTES``), at most ``OUTBOUND_WINDOW`` batches unacknowledg
 waits here until the Peer grants credit.  Every inbound batch is acknowledged after its
 handler, piggybacked on the outbound batch when there is one.
 
+Everything between the Peer and a running Protocol actor (both directions) travels over their
+private channel (:mod:`actors.channel`), watched by both; :class:`ProtocolStart`, fault
+injection and ``ActorExitRequest`` come through Thespian.  End of stream on the channel means
+the Peer is gone: the actor exits.
+
 Failures follow go-ethereum p2p/peer.go: an exception in a hook disconnects the peer with
 SUBPROTOCOL_ERROR; :meth:`end` without error disconnects with QUITTING.  With the protocol's
 ``on_failure: restart`` policy an exception instead crashes the actor and the Peer restarts it
@@ -27,7 +32,7 @@ from __future__ import annotations
 import os
 import signal
 
-from thespian.actors import Actor, ActorAddress
+from thespian.actors import Actor, ActorAddress, ActorExitRequest, ThespianWatch
 
 from messages.supervision import ActorPid
 from messages.protocol import (MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, ProtocolDisconnect, ProtocolEnded,
@@ -35,6 +40,13 @@ from messages.protocol import (MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, P
 from rlpx.disc import DiscReason
 
 from .base import NodeActor
+from .channel import Channel, ChannelClosed
+
+CHANNEL_FLUSH_S = 0.002
+"""Retry interval while bytes for the Peer are left in the channel's out-buffer, seconds."""
+
+CHANNEL_TIMER = "_devp2p_channel"
+"""Timer name of the channel flush retry (subclasses' ``on_timer`` ignore unknown names)."""
 
 MAX_QUEUED_BYTES = 512 << 20
 """Sends waiting for credit above this many bytes fail the protocol (the remote is not reading)."""
@@ -71,6 +83,7 @@ class Protocol(NodeActor):
         self._out_acked = 0
         self._in_ack = 0
         self._ack_sent = 0
+        self._chan: Channel | None = None
 
     # -- hooks for subclasses -------------------------------------------------------------
     def started(self) -> None:
@@ -130,13 +143,64 @@ class Protocol(NodeActor):
             self.send_to_peer(ProtocolInfo(self.name, self.peer_info()))
 
     def send_to_peer(self, msg) -> None:
-        """Send a Thespian message to this protocol's Peer actor."""
-        Actor.send(self, self.peer, msg)
+        """Send a message to this protocol's Peer actor (over the channel once started)."""
+        if self._chan is None:
+            Actor.send(self, self.peer, msg)
+            return
+        try:
+            self._chan.send(msg)
+        except ChannelClosed:
+            self._peer_gone()
 
     def after_handler(self) -> None:
         """Every handler's sends leave as one batch (also from timers and custom messages)."""
         if self.peer is not None:
             self._flush()
+        chan = self._chan
+        if chan is not None and chan.pending:
+            try:
+                if chan.flush() and not self.timers.is_set(CHANNEL_TIMER):
+                    self.after(CHANNEL_TIMER, CHANNEL_FLUSH_S)
+            except ChannelClosed:
+                self._peer_gone()
+
+    def watch(self):
+        if self._chan is None:
+            return None
+        return ThespianWatch([self._chan.fileno()])
+
+    def on_WatchMessage(self, msg, sender):
+        if self._chan is not None and self._chan.fileno() in msg.ready:
+            self._read_channel()
+
+    def _read_channel(self) -> None:
+        """Handle what the Peer sent over the channel, in order, as if Thespian delivered it."""
+        chan = self._chan
+        msgs, eof = chan.receive()
+        for m in msgs:
+            handler = getattr(self, "on_" + type(m).__name__, None)
+            if handler is not None:
+                handler(m, self.peer)
+        if eof:
+            self._peer_gone()
+
+    def _peer_gone(self) -> None:
+        """The Peer closed its end (it finished or died): nothing more can arrive; exit."""
+        if self._chan is not None:
+            self._chan.close()
+            self._chan = None
+            self.running = False
+            self._queue.clear()
+            self._queued_bytes = 0
+            Actor.send(self, self.myAddress, ActorExitRequest())
+
+    def on_ActorExitRequest(self, msg, sender):
+        # the Peer wrote ProtocolStop to the channel before asking Thespian to stop us: read it
+        if self._chan is not None and not self._crashing:
+            try:
+                self._read_channel()
+            except Exception:  # noqa: BLE001 - exiting anyway
+                self.log.exception("%s: reading the channel while exiting failed", self.name)
 
     # -- message handlers ----------------------------------------------------------------
     def on_ProtocolStart(self, msg, sender):
@@ -146,6 +210,8 @@ class Protocol(NodeActor):
                 os.close(fd)
             except OSError:
                 pass
+        if msg.channel_fd >= 0:
+            self._chan = Channel.adopt(msg.channel_fd)
         self.peer = msg.peer
         self.name, self.version, self.length = msg.name, msg.version, msg.length
         self.peer_id, self.client_id, self.caps = msg.peer_id, msg.client_id, msg.caps
@@ -163,7 +229,8 @@ class Protocol(NodeActor):
             for code, payload in msg.messages:
                 if not self.running or not self._guard(received, code, payload):
                     break
-        self._in_ack = msg.seq  # after_handler sends the batch's sends with this ack
+        if not self._crashing:  # a crashing instance must not acknowledge: the batch is resent
+            self._in_ack = msg.seq  # after_handler sends the batch's sends with this ack
 
     def on_OutboundCredit(self, msg, sender):
         if msg.seq > self._out_acked:

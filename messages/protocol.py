@@ -1,5 +1,8 @@
 """Messages between a Peer and its Protocol actors.
 
+ProtocolStart travels through Thespian; the others between a Peer and a running Protocol
+travel, in order, through the pair's private channel (:mod:`actors.channel`).
+
 Batching and credit (DESIGN.md "Batching"): one :class:`ToProtocol` carries every message of
 one protocol decoded from one socket read; one :class:`FromProtocol` carries every send of
 one Protocol handler.  The Peer keeps at most ``INBOUND_WINDOW`` ToProtocol batches unacked
@@ -31,7 +34,9 @@ class ProtocolStart:
     ``caps`` the remote's capabilities as "name/version" strings; ``inbound`` the direction;
     ``offset``/``length`` the protocol's code range; ``options`` from its ProtocolConfig;
     ``close_fds`` the Peer's socket fds this forked child inherited and must close;
-    ``on_failure`` "disconnect" or "restart" (what a failing hook leads to).
+    ``on_failure`` "disconnect" or "restart" (what a failing hook leads to);
+    ``channel_fd`` the inherited fd of this actor's end of its :mod:`actors.channel` stream to
+    the Peer (-1: none, everything goes through Thespian).
     """
 
     peer: ActorAddress
@@ -47,6 +52,7 @@ class ProtocolStart:
     remote_addr: tuple = ()
     close_fds: tuple = ()
     on_failure: str = "disconnect"
+    channel_fd: int = -1
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,166 @@
+"""The data path between a Peer actor and one of its Protocol actors: a private message stream.
+
+Why not Thespian's own transport for this hop: on multiprocTCPBase every message waits for an
+application-level ACK, one in flight per sender/receiver pair, so one hop costs ~0.25-0.5 ms
+and a pair carries ~2,000 messages/s (THESPIAN_FACTS §5).  The Peer <-> Protocol hop is on
+the path of every subprotocol message twice per round trip, and it dominated the node's
+round-trip time (bench/run_all.py ``rtt``).  A socket watched with ThespianWatch wakes an
+actor in ~32 µs (THESPIAN_FACTS §1).
+
+So the Peer makes an AF_UNIX stream socketpair before it forks a Protocol actor
+(``createActor`` forks, THESPIAN_FACTS §2: the child inherits the fd), keeps one end and
+tells the child the number of the other in :class:`messages.protocol.ProtocolStart`.  Both
+actors stay ordinary Thespian actors (created, supervised and stopped by Thespian); only the
+hot messages (ToProtocol, FromProtocol, OutboundCredit, ProtocolStop, protocol events and
+info) travel here, in order, as the same typed messages.  Each message is pickled and
+prefixed with its length (4 bytes, big-endian).  The channel is as trusted as Thespian's own
+transport (which also unpickles): both ends are processes of the same node, and an AF_UNIX
+socketpair has no address anyone else can reach.
+
+Writes never block an actor (DESIGN.md: a blocking write between two busy actors can
+deadlock): :meth:`Channel.send` queues and writes what the socket takes; the owner calls
+:meth:`Channel.flush` again on a timer while :attr:`Channel.pending` is non-zero.  End of
+stream means the other process is gone.
+"""
+
+from __future__ import annotations
+
+import pickle
+import socket
+
+LENGTH_BYTES = 4
+"""Size of each message's length prefix (big-endian), bytes."""
+
+READ_CHUNK = 1 << 20
+"""Bytes asked of one ``recv`` call."""
+
+READ_MAX = 8 << 20
+"""Bytes read per readiness event before the decoded messages are handed over."""
+
+WRITE_CHUNK = 4 << 20
+"""Bytes offered to one ``send`` call."""
+
+
+class ChannelClosed(OSError):
+    """The other end of the channel is gone (write to a closed socket)."""
+
+
+class Channel:
+    """One end of a Peer <-> Protocol message stream over a non-blocking AF_UNIX socket.
+
+    :meth:`send` queues one picklable message; :meth:`receive` returns the messages that
+    arrived (in order) and whether the other end closed.  Not thread-safe (actors are not
+    threaded).
+    """
+
+    __slots__ = ("sock", "_out", "_in", "closed")
+
+    def __init__(self, sock: socket.socket):
+        sock.setblocking(False)
+        self.sock = sock
+        self._out = bytearray()
+        self._in = bytearray()
+        self.closed = False
+
+    @classmethod
+    def pair(cls) -> tuple["Channel", socket.socket]:
+        """A new socketpair: (our end as a Channel, the child's end as a raw socket).
+
+        The caller forks the child (``createActor``), passes ``child.fileno()`` in the start
+        message and then closes ``child`` in its own process.
+        """
+        ours, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        return cls(ours), child
+
+    @classmethod
+    def adopt(cls, fd: int) -> "Channel":
+        """The child's side: wrap the inherited file descriptor ``fd``."""
+        return cls(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=fd))
+
+    def fileno(self) -> int:
+        """The socket's fd (for ThespianWatch), -1 once closed."""
+        return -1 if self.closed else self.sock.fileno()
+
+    @property
+    def pending(self) -> int:
+        """Bytes queued but not yet written."""
+        return len(self._out)
+
+    def send(self, msg) -> None:
+        """Queue ``msg`` (any picklable object) and write as much as the socket takes.
+
+        Raises :class:`ChannelClosed` when the other end is gone and ``pickle.PicklingError``
+        (or TypeError) for an unpicklable message.
+        """
+        if self.closed:
+            raise ChannelClosed("channel closed")
+        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        self._out += len(data).to_bytes(LENGTH_BYTES, "big")
+        self._out += data
+        self.flush()
+
+    def flush(self) -> int:
+        """Write queued bytes until the socket would block; returns the bytes still queued.
+
+        Raises :class:`ChannelClosed` when the other end is gone (EPIPE, ECONNRESET).
+        """
+        out = self._out
+        while out and not self.closed:
+            try:
+                n = self.sock.send(memoryview(out)[:WRITE_CHUNK])
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                out.clear()
+                raise ChannelClosed(str(exc)) from exc
+            del out[:n]
+        return len(out)
+
+    def receive(self) -> tuple[list, bool]:
+        """Read what is available: (messages in arrival order, True if the other end closed).
+
+        Reads at most READ_MAX bytes per call; a partial message stays buffered for the next.
+        """
+        eof = False
+        got = 0
+        buf = self._in
+        while got < READ_MAX:
+            try:
+                data = self.sock.recv(READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                eof = True
+                break
+            if not data:
+                eof = True
+                break
+            buf += data
+            got += len(data)
+            if len(data) < READ_CHUNK:
+                break
+        msgs = []
+        pos, end = 0, len(buf)
+        while end - pos >= LENGTH_BYTES:
+            size = int.from_bytes(buf[pos:pos + LENGTH_BYTES], "big")
+            if end - pos - LENGTH_BYTES < size:
+                break
+            start = pos + LENGTH_BYTES
+            msgs.append(pickle.loads(memoryview(buf)[start:start + size]))
+            pos = start + size
+        if pos:
+            del buf[:pos]
+        return msgs, eof
+
+    def close(self) -> None:
+        """Close our end (the other side then reads end of stream).  Idempotent."""
+        if not self.closed:
+            self.closed = True
+            self._out.clear()
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+
+__all__ = ["Channel", "ChannelClosed", "LENGTH_BYTES"]
