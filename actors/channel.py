@@ -53,7 +53,7 @@ class Channel:
     threaded).
     """
 
-    __slots__ = ("sock", "_out", "_in", "closed")
+    __slots__ = ("sock", "_out", "_in", "closed", "_rview")
 
     def __init__(self, sock: socket.socket):
         sock.setblocking(False)
@@ -61,6 +61,7 @@ class Channel:
         self._out = bytearray()
         self._in = bytearray()
         self.closed = False
+        self._rview = None  # receive buffer, made on first use (pages resident only as written)
 
     @classmethod
     def pair(cls) -> tuple["Channel", socket.socket]:
@@ -124,20 +125,23 @@ class Channel:
         eof = False
         got = 0
         buf = self._in
+        if self._rview is None:
+            self._rview = memoryview(bytearray(READ_CHUNK))
+        view = self._rview
         while got < READ_MAX:
             try:
-                data = self.sock.recv(READ_CHUNK)
+                n = self.sock.recv_into(view)  # recv(1 MiB) would allocate (and free) 1 MiB each call
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
                 eof = True
                 break
-            if not data:
+            if not n:
                 eof = True
                 break
-            buf += data
-            got += len(data)
-            if len(data) < READ_CHUNK:
+            buf += view[:n]
+            got += n
+            if n < READ_CHUNK:
                 break
         msgs = []
         pos, end = 0, len(buf)

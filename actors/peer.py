@@ -41,8 +41,8 @@ from thespian.actors import ActorExitRequest, ThespianWatch
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply, CheckpointRequest
 from messages.peer import FdRequest, MsgTraffic, PeerGone, PeerInfoUpdate
 from messages.supervision import ActorPid, InjectFault, SupervisionEvent
-from messages.protocol import (INBOUND_WINDOW, MAX_BATCH_BYTES, FromProtocol, OutboundCredit, ProtocolStart,
-                               ProtocolStop, ToProtocol)
+from messages.protocol import (INBOUND_WINDOW, MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, OutboundCredit,
+                               ProtocolStart, ProtocolStop, ToProtocol)
 from protocols import load_class, resolve
 from rlpx import base_protocol as bp
 from rlpx.caps import LocalProtocol
@@ -66,6 +66,10 @@ READ_MAX = 8 << 20
 WRITE_CHUNK = 4 << 20
 """Bytes offered to one ``send`` call."""
 
+EARLY_WRITE_BYTES = 8 << 10
+"""While a FromProtocol batch is being framed, write to the socket each time this many bytes are
+ready, so that the remote decodes while we still encode (pipelining across processes)."""
+
 OUT_HIGH_WATER = 8 << 20
 """Out-buffer size above which outbound credit is withheld, bytes."""
 
@@ -79,7 +83,7 @@ CONNECT_POLL_S = 0.005
 class _Link:
     """The Peer's view of one running Protocol actor."""
 
-    __slots__ = ("addr", "name", "version", "offset", "length", "sent", "acked", "pending", "withheld", "info",
+    __slots__ = ("addr", "name", "version", "offset", "length", "sent", "acked", "pending", "withheld", "credited", "credit_due", "info",
                  "spec", "pc", "sup", "incarnation", "unacked", "restarting", "pid", "chan")
 
     def __init__(self, row, spec, pc):
@@ -90,6 +94,8 @@ class _Link:
         self.pending = deque()  # inbound messages waiting for window (or for a restart)
         self.unacked = deque()  # (seq, batch) sent but not acknowledged: resent after a restart
         self.withheld = 0      # outbound seq whose credit is withheld
+        self.credited = 0      # outbound seq last credited to the Protocol actor
+        self.credit_due = 0    # outbound seq that may be credited (rides on the next ToProtocol)
         self.info = None
         self.spec = spec       # ResolvedProtocol
         self.pc = pc           # ProtocolConfig: on_failure, restart policy, hold_max
@@ -130,6 +136,7 @@ class Peer(NodeActor):
         self.draining = False     # Disconnect written, write side shut: reading until the remote closes
         self.eof_pending = ""     # remote closed while a checkpoint held its last bytes (see _read)
         self.hello_info: dict = {}
+        self._rview = memoryview(bytearray(READ_CHUNK))  # pages become resident only as written
         self._pending_restart_info: dict[str, tuple] = {}
 
     # -- watch -------------------------------------------------------------------------
@@ -265,20 +272,21 @@ class Peer(NodeActor):
         total = 0
         eof = False
         error = None
+        view = self._rview
         while total < READ_MAX:
             try:
-                data = self.sock.recv(READ_CHUNK)
+                n = self.sock.recv_into(view)  # recv(1 MiB) would allocate (and free) 1 MiB each call
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
                 error = exc
                 break
-            if not data:
+            if not n:
                 eof = True
                 break
-            chunks.append(data)
-            total += len(data)
-            if len(data) < READ_CHUNK:
+            chunks.append(bytes(view[:n]))
+            total += n
+            if n < READ_CHUNK:
                 break
         if chunks:
             self.last_recv = time.monotonic()
@@ -434,7 +442,10 @@ class Peer(NodeActor):
             link.sent += 1
             if link.pc.on_failure == "restart":
                 link.unacked.append((link.sent, batch))
-            self._to_protocol(link, ToProtocol(link.sent, tuple(batch)))
+            credit = 0
+            if link.credit_due > link.credited:
+                credit = link.credited = link.credit_due
+            self._to_protocol(link, ToProtocol(link.sent, tuple(batch), credit))
 
     def on_FromProtocol(self, msg: FromProtocol, sender):
         link = self.links.get(msg.name)
@@ -452,6 +463,8 @@ class Peer(NodeActor):
                     if not 0 <= code < link.length:
                         raise ValueError(f"{link.name} message code {code} out of range (length {link.length})")
                     conn.send(link.offset + code, payload)
+                    if len(conn.out) >= EARLY_WRITE_BYTES:
+                        self._flush()
             except (ValueError, RLPxError) as exc:
                 self.log.debug("peer %s: protocol %s wrote a bad message: %s", self._label(), link.name, exc)
                 self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=str(exc))
@@ -461,8 +474,17 @@ class Peer(NodeActor):
             if len(conn.out) > OUT_HIGH_WATER:
                 link.withheld = msg.seq
             else:
-                self._to_protocol(link, OutboundCredit(msg.seq))
+                self._grant(link, msg.seq)
             self._flush()
+
+    def _grant(self, link: _Link, seq: int) -> None:
+        """Outbound batches up to ``seq`` are written.  The credit rides on the next ToProtocol
+        unless the Protocol actor has half its window (OUTBOUND_WINDOW) or more uncredited,
+        so a request/response exchange costs no extra wake-up of either process."""
+        link.credit_due = max(link.credit_due, seq)
+        if link.credit_due - link.credited >= OUTBOUND_WINDOW // 2:
+            link.credited = link.credit_due
+            self._to_protocol(link, OutboundCredit(link.credited))
 
     # -- channels to the Protocol actors ---------------------------------------------------
     def _link_by_fd(self, fd: int):
@@ -574,7 +596,7 @@ class Peer(NodeActor):
         resend = [m for _, batch in link.unacked for m in batch]
         link.pending.extendleft(reversed(resend))
         link.unacked.clear()
-        link.sent = link.acked = link.withheld = 0
+        link.sent = link.acked = link.withheld = link.credited = link.credit_due = 0
         link.addr = None
         link.restarting = True
         link.info = None
@@ -725,7 +747,9 @@ class Peer(NodeActor):
         if len(out) <= OUT_HIGH_WATER // 2:
             for link in self.links.values():
                 if link.withheld:
-                    self._to_protocol(link, OutboundCredit(link.withheld))
+                    link.credit_due = max(link.credit_due, link.withheld)
+                    link.credited = link.credit_due
+                    self._to_protocol(link, OutboundCredit(link.credited))
                     link.withheld = 0
 
     # -- closing -----------------------------------------------------------------------

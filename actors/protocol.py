@@ -224,6 +224,8 @@ class Protocol(NodeActor):
             self.publish_info()
 
     def on_ToProtocol(self, msg, sender):
+        if msg.credit > self._out_acked:
+            self._out_acked = msg.credit  # credit piggybacked by the Peer (after_handler sends)
         if self.running:
             received = self.received
             for code, payload in msg.messages:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from thespian.actors import ActorAddress
 
-INBOUND_WINDOW = 4
+INBOUND_WINDOW = 8
 """Unacknowledged inbound batches per Protocol actor before the Peer pauses reading."""
 
 OUTBOUND_WINDOW = 4
