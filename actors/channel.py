@@ -25,6 +25,7 @@ stream means the other process is gone.
 
 from __future__ import annotations
 
+import mmap
 import pickle
 import socket
 
@@ -61,7 +62,9 @@ class Channel:
         self._out = bytearray()
         self._in = bytearray()
         self.closed = False
-        self._rview = None  # receive buffer, made on first use (pages resident only as written)
+        # receive buffer, made on first use: an anonymous mmap, whose pages become resident
+        # only as reads fill them (bytearray(n) would touch all n bytes)
+        self._rview = None
 
     @classmethod
     def pair(cls) -> tuple["Channel", socket.socket]:
@@ -126,7 +129,7 @@ class Channel:
         got = 0
         buf = self._in
         if self._rview is None:
-            self._rview = memoryview(bytearray(READ_CHUNK))
+            self._rview = memoryview(mmap.mmap(-1, READ_CHUNK))
         view = self._rview
         while got < READ_MAX:
             try:

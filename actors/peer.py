@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import array
 import errno
+import mmap
 import os
 import socket
 import time
@@ -136,7 +137,9 @@ class Peer(NodeActor):
         self.draining = False     # Disconnect written, write side shut: reading until the remote closes
         self.eof_pending = ""     # remote closed while a checkpoint held its last bytes (see _read)
         self.hello_info: dict = {}
-        self._rview = memoryview(bytearray(READ_CHUNK))  # pages become resident only as written
+        # receive buffer: an anonymous mmap, so a page becomes resident only when a read fills
+        # it (bytearray(n) would zero-fill, i.e. touch, all n bytes of every Peer)
+        self._rview = memoryview(mmap.mmap(-1, READ_CHUNK))
         self._pending_restart_info: dict[str, tuple] = {}
 
     # -- watch -------------------------------------------------------------------------
