@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -80,6 +81,19 @@ class NodeActor(Actor):
             os._exit(0)  # see lifeline.orphaned: nobody is left to tell, and telling would hang
         self._arm()
         return self.watch()
+
+    def createActor(self, *args, **kwargs):
+        """Thespian's ``createActor`` (it forks this process) with the heap frozen for the child.
+
+        ``gc.freeze()`` moves every object to the collector's permanent generation just before
+        the fork and ``gc.unfreeze()`` undoes it here right after; the child keeps them frozen,
+        so its full collections never write to (and copy) the pages it shares with us.
+        """
+        gc.freeze()
+        try:
+            return super().createActor(*args, **kwargs)
+        finally:
+            gc.unfreeze()
 
     def after_handler(self) -> None:
         """Runs after every handler (e.g. to send what the handler queued as one batch)."""
