@@ -7,9 +7,13 @@ Prints the median of N runs (default 5) of:
     side spends per handshake (initiator: build auth + process ack; recipient: process auth
     + build ack), measured separately with the process CPU clock;
   * MessageCodec throughput for 100 B, 64 KiB and 1 MiB random payloads, in MB/s (10**6
-    bytes of payload per second): encode on one side + decode on the other together, and each
-    half alone; snappy on, then off for comparison.  The best run of enc+dec is shown too:
-    this VM's throughput varies by +-30 % from minute to minute.
+    bytes of payload per second): encode on one side + decode on the other together in one
+    thread ("enc+dec"), each half alone, and "per link" = min(encode, decode), the rate one
+    connection carries when, as in the node, the sender's Peer process encodes while the
+    receiver's decodes; snappy on, then off for comparison.  The best run of enc+dec is shown
+    too: this VM's throughput varies by +-30 % from minute to minute;
+  * keccak256 throughput of the library used for the frame MACs (pycryptodome) at 1 MiB: each
+    side MACs every frame byte once, so one thread doing both halves cannot exceed half of it.
 
 Targets on the 2-core project machine: < 5 ms CPU per side per handshake, >= 150 MB/s at 1 MiB.
 """
@@ -24,6 +28,8 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from Crypto.Hash import keccak  # noqa: E402
 
 from rlpx.handshake import Initiator, Recipient  # noqa: E402
 from rlpx.keys import generate_private_key, node_id_from_private_key  # noqa: E402
@@ -83,6 +89,14 @@ def throughput_run(sender: MessageCodec, receiver: MessageCodec, payload: bytes,
     return total / (t2 - t0), total / (t1 - t0), total / (t2 - t1)
 
 
+def keccak_run(data: bytes, count: int = 32) -> float:
+    """MB/s of keccak256 over ``data`` (pycryptodome, as rlpx/frame.py uses it)."""
+    t0 = time.perf_counter()
+    for _ in range(count):
+        keccak.new(digest_bits=256, data=data).digest()
+    return len(data) * count / 1e6 / (time.perf_counter() - t0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; the median is printed")
@@ -101,7 +115,7 @@ def main() -> None:
     sizes = [(100, "100 B", 20000), (64 * 1024, "64 KiB", 1000), (1024 * 1024, "1 MiB", 64)]
     for snappy in (True, False):
         print(f"MessageCodec, random payloads, snappy {'on' if snappy else 'off'} (MB/s, median of {runs}):")
-        print(f"  {'payload':>7}  {'enc+dec':>8}  {'encode':>8}  {'decode':>8}  {'(best enc+dec)':>14}")
+        print(f"  {'payload':>7}  {'enc+dec':>8}  {'encode':>8}  {'decode':>8}  {'per link':>8}  {'(best enc+dec)':>14}")
         for size, label, count in sizes:
             payload = os.urandom(size)
             results = []
@@ -110,8 +124,13 @@ def main() -> None:
                 results.append(throughput_run(a, b, payload, count))
             both, enc, dec = (statistics.median(r[i] for r in results) for i in range(3))
             best = max(r[0] for r in results)
+            link = statistics.median(min(r[1], r[2]) for r in results)
             note = "  (target >= 150 MB/s)" if snappy and size == 1024 * 1024 else ""
-            print(f"  {label:>7}  {both:8.1f}  {enc:8.1f}  {dec:8.1f}  {best:14.1f}{note}")
+            print(f"  {label:>7}  {both:8.1f}  {enc:8.1f}  {dec:8.1f}  {link:8.1f}  {best:14.1f}{note}")
+    data = os.urandom(1 << 20)
+    kmbs = statistics.median(keccak_run(data) for _ in range(runs))
+    print(f"keccak256 (pycryptodome), 1 MiB: {kmbs:.1f} MB/s, median of {runs}: one thread doing both "
+          f"MACs of a frame (enc+dec) is bound by {kmbs / 2:.1f} MB/s")
 
 if __name__ == "__main__":
     main()
