@@ -71,6 +71,35 @@ class StressTestProtocol(TestProtocol):
         super().emit(kind, data)
 
 
+class TickSenderProtocol(TestProtocol):
+    """Sends one message (code 0, 8-byte sequence number) per timer tick, one handler each, and
+    never needs anything back: options ``tick_count`` (messages) and ``tick_s`` (seconds between
+    them).  Each send is its own FromProtocol batch, so with a silent remote the Peer's outbound
+    credit must come as explicit OutboundCredit messages (no ToProtocol to ride on)."""
+
+    __test__ = False
+
+    OPTIONS = dict(TestProtocol.OPTIONS, tick_count=(int, 0), tick_s=(float, 0))
+
+    def started(self):
+        super().started()
+        self.tick_count = int(self.options.get("tick_count", 0))
+        self.tick_s = float(self.options.get("tick_s", 0.001))
+        self.ticks = 0
+        if self.tick_count:
+            self.after("tick", self.tick_s)
+
+    def received(self, code, payload):
+        pass
+
+    def on_timer(self, name):
+        if name == "tick" and self.running and self.ticks < self.tick_count:
+            self.send(0, self.ticks.to_bytes(8, "big"))
+            self.ticks += 1
+            if self.ticks < self.tick_count:
+                self.after("tick", self.tick_s)
+
+
 class FailingProtocol(TestProtocol):
     """A test protocol whose ``started`` always raises: under the restart policy it must reach
     its restart intensity and get the peer dropped, not be retried forever."""

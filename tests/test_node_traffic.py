@@ -1,9 +1,14 @@
 """Traffic between two nodes: many small messages complete and in order, the largest message
-the wire allows, and both ends writing large messages at the same moment."""
+the wire allows, both ends writing large messages at the same moment, and a protocol that
+only sends (outbound credit without inbound traffic to ride on)."""
 
 from __future__ import annotations
 
-from node_fixtures import STRESS, echo, nodes, sender  # noqa: F401 - fixture
+import time
+
+from node_fixtures import STRESS, RawPeer, echo, nodes, sender  # noqa: F401 - fixture
+from messages.protocol import OUTBOUND_WINDOW
+from rlpx.connection import Messages
 from rlpx.frame import MAX_FRAME_SIZE
 from rlpx.snappy import MAX_DECODED_SIZE
 
@@ -57,3 +62,26 @@ def test_both_ends_send_8mib_at_once_without_deadlock(nodes):
         # and the other side's messages reached us complete and in order
         assert rep["duplex_received"] == {"count": count, "out_of_order": 0}, (me.name, rep)
     assert nodes.events(kind="peer_removed") == []
+
+
+TICK_SENDER = "protocols.testing_protocols.TickSenderProtocol"
+
+
+def test_send_only_protocol_gets_credit_without_inbound_traffic(nodes):
+    """A Protocol actor that sends one batch per handler to a silent remote must not stall:
+    the Peer's credit usually rides on the next inbound batch (ToProtocol), and with none
+    coming it must be granted explicitly.  Many more batches than OUTBOUND_WINDOW arrive,
+    complete and in order."""
+    count = 10 * OUTBOUND_WINDOW
+    a = nodes.start("alpha", protocols=[echo(actor=TICK_SENDER, echo=False, tick_count=count, tick_s=0.002)])
+    with RawPeer(a.enode) as raw:
+        raw.handshake()
+        got = []
+        deadline = time.monotonic() + 20.0
+        while len(got) < count and time.monotonic() < deadline and not raw.eof:
+            for ev in raw.read(deadline):
+                if isinstance(ev, Messages):
+                    got.extend(payload for _code, payload in ev.by_protocol.get("test", ()))
+            raw.flush()  # Pongs only: the raw peer sends no protocol message
+        assert not raw.eof, nodes.events(kind="peer_removed")
+        assert [int.from_bytes(p, "big") for p in got] == list(range(count))
