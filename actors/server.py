@@ -26,7 +26,7 @@ from messages.events import NodeEvent
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
 from messages.peer import (DialDone, DisconnectPeer, Liveness, PeerDown, PeerStartInbound, PeerStartOutbound,
                            PeerUp, SlotFree)
-from protocols import UnknownProtocolError, resolve
+from protocols import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
 from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError
@@ -98,7 +98,11 @@ class Server(NodeActor):
             self.subscribers[str(sub)] = (sub, frozenset())
         try:
             for pc in cfg.protocols:
-                resolve(pc)
+                # Import the Protocol actor classes here, once: every Peer is forked from this
+                # process and inherits the loaded modules, instead of importing (and, without
+                # .pyc files, compiling) them in each Peer when it starts its Protocol actors -
+                # ~10 % of a Peer's CPU during the 100-client burst (bench/profile_burst.py).
+                load_class(resolve(pc).actor)
             self.local_id = node_id_from_private_key(cfg.private_key)
             trusted = {parse_enode(u).node_id for u in cfg.trusted_nodes}
             for u in cfg.static_nodes:
