@@ -91,7 +91,9 @@ def busy_profile(path: pathlib.Path):
 
 
 def one_run(n: int, pyspy: str | None, rate: int, tree: bool = False) -> dict:
-    with BenchSystem() as s:
+    import tempfile
+    logf = tempfile.mktemp(prefix="devp2p-burst-", suffix=".log")
+    with BenchSystem(log_file=logf) as s:
         before = set(s.pids())
         node = s.start("alpha", [echo_proto()], max_peers=n + 20, no_dial=True)
         time.sleep(0.5)
@@ -118,7 +120,12 @@ def one_run(n: int, pyspy: str | None, rate: int, tree: bool = False) -> dict:
                 time.sleep(1.0)
             since = s.mark()
             t0 = c.go()
-            evs = s.wait("peer_added", node="alpha", count=n, since=since, timeout_s=150)
+            try:
+                evs = s.wait("peer_added", node="alpha", count=n, since=since, timeout_s=60)
+            except Exception:
+                import collections
+                print("events:", collections.Counter(e.kind for e in s.events(since)), "log:", logf)
+                raise
             t1 = time.time()
             times = sorted(e.time - t0 for e in evs)
             pids1 = set(s.pids()) | {c.proc.pid}
@@ -159,7 +166,11 @@ def main() -> int:
     ap.add_argument("--pyspy", action="store_true")
     ap.add_argument("--rate", type=int, default=100)
     ap.add_argument("--tree", action="store_true", help="also sample the Server's descendants (Peers, Protocols)")
+    ap.add_argument("--without", choices=("delay-patch",), help="A/B: leave out a change (bench-only)")
     args = ap.parse_args()
+    if args.without == "delay-patch":
+        import actors.thespian_patches as tp
+        tp._delay_applied = True  # patch_cheap_incoming_delay() then does nothing
     pyspy = None
     if args.pyspy:
         pyspy = shutil.which("py-spy") or str(pathlib.Path(sys.executable).parent / "py-spy")

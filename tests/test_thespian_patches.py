@@ -1,0 +1,65 @@
+"""actors/thespian_patches.py: the cheap ``TCPIncoming_Common.delay`` gives Thespian's result."""
+
+import socket
+import time
+from datetime import timedelta
+
+import pytest
+from thespian.system.timing import ExpirationTimer, currentTime
+from thespian.system.transport import TCPTransport as T
+
+from actors.thespian_patches import patch_cheap_incoming_delay
+
+
+
+@pytest.fixture
+def incoming():
+    a, b = socket.socketpair()
+    yield T.TCPIncomingPersistent(None, a)
+    a.close()
+    b.close()
+
+
+def both(inc, ct=None):
+    patch_cheap_incoming_delay()
+    patched = T.TCPIncoming_Common.delay
+    original = patched.__wrapped__  # Thespian's own method
+    assert original.__module__.startswith("thespian.")
+    return original(inc, ct), patched(inc, ct)
+
+
+def test_fresh_socket_has_its_expiry_left(incoming):
+    ct = currentTime()
+    old, new = both(incoming, ct)
+    assert old == new
+    assert timedelta(minutes=1) < new <= T.MAX_INCOMING_SOCKET_PERIOD
+
+
+def test_backoff_pause_is_the_shorter_delay(incoming):
+    incoming.backoffPause(True)
+    ct = currentTime()
+    old, new = both(incoming, ct)
+    assert old == new
+    assert timedelta(0) < new < timedelta(seconds=5)
+
+
+def test_expired_socket_has_no_delay_left(incoming):
+    incoming._expires = ExpirationTimer(timedelta(0))
+    time.sleep(0.002)
+    old, new = both(incoming)
+    assert old == new == timedelta(0)
+    assert not new  # callers test "not delay()" to expire the socket
+
+
+def test_pause_longer_than_expiry_does_not_extend_it(incoming):
+    incoming._expires = ExpirationTimer(timedelta(seconds=1))
+    incoming._pauseUntil = ExpirationTimer(timedelta(seconds=30))
+    ct = currentTime()
+    old, new = both(incoming, ct)
+    assert old == new
+    assert new <= timedelta(seconds=1)
+
+
+def test_without_current_time_uses_now(incoming):
+    old, new = both(incoming)
+    assert abs((old - new).total_seconds()) < 0.05
