@@ -31,13 +31,15 @@ def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
     global _patched_host
     from thespian.system.transport import IPBase
 
-    from .thespian_patches import patch_cheap_incoming_delay, patch_one_socket_per_direction
+    from .thespian_patches import (patch_cheap_incoming_delay, patch_children_close_incoming_sockets,
+                                   patch_one_socket_per_direction)
 
     # every process that starts or joins a system goes through here: also apply the transport
-    # fix against the simultaneous-large-send deadlock and the cheaper per-socket bookkeeping
-    # (actors/thespian_patches.py)
+    # fix against the simultaneous-large-send deadlock, the cheaper per-socket bookkeeping and
+    # children that do not inherit their creator's incoming sockets (actors/thespian_patches.py)
     patch_one_socket_per_direction()
     patch_cheap_incoming_delay()
+    patch_children_close_incoming_sockets()
     os.environ["THESPIAN_BASE_IPADDR"] = host
     if _patched_host is None:
         def bind_args(self):

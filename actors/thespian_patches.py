@@ -23,6 +23,7 @@ longer, so it is the sender - never in the middle of a transmit - that closes fi
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 _applied = False
@@ -109,3 +110,54 @@ def patch_cheap_incoming_delay() -> None:
     delay.__wrapped__ = original  # for tests/test_thespian_patches.py
     T.TCPIncoming_Common.delay = delay
     _delay_applied = True
+
+
+_child_close_applied = False
+
+
+def patch_children_close_incoming_sockets() -> None:
+    """A forked child actor also closes its creator's *incoming* Thespian sockets and its
+    siblings' process pipes (idempotent).
+
+    Thespian 4.0.1 (multiprocCommon ``startChild``) closes in a new child the fds its creator's
+    transport lists in ``TCPTransport.childResetFileNumList()``: the listening socket and the
+    idle sockets of ``_openSockets``.  With the one-socket-per-direction patch above, a socket
+    accepted from a remote stays in ``_incomingSockets`` instead of moving to ``_openSockets``,
+    so every child inherited a copy of each: a Peer forked by a Server with 100 Peers held ~100
+    of the Server's sockets, and a Listener restarted after the Server had started its pool of
+    idle Peers held one per pooled Peer (tests/test_supervision.py counts fds across restarts).
+    Likewise the two pipe ends the creator keeps per live child process (multiprocessing
+    popen_fork ``Popen._launch``: the sentinel and the parent-alive pipe, registered as a
+    ``util.Finalize(.., util.close_fds, (parent_r, parent_w))``): each child inherited two per
+    sibling.  A child never uses its siblings' pipes (Thespian checks its own children with
+    ``is_alive()``, i.e. waitpid).  Closing them in the child only drops the child's copies; the
+    creator keeps its own.
+    """
+    global _child_close_applied
+    if _child_close_applied:
+        return
+    from thespian.system.transport import TCPTransport as T
+
+    from multiprocessing import util as mp_util
+
+    original = T.TCPTransport.childResetFileNumList
+
+    def child_reset_file_num_list(self):
+        fds = list(original(self))
+        me = os.getpid()
+        for fin in list(mp_util._finalizer_registry.values()):
+            if getattr(fin, "_callback", None) is mp_util.close_fds and getattr(fin, "_pid", None) == me:
+                fds.extend(fd for fd in fin._args if isinstance(fd, int) and fd >= 0 and fd not in fds)
+        for inc in list(getattr(self, "_incomingSockets", {}).values()):
+            sock = getattr(inc, "socket", None)
+            try:
+                fd = sock.fileno() if sock is not None else -1
+            except OSError:
+                fd = -1
+            if fd >= 0 and fd not in fds:
+                fds.append(fd)
+        return fds
+
+    child_reset_file_num_list.__wrapped__ = original
+    T.TCPTransport.childResetFileNumList = child_reset_file_num_list
+    _child_close_applied = True

@@ -63,3 +63,37 @@ def test_pause_longer_than_expiry_does_not_extend_it(incoming):
 def test_without_current_time_uses_now(incoming):
     old, new = both(incoming)
     assert abs((old - new).total_seconds()) < 0.05
+
+
+def test_children_close_incoming_sockets_and_sibling_pipes():
+    """What a new child closes (childResetFileNumList) includes the creator's incoming Thespian
+    sockets and the pipes it keeps for its other child processes, besides Thespian's own list."""
+    import multiprocessing
+
+    from actors.thespian_patches import patch_children_close_incoming_sockets
+
+    patch_children_close_incoming_sockets()
+    a, b = socket.socketpair()
+
+    class FakeTransport:
+        _openSockets = {}
+        _incomingSockets = {a.fileno(): T.TCPIncomingPersistent(None, a)}
+
+        def protectedFileNumList(self):
+            return [b.fileno()]
+
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=time.sleep, args=(5,))
+    child.start()
+    try:
+        fds = T.TCPTransport.childResetFileNumList(FakeTransport())
+        popen = child._popen
+        assert b.fileno() in fds  # Thespian's own list is kept
+        assert a.fileno() in fds  # the incoming socket
+        assert popen.sentinel in fds  # the sibling's pipe ends (parent_r, parent_w)
+        assert len([fd for fd in popen.finalizer._args if fd in fds]) == 2
+    finally:
+        child.kill()
+        child.join(5)
+        a.close()
+        b.close()
