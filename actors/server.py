@@ -22,7 +22,7 @@ from thespian.actors import ActorExitRequest
 
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply
-from messages.events import NodeEvent
+from messages.events import NodeEvent, Subscribed
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
 from messages.peer import (DialDone, DisconnectPeer, Liveness, PeerDown, PeerStartInbound, PeerStartOutbound,
                            PeerUp, SlotFree)
@@ -449,6 +449,8 @@ class Server(NodeActor):
     # -- events ------------------------------------------------------------------------
     def on_Subscribe(self, msg, sender):
         self.subscribers[str(msg.subscriber)] = (msg.subscriber, frozenset(msg.kinds))
+        if msg.ack:
+            self.send(sender, Subscribed(msg.subscriber))
 
     def on_Unsubscribe(self, msg, sender):
         self.subscribers.pop(str(msg.subscriber), None)
