@@ -113,6 +113,7 @@ class Server(NodeActor):
         self.host = "127.0.0.1"
         self.static_nodes: list[str] = []
         self.pool: list[int] = []  # keys (in self.peers) of idle pooled Peers, oldest first
+        self._seen: dict[str, int] = {}  # str(real address) -> key in self.peers (see _find)
         self.exiting = False  # ActorExitRequest received: create no more children
 
     # -- start -------------------------------------------------------------------------
@@ -278,9 +279,23 @@ class Server(NodeActor):
 
     def _find(self, addr) -> int | None:
         """Key of the Peer record for ``addr``.  ActorAddress is unhashable and a freshly created
-        child's address is a local placeholder whose str() changes, so compare with ``==``."""
+        child's address is a local placeholder whose str() changes, so compare with ``==``.
+
+        A Peer's own messages carry its real address, whose str() is stable: a match found by
+        the scan is remembered under it, so the next messages from that Peer (ActorPid, two
+        checkpoints, PeerInfoUpdate, PeerGone) cost one comparison instead of a scan of every
+        record (~7 % of the Server's busy time with 100 Peers, bench/profile_burst.py)."""
+        hint = self._seen.get(str(addr))
+        if hint is not None:
+            rec = self.peers.get(hint)
+            if rec is not None and rec.addr == addr:
+                return hint
+            del self._seen[str(addr)]
         for key, rec in self.peers.items():
             if rec.addr == addr:
+                if len(self._seen) > 4 * len(self.peers) + 64:
+                    self._seen = {s: k for s, k in self._seen.items() if k in self.peers}
+                self._seen[str(addr)] = key
                 return key
         return None
 
