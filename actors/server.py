@@ -22,7 +22,9 @@ Peer is an ordinary child of the Server with a record in ``peers`` (its pid take
 at creation), so ChildActorExited and the /proc sweep cover it (the dead-letter probe starts
 once it has a connection, see ``on_timer``); its death is published as ``actor_exited``
 (``pooled``: true) and the pool refilled.  It never counts as a peer, a pending connection or
-a disconnected peer at stop.
+a disconnected peer at stop.  Off by default (config/model.py ``peer_pool``): with a pool, rare
+lost messages were seen (a pooled Peer's PeerGone after the pool was forked during the node's
+first dial; a ``stopped`` event at shutdown), cause not found.
 """
 
 from __future__ import annotations
