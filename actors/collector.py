@@ -85,13 +85,24 @@ class EventCollector(NodeActor):
         self.events: list[NodeEvent] = []
         self.waiters: list[_Waiter] = []
         self.seq = 0
+        self.subscribing: list[tuple] = []  # (server, CollectFrom sender) awaiting Subscribed
 
     def on_handler_error(self, msg, sender, exc):
         """Keep collecting: the log line is enough (events must not be lost to a crash)."""
 
     def on_CollectFrom(self, msg, sender):
-        self.send(msg.server, Subscribe(self.myAddress, msg.kinds))
-        self.send(sender, Found(True, (), len(self.events)))
+        # answer once the Server has the subscription (Subscribed), not when it is sent: the
+        # caller's next request to the Server may otherwise be handled first, and the events it
+        # causes would go to nobody
+        self.subscribing.append((msg.server, sender))
+        self.send(msg.server, Subscribe(self.myAddress, msg.kinds, ack=True))
+
+    def on_Subscribed(self, msg, sender):
+        for i, (server, requester) in enumerate(self.subscribing):
+            if server == sender:
+                del self.subscribing[i]
+                self.send(requester, Found(True, (), len(self.events)))
+                return
 
     def on_NodeEvent(self, msg, sender):
         self.events.append(msg)

@@ -12,6 +12,7 @@
 * Each accepted socket is held until its Peer actor asks for it (:class:`messages.peer.FdRequest`)
   and then passed with SCM_RIGHTS over an abstract AF_UNIX datagram socket (THESPIAN_FACTS §2b);
   ``sendmsg`` is used directly because ``socket.send_fds`` ignores its address in CPython 3.11.
+  Only a failed hand-off is answered (:class:`messages.peer.FdSent` with ``ok`` False).
 """
 
 from __future__ import annotations
@@ -154,7 +155,9 @@ class Listener(NodeActor):
             self.send(sender, FdSent(msg.conn_id, False, str(exc)))
             return
         conn.close()  # the Peer holds its own copy now; no shutdown, which would end the stream
-        self.send(sender, FdSent(msg.conn_id, True))
+        # No FdSent on success: the Peer acts on a failure only (it has the fd once its watch
+        # fires).  A reply would open a Listener->Peer transport socket per connection that the
+        # Listener then keeps and scans on every loop (THESPIAN_FACTS §1: O(sockets) per loop).
 
     def on_SlotFree(self, msg, sender):
         self.in_handshake.discard(msg.conn_id)

@@ -12,21 +12,36 @@ learnt from ``ChildActorExited`` (de-duplicated: a dead child's address no longe
 from a periodic liveness sweep through dead letters, because some notices are lost when
 several children die at once (THESPIAN_FACTS §3).  Faults are injected with
 :class:`messages.supervision.FaultRequest`.
+
+Peer pool (``NodeConfig.peer_pool``): the Server keeps that many Peer actors started and idle
+(state ``pooled``), and gives a new connection - inbound or dialled - to one of them, so the
+fork (5-8 ms, THESPIAN_FACTS §5) and the new process's start-up are not on the connection's
+path; it creates a Peer on demand only when the pool is empty.  The pool is refilled off that
+path (:data:`POOL_REFILL_DELAY_S` after a Peer is taken, one fork per timer tick).  A pooled
+Peer is an ordinary child of the Server with a record in ``peers`` (its pid taken from Thespian
+at creation), so ChildActorExited and the /proc sweep cover it (the dead-letter probe starts
+once it has a connection, see ``on_timer``); its death is published as ``actor_exited``
+(``pooled``: true) and the pool refilled.  It never counts as a peer, a pending connection or
+a disconnected peer at stop.  Off by default (config/model.py ``peer_pool``): with a pool, rare
+lost messages were seen (a pooled Peer's PeerGone after the pool was forked during the node's
+first dial; a ``stopped`` event at shutdown), cause not found.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
-from thespian.actors import ActorExitRequest
+from thespian.actors import ActorExitRequest, ChildActorExited
 
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply
-from messages.events import NodeEvent
+from messages.events import NodeEvent, Subscribed
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
 from messages.peer import (DialDone, DisconnectPeer, Liveness, PeerDown, PeerStartInbound, PeerStartOutbound,
                            PeerUp, SlotFree)
-from protocols import UnknownProtocolError, resolve
+from protocols import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
 from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError
@@ -46,6 +61,18 @@ REAP_GRACE_S = 0.25
 
 STOP_TIMEOUT_S = 3.0
 """How long StopNode waits for peers to report their Disconnect before giving up, seconds."""
+
+POOL_REFILL_DELAY_S = 0.25
+"""The Peer pool is (re)filled this long after the node is ready or after the first Peer is
+taken from a full pool, seconds, then one fork per timer tick until full.  A fork takes 5-8 ms
+of the Server's time (THESPIAN_FACTS §5); the delay keeps the forks away from the connection
+that was just handed over, whose handshake (~20-50 ms on loopback) then runs without them.
+Measured: forking the pool at once while the node's first dial ran made that Peer's messages
+to the Server (ActorPid, PeerGone) go missing in ~15 % of the runs of
+tests/test_node_connect.py::test_static_nodes_from_config (Thespian 4.0.1; cause not found)."""
+
+POOLED = "pooled"
+"""_PeerRec.state of an idle Peer actor in the pool (started, not yet given a connection)."""
 
 
 class _PeerRec:
@@ -89,6 +116,9 @@ class Server(NodeActor):
         self.port = 0
         self.host = "127.0.0.1"
         self.static_nodes: list[str] = []
+        self.pool: list[int] = []  # keys (in self.peers) of idle pooled Peers, oldest first
+        self._seen: dict[str, int] = {}  # str(real address) -> key in self.peers (see _find)
+        self.exiting = False  # ActorExitRequest received: create no more children
 
     # -- start -------------------------------------------------------------------------
     def on_StartServer(self, msg, sender):
@@ -98,7 +128,11 @@ class Server(NodeActor):
             self.subscribers[str(sub)] = (sub, frozenset())
         try:
             for pc in cfg.protocols:
-                resolve(pc)
+                # Import the Protocol actor classes here, once: every Peer is forked from this
+                # process and inherits the loaded modules, instead of importing (and, without
+                # .pyc files, compiling) them in each Peer when it starts its Protocol actors -
+                # ~10 % of a Peer's CPU during the 100-client burst (bench/profile_burst.py).
+                load_class(resolve(pc).actor)
             self.local_id = node_id_from_private_key(cfg.private_key)
             trusted = {parse_enode(u).node_id for u in cfg.trusted_nodes}
             for u in cfg.static_nodes:
@@ -168,6 +202,8 @@ class Server(NodeActor):
         enode = self.enode_url()
         self.send(self.launcher, NodeStarted(self.cfg.name, enode, self.local_id, self.port))
         self._publish("ready", {"enode": enode, "id": self.local_id.hex(), "listen_port": self.port})
+        if self.cfg.peer_pool:
+            self.after("pool", POOL_REFILL_DELAY_S)
 
     def enode_url(self) -> str:
         host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
@@ -178,9 +214,8 @@ class Server(NodeActor):
         if self.stopping:
             self.send(sender, SlotFree(msg.conn_id))
             return
-        addr = self.createActor(Peer)
-        self._add_rec(_PeerRec(addr, True, conn_id=msg.conn_id, remote=tuple(msg.remote)))
-        self.send(addr, PeerStartInbound(self.cfg, self.myAddress, sender, msg.conn_id, tuple(msg.remote)))
+        rec = self._peer_for(True, conn_id=msg.conn_id, remote=tuple(msg.remote))
+        self.send(rec.addr, PeerStartInbound(self.cfg, self.myAddress, sender, msg.conn_id, tuple(msg.remote)))
 
     def on_DialRequest(self, msg, sender):
         try:
@@ -191,20 +226,80 @@ class Server(NodeActor):
         if self.stopping:
             self.send(sender, DialDone(enode.node_id, False, "node stopping"))
             return
-        addr = self.createActor(Peer)
-        self._add_rec(_PeerRec(addr, False, dial_id=enode.node_id, static=msg.static, remote=enode.address))
+        rec = self._peer_for(False, dial_id=enode.node_id, static=msg.static, remote=enode.address)
         trusted = enode.node_id in self.admission.trusted
-        self.send(addr, PeerStartOutbound(self.cfg, self.myAddress, msg.enode, static=msg.static, trusted=trusted))
+        self.send(rec.addr, PeerStartOutbound(self.cfg, self.myAddress, msg.enode, static=msg.static, trusted=trusted))
 
-    def _add_rec(self, rec: _PeerRec) -> None:
+    def _add_rec(self, rec: _PeerRec) -> int:
         self._next_key += 1
         self.peers[self._next_key] = rec
+        return self._next_key
+
+    # -- the Peer pool -----------------------------------------------------------------
+    def _new_peer(self, inbound: bool, **kw) -> tuple[int, _PeerRec]:
+        """Fork a Peer actor and record it; its pid is known at once (see :meth:`_child_pid`)."""
+        addr = self.createActor(Peer)
+        rec = _PeerRec(addr, inbound, **kw)
+        rec.pid = self._child_pid(addr)
+        return self._add_rec(rec), rec
+
+    def _peer_for(self, inbound: bool, **kw) -> _PeerRec:
+        """The Peer that takes a new connection: the oldest pooled one, else a new one."""
+        while self.pool:
+            key = self.pool.pop(0)
+            rec = self.peers.get(key)
+            if rec is None or rec.state != POOLED or rec.dead_noticed is not None:
+                continue  # died in the pool (being reaped)
+            rec.inbound = inbound
+            rec.conn_id, rec.dial_id = kw.get("conn_id"), kw.get("dial_id")
+            rec.static, rec.remote = kw.get("static", False), kw.get("remote", ())
+            rec.state = "handshake"
+            rec.since = time.time()
+            if not self.timers.is_set("pool"):
+                self.after("pool", POOL_REFILL_DELAY_S)
+            return rec
+        return self._new_peer(inbound, **kw)[1]
+
+    def _refill_pool(self) -> None:
+        """One fork per call while the pool is short; the rest on the next tick, so that
+        messages queued meanwhile (connections, checkpoints) are not held up by a row of forks."""
+        if self.stopping or self.exiting or self.cfg is None or len(self.pool) >= self.cfg.peer_pool:
+            return
+        key, rec = self._new_peer(False)
+        rec.state = POOLED
+        self.pool.append(key)
+        if len(self.pool) < self.cfg.peer_pool:
+            self.after("pool", 0.0)
+
+    def _child_pid(self, addr) -> int | None:
+        """PID of the child actor just created at ``addr``, from Thespian 4.0.1's record of its
+        children (multiprocCommon ``_child_procs``: ChildInfo.childAddr / childProc); None where
+        there is none (simpleSystemBase).  The Peer reports it too (ActorPid), but only once it
+        is given a connection: a pooled Peer must be covered by the /proc sweep before that."""
+        for info in reversed(getattr(self._myRef, "_child_procs", None) or ()):
+            if info.childAddr == addr:
+                return getattr(info.childProc, "pid", None)
+        return None
 
     def _find(self, addr) -> int | None:
         """Key of the Peer record for ``addr``.  ActorAddress is unhashable and a freshly created
-        child's address is a local placeholder whose str() changes, so compare with ``==``."""
+        child's address is a local placeholder whose str() changes, so compare with ``==``.
+
+        A Peer's own messages carry its real address, whose str() is stable: a match found by
+        the scan is remembered under it, so the next messages from that Peer (ActorPid, two
+        checkpoints, PeerInfoUpdate, PeerGone) cost one comparison instead of a scan of every
+        record (~7 % of the Server's busy time with 100 Peers, bench/profile_burst.py)."""
+        hint = self._seen.get(str(addr))
+        if hint is not None:
+            rec = self.peers.get(hint)
+            if rec is not None and rec.addr == addr:
+                return hint
+            del self._seen[str(addr)]
         for key, rec in self.peers.items():
             if rec.addr == addr:
+                if len(self._seen) > 4 * len(self.peers) + 64:
+                    self._seen = {s: k for s, k in self._seen.items() if k in self.peers}
+                self._seen[str(addr)] = key
                 return key
         return None
 
@@ -299,6 +394,17 @@ class Server(NodeActor):
 
     def _child_gone(self, addr, how: str):
         key = self._find(addr)
+        if key is not None and self.peers[key].state == POOLED:
+            # an idle pooled Peer died: no connection to report, nothing to wait for (it has no
+            # Server address, so it sends no PeerGone); replace it
+            self.peers.pop(key)
+            if key in self.pool:
+                self.pool.remove(key)
+            if not self.stopping and not self.exiting:
+                self._publish("actor_exited", {"actor": "peer", "peer_id": "", "cause": how, "pooled": True})
+                if not self.timers.is_set("pool"):
+                    self.after("pool", POOL_REFILL_DELAY_S)
+            return
         if key is not None:
             # A Peer that ends normally reports PeerGone just before its process exits, and the
             # exit notice can overtake that message: wait REAP_GRACE_S for it before declaring
@@ -344,7 +450,7 @@ class Server(NodeActor):
             self.on_StopNode(None, None)
 
     def _restart(self, slot: str):
-        if self.stopping or getattr(self, slot) is not None:
+        if self.stopping or self.exiting or getattr(self, slot) is not None:
             return
         decision = self.restart_info.pop(slot, None)
         if slot == "listener":
@@ -433,7 +539,14 @@ class Server(NodeActor):
             self._sweep()
             probe = Liveness()
             for rec in self.peers.values():
-                self.send(rec.addr, probe)
+                if rec.state != POOLED:
+                    # a pooled Peer is covered by the /proc sweep above (its pid is known from its
+                    # creation) and by ChildActorExited.  No message goes to it before the one
+                    # that hands it a connection: measured (Thespian 4.0.1 + our transport
+                    # patches), a probe sent to each new pooled Peer made the first dialling
+                    # Peer's messages to the Server (ActorPid, PeerGone) go missing in most runs
+                    # of tests/test_node_connect.py::test_static_nodes_from_config.
+                    self.send(rec.addr, probe)
             for child in (self.listener, self.dialer):
                 if child is not None:
                     self.send(child, probe)
@@ -441,10 +554,14 @@ class Server(NodeActor):
                 self.after("liveness", self.cfg.supervision.liveness_s)
         elif name == "stop" and self.stopping:
             self._finish_stop()
+        elif name == "pool":
+            self._refill_pool()
 
     # -- events ------------------------------------------------------------------------
     def on_Subscribe(self, msg, sender):
         self.subscribers[str(msg.subscriber)] = (msg.subscriber, frozenset(msg.kinds))
+        if msg.ack:
+            self.send(sender, Subscribed(msg.subscriber))
 
     def on_Unsubscribe(self, msg, sender):
         self.subscribers.pop(str(msg.subscriber), None)
@@ -541,6 +658,12 @@ class Server(NodeActor):
             if self.dialer is not None:
                 self.send(self.dialer, ActorExitRequest())
                 self.dialer = None
+            for key in self.pool:
+                rec = self.peers.pop(key, None)
+                if rec is not None:
+                    self.send(rec.addr, ActorExitRequest())
+            self.pool.clear()
+            self.timers.cancel("pool")
             self.stopped_count = len(self.peers)
             for rec in self.peers.values():
                 self.send(rec.addr, DisconnectPeer(int(DiscReason.QUITTING)))
@@ -564,4 +687,37 @@ class Server(NodeActor):
         self.stop_requesters.clear()
 
     def on_ActorExitRequest(self, msg, sender):
-        pass
+        # Thespian stops the children after this handler, and their exit notices can still be
+        # handled here: a child created now (a pool refill, a Listener/Dialer restart) would
+        # outlive the Server and hold up ActorSystem.shutdown() for its 10 s limit.
+        self.exiting = True
+        self.timers.cancel("pool")
+
+        # Thespian (actorManager._shutdownActor) asks only the children whose start-up it has
+        # registered (EndpointConnected) to exit, then waits for all of them: a Peer forked a
+        # moment ago - typically a pool refill - registers later, is never asked (a message to
+        # it is held until it registers, and not sent once the Server is exiting), and the
+        # Server never exits (seen in tests/test_node_admission.py teardowns).  A pooled Peer
+        # has no connection to say goodbye on: SIGTERM it by pid (Thespian turns SIGTERM into
+        # ActorExitRequest once the actor runs; before that the signal ends the process).
+        # Peers with a connection are asked, as Thespian does, to send Disconnect(QUITTING).
+        # Nor does the Server wait for a pooled Peer's exit notice: ChildActorExited is lost
+        # when many children die at once (THESPIAN_FACTS §3), and with the pool a Server has
+        # ~10 children dying together at shutdown; measured, 2 of 5 shutdowns of a four-node
+        # test (tests/test_node_admission.py) left a Server whose children were all gone waiting
+        # for a lost notice until ActorSystem.shutdown() gave up.  Telling Thespian ourselves
+        # that the signalled pooled Peer has exited takes it off the list the exit waits for.
+        # The same for a Peer whose process is already gone (its notice lost earlier: Thespian
+        # would ask it to exit, and its failure handler for that request, a late-binding lambda
+        # in actorManager._shutdownActor, drops the wrong child from the list).
+        for rec in self.peers.values():
+            if rec.state == POOLED and rec.pid:
+                try:
+                    os.kill(rec.pid, signal.SIGTERM)
+                except OSError:
+                    pass  # already gone
+                self.send(self.myAddress, ChildActorExited(rec.addr))
+            elif rec.pid and not process_alive(rec.pid):
+                self.send(self.myAddress, ChildActorExited(rec.addr))
+            else:
+                self.send(rec.addr, ActorExitRequest())

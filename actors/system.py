@@ -31,13 +31,17 @@ def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
     global _patched_host
     from thespian.system.transport import IPBase
 
-    from .thespian_patches import patch_one_socket_per_direction, patch_poll_selector
+    from .thespian_patches import (patch_cheap_incoming_delay, patch_children_close_incoming_sockets,
+                                   patch_one_socket_per_direction, patch_poll_selector)
 
     # every process that starts or joins a system goes through here: also apply the transport
-    # fix against the simultaneous-large-send deadlock and the cheaper wait of each loop pass
-    # (actors/thespian_patches.py)
+    # fix against the simultaneous-large-send deadlock, the cheaper per-socket bookkeeping, the
+    # cheaper wait of each loop pass and children that do not inherit their creator's incoming
+    # sockets (actors/thespian_patches.py)
     patch_one_socket_per_direction()
+    patch_cheap_incoming_delay()
     patch_poll_selector()
+    patch_children_close_incoming_sockets()
     os.environ["THESPIAN_BASE_IPADDR"] = host
     if _patched_host is None:
         def bind_args(self):

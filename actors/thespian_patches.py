@@ -1,7 +1,8 @@
 """Local patches to Thespian 4.0.1's TCP transport, applied in the launching process before the
 actor system starts (actor processes are forked from it and inherit them).
 
-Two patches: one socket per direction (below) and :func:`patch_poll_selector`.
+Patches: one socket per direction (below), :func:`patch_poll_selector`,
+:func:`patch_cheap_incoming_delay` and :func:`patch_children_close_incoming_sockets`.
 
 One socket per direction (found by tests/test_node_traffic.py): Thespian keeps ONE reusable
 socket per pair of actors (``_openSockets``, keyed by the remote address) and sends in both
@@ -25,6 +26,7 @@ longer, so it is the sender - never in the middle of a transmit - that closes fi
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 _applied = False
@@ -99,3 +101,103 @@ def patch_poll_selector() -> None:
     shim.DefaultSelector = selectors.PollSelector
     T.selectors = shim
     _poll_applied = True
+
+
+_delay_applied = False
+
+
+def patch_cheap_incoming_delay() -> None:
+    """Compute ``TCPIncoming_Common.delay`` with float arithmetic (idempotent).
+
+    Why (bench/profile_burst.py, 100-client burst): the transport loop of every actor evaluates
+    ``delay()`` of every incoming socket it keeps, twice per loop iteration
+    (``TCPTransport._runWithExpiry``: the select timeout, then ``_handlePossibleIncoming(.., -1)``
+    to expire idle sockets).  The Server and the Listener keep one incoming socket per Peer that
+    has sent them a message (kept 25 min, see the patch above), so each of their loop iterations
+    costs O(number of Peers), and Thespian's ``delay()`` builds two ExpirationTimerViews and three
+    timedeltas per call (~8 us here).  With 100 Peers this was ~70 % of the Listener's CPU and
+    ~30 % of the Server's during the burst.
+
+    Same result as Thespian 4.0.1's ``delay()`` (TCPTransport.py, ``TCPIncoming_Common``): the
+    smaller of the time left on the socket's expiry timer and on its back-off pause, as a
+    timedelta, never negative.  Timers without a deadline fall back to the original method.
+    """
+    global _delay_applied
+    if _delay_applied:
+        return
+    from datetime import timedelta
+
+    from thespian.system.timing import currentTime
+    from thespian.system.transport import TCPTransport as T
+
+    original = T.TCPIncoming_Common.delay
+    zero = timedelta(0)
+
+    def delay(self, current_time=None):
+        end = self._expires._time_to_quit
+        pause = self.__dict__.get("_pauseUntil")
+        if pause is not None:
+            pend = pause._time_to_quit
+            if end is None or pend is None:
+                return original(self, current_time)
+            if pend < end:
+                end = pend
+        elif end is None:
+            return original(self, current_time)
+        left = end - (current_time or currentTime())
+        return timedelta(seconds=left) if left > 0 else zero
+
+    delay.__wrapped__ = original  # for tests/test_thespian_patches.py
+    T.TCPIncoming_Common.delay = delay
+    _delay_applied = True
+
+
+_child_close_applied = False
+
+
+def patch_children_close_incoming_sockets() -> None:
+    """A forked child actor also closes its creator's *incoming* Thespian sockets and its
+    siblings' process pipes (idempotent).
+
+    Thespian 4.0.1 (multiprocCommon ``startChild``) closes in a new child the fds its creator's
+    transport lists in ``TCPTransport.childResetFileNumList()``: the listening socket and the
+    idle sockets of ``_openSockets``.  With the one-socket-per-direction patch above, a socket
+    accepted from a remote stays in ``_incomingSockets`` instead of moving to ``_openSockets``,
+    so every child inherited a copy of each: a Peer forked by a Server with 100 Peers held ~100
+    of the Server's sockets, and a Listener restarted after the Server had started its pool of
+    idle Peers held one per pooled Peer (tests/test_supervision.py counts fds across restarts).
+    Likewise the two pipe ends the creator keeps per live child process (multiprocessing
+    popen_fork ``Popen._launch``: the sentinel and the parent-alive pipe, registered as a
+    ``util.Finalize(.., util.close_fds, (parent_r, parent_w))``): each child inherited two per
+    sibling.  A child never uses its siblings' pipes (Thespian checks its own children with
+    ``is_alive()``, i.e. waitpid).  Closing them in the child only drops the child's copies; the
+    creator keeps its own.
+    """
+    global _child_close_applied
+    if _child_close_applied:
+        return
+    from thespian.system.transport import TCPTransport as T
+
+    from multiprocessing import util as mp_util
+
+    original = T.TCPTransport.childResetFileNumList
+
+    def child_reset_file_num_list(self):
+        fds = list(original(self))
+        me = os.getpid()
+        for fin in list(mp_util._finalizer_registry.values()):
+            if getattr(fin, "_callback", None) is mp_util.close_fds and getattr(fin, "_pid", None) == me:
+                fds.extend(fd for fd in fin._args if isinstance(fd, int) and fd >= 0 and fd not in fds)
+        for inc in list(getattr(self, "_incomingSockets", {}).values()):
+            sock = getattr(inc, "socket", None)
+            try:
+                fd = sock.fileno() if sock is not None else -1
+            except OSError:
+                fd = -1
+            if fd >= 0 and fd not in fds:
+                fds.append(fd)
+        return fds
+
+    child_reset_file_num_list.__wrapped__ = original
+    T.TCPTransport.childResetFileNumList = child_reset_file_num_list
+    _child_close_applied = True

@@ -3,7 +3,7 @@ and ``checkpointAddPeer``), as a request/reply between a Peer and the Server."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 POST_HANDSHAKE = "post_handshake"
 ADD_PEER = "add_peer"
@@ -21,7 +21,7 @@ class CheckpointRequest:
     node_id: bytes
     inbound: bool
     matched: int = 0
-    info: dict | None = None
+    info: dict | None = field(default=None, repr=False)  # messages.peer.CONFIG_REPR_NOTE
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,23 @@ ALL_EVENTS = frozenset({"ready", "peer_added", "peer_removed", "dial_failed", "m
 
 @dataclass(frozen=True)
 class Subscribe:
-    """Any actor -> Server: send ``NodeEvent`` messages of ``kinds`` (all when empty) to ``subscriber``."""
+    """Any actor -> Server: send ``NodeEvent`` messages of ``kinds`` (all when empty) to ``subscriber``.
+
+    ``ack``: the Server also answers the sender with :class:`Subscribed` once the subscription is
+    in place.  Messages from different senders reach the Server in no fixed order (Thespian
+    reads its incoming sockets in select order), so a caller that must not miss an event caused
+    by its own later request waits for it."""
 
     subscriber: ActorAddress
     kinds: frozenset = frozenset()
+    ack: bool = False
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """Server -> the sender of ``Subscribe(ack=True)``: events go to ``subscriber`` from now on."""
+
+    subscriber: ActorAddress
 
 
 @dataclass(frozen=True)

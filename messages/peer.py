@@ -8,6 +8,11 @@ from thespian.actors import ActorAddress
 
 from config.model import NodeConfig
 
+CONFIG_REPR_NOTE = """Thespian 4.0.1 formats ``str(message)`` for DEBUG log lines whatever the log level, about
+three times per hop (systemCommon._send_intent_to_transport, asyncTransportBase._submitTransmit,
+actorManager._handleOneMessage call ``identify()`` eagerly).  The repr of a whole NodeConfig is
+~1-2 kB of text per message, so messages sent once per connection leave it out of their repr."""
+
 
 @dataclass(frozen=True)
 class InboundAccepted:
@@ -21,7 +26,7 @@ class InboundAccepted:
 class PeerStartInbound:
     """Server -> new Peer: fetch connection ``conn_id`` from ``listener`` and run as recipient."""
 
-    config: NodeConfig
+    config: NodeConfig = field(repr=False)  # see CONFIG_REPR_NOTE
     server: ActorAddress
     listener: ActorAddress
     conn_id: str
@@ -33,7 +38,7 @@ class PeerStartInbound:
 class PeerStartOutbound:
     """Server -> new Peer: dial ``enode`` and run as initiator."""
 
-    config: NodeConfig
+    config: NodeConfig = field(repr=False)  # see CONFIG_REPR_NOTE
     server: ActorAddress
     enode: str
     static: bool = False

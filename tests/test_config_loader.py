@@ -60,6 +60,8 @@ def test_default_config_is_two_connected_nodes(tmp_path):
     ("nodes: [{name: a, max_peers: lots}]", "nodes[0].max_peers", "integer"),
     ("nodes: [{name: a, max_peers: -1}]", "nodes[0].max_peers", ">= 0"),
     ("nodes: [{name: a, no_dial: 3}]", "nodes[0].no_dial", "boolean"),
+    ("nodes: [{name: a, peer_pool: -1}]", "nodes[0].peer_pool", ">= 0"),
+    ("nodes: [{name: a, peer_pool: 5000}]", "nodes[0].peer_pool", "<= 1024"),
     ("nodes: [{name: a, static_nodes: ['enode://abc@1.2.3.4:1']}]", "nodes[0].static_nodes[0]", "node id"),
     ("nodes: [{name: a, static_nodes: [nobody]}]", "nodes[0].static_nodes[0]", "neither"),
     ("nodes: [{name: a, trusted_nodes: 'x'}]", "nodes[0].trusted_nodes", "list"),

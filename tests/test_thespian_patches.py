@@ -1,13 +1,110 @@
-"""actors/thespian_patches.py: the poll(2) selector patch is in place in every process that
-starts or joins an actor system (the one-socket-per-direction patch is exercised by
-tests/test_node_traffic.py's simultaneous large sends)."""
+"""actors/thespian_patches.py: the cheap ``TCPIncoming_Common.delay`` gives Thespian's result,
+children close their creator's incoming sockets, and the poll(2) selector patch is in place in
+every process that starts or joins an actor system (the one-socket-per-direction patch is
+exercised by tests/test_node_traffic.py's simultaneous large sends)."""
 
 import selectors
+import socket
+import time
+from datetime import timedelta
 
+import pytest
+from thespian.system.timing import ExpirationTimer, currentTime
 from thespian.system.transport import TCPTransport as T
 
 from actors.system import bind_thespian_to
-from actors.thespian_patches import patch_poll_selector
+from actors.thespian_patches import patch_cheap_incoming_delay, patch_poll_selector
+
+
+@pytest.fixture
+def incoming():
+    a, b = socket.socketpair()
+    yield T.TCPIncomingPersistent(None, a)
+    a.close()
+    b.close()
+
+
+def both(inc, ct=None):
+    patch_cheap_incoming_delay()
+    patched = T.TCPIncoming_Common.delay
+    original = patched.__wrapped__  # Thespian's own method
+    assert original.__module__.startswith("thespian.")
+    return original(inc, ct), patched(inc, ct)
+
+
+def test_fresh_socket_has_its_expiry_left(incoming):
+    ct = currentTime()
+    old, new = both(incoming, ct)
+    assert old == new
+    assert timedelta(minutes=1) < new <= T.MAX_INCOMING_SOCKET_PERIOD
+
+
+def test_backoff_pause_is_the_shorter_delay(incoming):
+    incoming.backoffPause(True)
+    ct = currentTime()
+    old, new = both(incoming, ct)
+    assert old == new
+    assert timedelta(0) < new < timedelta(seconds=5)
+
+
+def test_expired_socket_has_no_delay_left(incoming):
+    incoming._expires = ExpirationTimer(timedelta(0))
+    time.sleep(0.002)
+    old, new = both(incoming)
+    assert old == new == timedelta(0)
+    assert not new  # callers test "not delay()" to expire the socket
+
+
+def test_pause_longer_than_expiry_does_not_extend_it(incoming):
+    incoming._expires = ExpirationTimer(timedelta(seconds=1))
+    incoming._pauseUntil = ExpirationTimer(timedelta(seconds=30))
+    ct = currentTime()
+    old, new = both(incoming, ct)
+    assert old == new
+    assert new <= timedelta(seconds=1)
+
+
+def test_without_current_time_uses_now(incoming):
+    old, new = both(incoming)
+    assert abs((old - new).total_seconds()) < 0.05
+
+
+def test_children_close_incoming_sockets_and_sibling_pipes():
+    """What a new child closes (childResetFileNumList) includes the creator's incoming Thespian
+    sockets and the pipes it keeps for its other child processes, besides Thespian's own list."""
+    import multiprocessing
+
+    from actors.thespian_patches import patch_children_close_incoming_sockets
+
+    patch_children_close_incoming_sockets()
+    a, b = socket.socketpair()
+
+    class FakeTransport:
+        _openSockets = {}
+        _incomingSockets = {a.fileno(): T.TCPIncomingPersistent(None, a)}
+
+        def protectedFileNumList(self):
+            return [b.fileno()]
+
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=time.sleep, args=(5,))
+    child.start()
+    try:
+        fds = T.TCPTransport.childResetFileNumList(FakeTransport())
+        popen = child._popen
+        assert b.fileno() in fds  # Thespian's own list is kept
+        assert a.fileno() in fds  # the incoming socket
+        assert popen.sentinel in fds  # the sibling's pipe ends (parent_r, parent_w)
+        assert len([fd for fd in popen.finalizer._args if fd in fds]) == 2
+    finally:
+        child.kill()
+        child.join(5)
+        a.close()
+        b.close()
+
+
+
+
 
 
 def test_transport_loop_uses_poll_selector():
