@@ -16,7 +16,8 @@ It owns the TCP socket and drives an :class:`rlpx.connection.Connection`:
   ~0.25-0.5 ms and an ACK to each hop.  End of stream on a channel means that Protocol's
   process is gone (detected at once, besides ChildActorExited and the /proc liveness check).
 * Write path: :class:`messages.protocol.FromProtocol` batches are checked (code < length),
-  offset, compressed, framed and encrypted in mailbox order into one out-buffer, written with
+  offset, compressed, framed and encrypted in the order the Peer handles them (its mailbox
+  and its channels, each in arrival order) into one out-buffer, written with
   non-blocking sends and flushed again on a short timer while bytes remain.  Above
   ``OUT_HIGH_WATER`` bytes the Peer withholds outbound credit, so the out-buffer stays bounded.
 * Timers: Ping every ``ping_interval_s``; no bytes for ``idle_s`` -> Disconnect(READ_TIMEOUT);
@@ -84,8 +85,8 @@ CONNECT_POLL_S = 0.005
 class _Link:
     """The Peer's view of one running Protocol actor."""
 
-    __slots__ = ("addr", "name", "version", "offset", "length", "sent", "acked", "pending", "withheld", "credited", "credit_due", "info",
-                 "spec", "pc", "sup", "incarnation", "unacked", "restarting", "pid", "chan")
+    __slots__ = ("addr", "name", "version", "offset", "length", "sent", "acked", "pending", "withheld", "credited",
+                 "credit_due", "info", "spec", "pc", "sup", "incarnation", "unacked", "restarting", "pid", "chan")
 
     def __init__(self, row, spec, pc):
         self.addr = None

@@ -477,7 +477,8 @@ class Server(NodeActor):
             if kind == "protocol" and not proto:
                 self.send(sender, AdminResult(False, "protocol target is protocol:<peer id prefix>:<name>"))
                 return
-            matches = [r for r in self.peers.values() if r.state == "added" and r.node_id.hex().startswith(prefix.lower())]
+            matches = [r for r in self.peers.values()
+                       if r.state == "added" and r.node_id.hex().startswith(prefix.lower())]
             if len(matches) > 1:
                 self.send(sender, AdminResult(False, f"peer id prefix {prefix!r} matches {len(matches)} peers"))
                 return

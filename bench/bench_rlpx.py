@@ -115,7 +115,8 @@ def main() -> None:
     sizes = [(100, "100 B", 20000), (64 * 1024, "64 KiB", 1000), (1024 * 1024, "1 MiB", 64)]
     for snappy in (True, False):
         print(f"MessageCodec, random payloads, snappy {'on' if snappy else 'off'} (MB/s, median of {runs}):")
-        print(f"  {'payload':>7}  {'enc+dec':>8}  {'encode':>8}  {'decode':>8}  {'per link':>8}  {'(best enc+dec)':>14}")
+        print(f"  {'payload':>7}  {'enc+dec':>8}  {'encode':>8}  {'decode':>8}  {'per link':>8}  "
+              f"{'(best enc+dec)':>14}")
         for size, label, count in sizes:
             payload = os.urandom(size)
             results = []
