@@ -29,7 +29,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from harness import BenchSystem, Clients, echo_proto, median, _stat  # noqa: E402
-from profile_node import OUT_DIR, _short, categorize  # noqa: E402
+from profile_node import OUT_DIR, parse_collapsed  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -67,27 +67,9 @@ def roles(pids: list[int], server: int, clients: int) -> dict[int, str]:
 def busy_profile(path: pathlib.Path):
     """Collapsed py-spy stacks -> (samples, busy samples, Counter inclusive function over busy
     samples, Counter self function over busy samples); idle = innermost frame waits in select."""
-    import collections
-    total = busy = 0
-    incl: collections.Counter = collections.Counter()
-    selfs: collections.Counter = collections.Counter()
-    if not path.exists():
-        return 0, 0, incl, selfs
-    for line in path.read_text().splitlines():
-        stack, _, n = line.rpartition(" ")
-        try:
-            n = int(n)
-        except ValueError:
-            continue
-        frames = stack.split(";")
-        total += n
-        if categorize(frames).startswith("idle"):
-            continue
-        busy += n
-        selfs[_short(frames[-1])] += n
-        for fr in set(_short(x) for x in frames):
-            incl[fr] += n
-    return total, busy, incl, selfs
+    total, cats, selfs, incl = parse_collapsed(path, busy_only=True)
+    idle = sum(n for cat, n in cats.items() if cat.startswith("idle"))
+    return total, total - idle, incl, selfs
 
 
 def one_run(n: int, pyspy: str | None, rate: int, tree: bool = False, pool: int | None = None) -> dict:

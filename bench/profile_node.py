@@ -61,8 +61,11 @@ def categorize(frames: list[str]) -> str:
     return "other"
 
 
-def parse_collapsed(path: pathlib.Path):
-    """Collapsed stacks -> (total samples, Counter category, Counter self function, Counter incl function)."""
+def parse_collapsed(path: pathlib.Path, busy_only: bool = False):
+    """Collapsed stacks -> (total samples, Counter category, Counter self function, Counter incl function).
+
+    With ``busy_only`` the function counters leave out idle samples (innermost frame waiting
+    in select/poll); the category counter always has every sample."""
     total = 0
     cats: collections.Counter = collections.Counter()
     selfs: collections.Counter = collections.Counter()
@@ -82,7 +85,10 @@ def parse_collapsed(path: pathlib.Path):
             frames = stack.split(";")
             # the first frame is the thread ("process 123:..." or "thread (0x...)") with --threads
             total += n
-            cats[categorize(frames)] += n
+            cat = categorize(frames)
+            cats[cat] += n
+            if busy_only and cat.startswith("idle"):
+                continue
             selfs[_short(frames[-1])] += n
             for fr in set(_short(x) for x in frames):
                 incl[fr] += n
