@@ -25,10 +25,11 @@ stream means the other process is gone.
 
 from __future__ import annotations
 
-import mmap
 import pickle
 import socket
 from collections import deque
+
+from .reading import read_available, receive_buffer
 
 LENGTH_BYTES = 4
 """Size of each message's length prefix (big-endian), bytes."""
@@ -73,9 +74,7 @@ class Channel:
         self._pending = 0
         self._in = bytearray()
         self.closed = False
-        # receive buffer, made on first use: an anonymous mmap, whose pages become resident
-        # only as reads fill them (bytearray(n) would touch all n bytes)
-        self._rview = None
+        self._rview = None  # receive buffer (actors/reading.py), made on first use
 
     @classmethod
     def pair(cls) -> tuple["Channel", socket.socket]:
@@ -142,27 +141,11 @@ class Channel:
 
         Reads at most READ_MAX bytes per call; a partial message stays buffered for the next.
         """
-        eof = False
-        got = 0
         buf = self._in
         if self._rview is None:
-            self._rview = memoryview(mmap.mmap(-1, READ_CHUNK))
-        view = self._rview
-        while got < READ_MAX:
-            try:
-                n = self.sock.recv_into(view)  # recv(1 MiB) would allocate (and free) 1 MiB each call
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                eof = True
-                break
-            if not n:
-                eof = True
-                break
-            buf += view[:n]
-            got += n
-            if n < READ_CHUNK:
-                break
+            self._rview = receive_buffer(READ_CHUNK)
+        _, eof, error = read_available(self.sock, self._rview, READ_MAX, buf.extend)
+        eof = eof or error is not None
         msgs = []
         pos, end = 0, len(buf)
         while end - pos >= LENGTH_BYTES:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import array
 import errno
-import mmap
 import os
 import socket
 import time
@@ -57,6 +56,7 @@ from rlpx.keys import node_hash, node_id_from_private_key
 
 from .base import NodeActor
 from .channel import Channel, ChannelClosed
+from .reading import read_available, receive_buffer
 from .supervision import ChildSupervisor, process_alive
 
 READ_CHUNK = 1 << 20
@@ -138,9 +138,7 @@ class Peer(NodeActor):
         self.draining = False     # Disconnect written, write side shut: reading until the remote closes
         self.eof_pending = ""     # remote closed while a checkpoint held its last bytes (see _read)
         self.hello_info: dict = {}
-        # receive buffer: an anonymous mmap, so a page becomes resident only when a read fills
-        # it (bytearray(n) would zero-fill, i.e. touch, all n bytes of every Peer)
-        self._rview = memoryview(mmap.mmap(-1, READ_CHUNK))
+        self._rview = receive_buffer(READ_CHUNK)  # actors/reading.py
         self._pending_restart_info: dict[str, tuple] = {}
 
     # -- watch -------------------------------------------------------------------------
@@ -273,25 +271,7 @@ class Peer(NodeActor):
 
     def _read(self):
         chunks = []
-        total = 0
-        eof = False
-        error = None
-        view = self._rview
-        while total < READ_MAX:
-            try:
-                n = self.sock.recv_into(view)  # recv(1 MiB) would allocate (and free) 1 MiB each call
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                error = exc
-                break
-            if not n:
-                eof = True
-                break
-            chunks.append(bytes(view[:n]))
-            total += n
-            if n < READ_CHUNK:
-                break
+        _, eof, error = read_available(self.sock, self._rview, READ_MAX, lambda got: chunks.append(bytes(got)))
         if chunks:
             self.last_recv = time.monotonic()
             self._feed(b"".join(chunks) if len(chunks) > 1 else chunks[0])
@@ -811,16 +791,10 @@ class Peer(NodeActor):
             self.after("grace", self.cfg.timeouts.disconnect_grace_s if self.cfg else 1.0)
 
     def _drain(self):
-        while True:
-            try:
-                data = self.sock.recv(READ_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                break
-            if not data:
-                break
-        self._finish()
+        """Discard what the remote still sends after our Disconnect; finish at its close."""
+        _, eof, error = read_available(self.sock, self._rview, READ_MAX, lambda got: None)
+        if eof or error is not None:
+            self._finish()
 
     def _flush_once(self):
         if self.sock is not None and self.conn is not None and self.conn.out:
