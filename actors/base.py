@@ -59,11 +59,7 @@ class NodeActor(Actor):
             if isinstance(msg, WakeupMessage) and msg.payload == TICK:
                 self._on_tick()
             else:
-                handler = getattr(self, "on_" + type(msg).__name__, None)
-                if handler is None:
-                    self.on_other(msg, sender)
-                else:
-                    handler(msg, sender)
+                self.deliver(msg, sender)
         except Exception as exc:  # noqa: BLE001 - one log line, then the subclass decides
             if isinstance(exc, InjectedFault):
                 self.log.warning("%s: %s (while handling %s)", type(self).__name__, exc, type(msg).__name__)
@@ -94,6 +90,15 @@ class NodeActor(Actor):
             return super().createActor(*args, **kwargs)
         finally:
             gc.unfreeze()
+
+    def deliver(self, msg, sender) -> None:
+        """Hand ``msg`` to ``on_<ClassName>(msg, sender)``, or to :meth:`on_other` if there is none
+        (messages from Thespian, and those read from a Peer <-> Protocol channel)."""
+        handler = getattr(self, "on_" + type(msg).__name__, None)
+        if handler is None:
+            self.on_other(msg, sender)
+        else:
+            handler(msg, sender)
 
     def after_handler(self) -> None:
         """Runs after every handler (e.g. to send what the handler queued as one batch)."""

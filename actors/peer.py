@@ -508,9 +508,7 @@ class Peer(NodeActor):
         for m in msgs:
             if link.chan is not chan or self.finished:
                 return  # the link was restarted or we closed meanwhile: the rest is stale
-            handler = getattr(self, "on_" + type(m).__name__, None)
-            if handler is not None:
-                handler(m, sender)
+            self.deliver(m, sender)
         if eof and link.chan is chan:
             self._drop_channel(link)
             if not self.closing and link.addr is not None and not link.restarting:

@@ -178,9 +178,7 @@ class Protocol(NodeActor):
         chan = self._chan
         msgs, eof = chan.receive()
         for m in msgs:
-            handler = getattr(self, "on_" + type(m).__name__, None)
-            if handler is not None:
-                handler(m, self.peer)
+            self.deliver(m, self.peer)
         if eof:
             self._peer_gone()
 
