@@ -55,6 +55,7 @@ from .base import NodeActor
 from .dialer import Dialer
 from .listener import Listener
 from .peer import Peer
+from .prefork import rehearse_connection
 
 REAP_GRACE_S = 0.25
 """How long a Peer noticed dead may still report its own PeerGone, seconds."""
@@ -140,6 +141,9 @@ class Server(NodeActor):
         except (UnknownProtocolError, EnodeError) as exc:
             self.send(sender, StartFailed(cfg.name, str(exc)))
             return
+        # the wire layer's one-time set-up, done here once instead of in every Peer forked from
+        # this process (actors/prefork.py: PSS per peer 14.65 -> 12.1 MiB)
+        rehearse_connection([(p.name, p.version, p.length) for p in map(resolve, cfg.protocols)])
         self.static_nodes = list(cfg.static_nodes)
         self.sup = {"listener": ChildSupervisor(cfg.supervision.listener),
                     "dialer": ChildSupervisor(cfg.supervision.dialer)}
