@@ -9,15 +9,14 @@
   (``inbound_throttle_s``, 30 s in go-ethereum; not applied to loopback and LAN addresses,
   p2p/server.go ``checkInboundConn`` / netutil ``AddrIsLAN``).  Rejected connections are
   closed at once.
-* Each accepted socket is held until its Peer actor asks for it (:class:`messages.peer.FdRequest`)
-  and then passed with SCM_RIGHTS over an abstract AF_UNIX datagram socket (THESPIAN_FACTS §2b);
-  ``sendmsg`` is used directly because ``socket.send_fds`` ignores its address in CPython 3.11.
-  Only a failed hand-off is answered (:class:`messages.peer.FdSent` with ``ok`` False).
+* Each accepted socket goes at once, with its ``conn_id`` and remote address, to the Server's
+  inbound hand-off socket (SCM_RIGHTS over an abstract AF_UNIX datagram socket,
+  actors/fd_handoff.py); the Listener keeps no copy.  The Server forks the connection's Peer
+  while holding it, so the Peer inherits it.  If the hand-off fails the connection is closed.
 """
 
 from __future__ import annotations
 
-import array
 import ipaddress
 import os
 import socket
@@ -27,13 +26,10 @@ import uuid
 from thespian.actors import ThespianWatch
 
 from messages.lifecycle import ListenerFailed, ListenerReady
-from messages.peer import FdSent, InboundAccepted
 from messages.supervision import ActorPid
 
 from .base import NodeActor
-
-UNCLAIMED_TIMEOUT_S = 10.0
-"""An accepted socket no Peer claimed within this time is closed and its slot freed."""
+from .fd_handoff import send_connection
 
 
 def is_lan(ip) -> bool:
@@ -84,9 +80,9 @@ class Listener(NodeActor):
         self.lsock: socket.socket | None = None
         self.usock: socket.socket | None = None
         self.server = None
+        self.inbox = b""
         self.max_pending = 50
-        self.waiting: dict[str, tuple[socket.socket, float]] = {}  # accepted, not yet claimed
-        self.in_handshake: set[str] = set()                         # slots taken (claimed or not)
+        self.in_handshake: set[str] = set()  # slots taken: handed to the Server, not yet freed
         self.policy: InboundPolicy | None = None
 
     def watch(self):
@@ -97,6 +93,7 @@ class Listener(NodeActor):
     def on_StartListener(self, msg, sender):
         cfg = msg.config
         self.server = msg.server
+        self.inbox = msg.inbox
         self.send(msg.server, ActorPid(os.getpid(), "listener"))
         self.max_pending = cfg.max_pending_peers
         self.policy = InboundPolicy(cfg.net_restrict, cfg.timeouts.inbound_throttle_s)
@@ -136,54 +133,29 @@ class Listener(NodeActor):
                 _close(conn)
                 continue
             conn_id = uuid.uuid4().hex
-            self.waiting[conn_id] = (conn, now)
+            try:
+                send_connection(self.usock, self.inbox, conn, conn_id, addr)
+            except OSError as exc:
+                self.log.warning("listener: inbound %s:%s dropped, hand-off to the Server failed: %s",
+                                 addr[0], addr[1], exc)
+                _close(conn)
+                continue
+            conn.close()  # the Server holds its own copy now; no shutdown, which would end the stream
             self.in_handshake.add(conn_id)
-            self.send(self.server, InboundAccepted(conn_id, (addr[0], addr[1])))
-
-    def on_FdRequest(self, msg, sender):
-        entry = self.waiting.pop(msg.conn_id, None)
-        if entry is None:
-            self.send(sender, FdSent(msg.conn_id, False, "unknown or expired connection"))
-            return
-        conn = entry[0]
-        try:
-            fds = array.array("i", [conn.fileno()])
-            self.usock.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)], 0, msg.path)
-        except OSError as exc:
-            _close(conn)
-            self.in_handshake.discard(msg.conn_id)
-            self.send(sender, FdSent(msg.conn_id, False, str(exc)))
-            return
-        conn.close()  # the Peer holds its own copy now; no shutdown, which would end the stream
-        # No FdSent on success: the Peer acts on a failure only (it has the fd once its watch
-        # fires).  A reply would open a Listener->Peer transport socket per connection that the
-        # Listener then keeps and scans on every loop (THESPIAN_FACTS §1: O(sockets) per loop).
 
     def on_SlotFree(self, msg, sender):
         self.in_handshake.discard(msg.conn_id)
-        entry = self.waiting.pop(msg.conn_id, None)
-        if entry is not None:
-            _close(entry[0])
 
     def on_timer(self, name):
         if name != "housekeeping":
             return
-        now = time.monotonic()
-        self.policy.expire(now)
-        for conn_id, (conn, at) in list(self.waiting.items()):
-            if now - at > UNCLAIMED_TIMEOUT_S:
-                del self.waiting[conn_id]
-                self.in_handshake.discard(conn_id)
-                _close(conn)
+        self.policy.expire(time.monotonic())
         self.after("housekeeping", 1.0)
 
     def on_Liveness(self, msg, sender):
         pass
 
     def on_ActorExitRequest(self, msg, sender):
-        for conn, _ in self.waiting.values():
-            _close(conn)
-        self.waiting.clear()
         if self.lsock is not None:
             self.lsock.close()
             self.lsock = None

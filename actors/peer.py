@@ -170,10 +170,14 @@ class Peer(NodeActor):
         self.inbound = True
         self.remote = tuple(msg.remote)
         self.stage = "handshake"
+        if msg.fd >= 0:
+            # inherited from the Server, which forked this process holding it (actors/fd_handoff.py)
+            self._adopt(msg.fd)
+            return
         self.usock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         path = b"\0devp2p-peer-" + uuid.uuid4().hex.encode()
         self.usock.bind(path)
-        self.send(msg.listener, FdRequest(msg.conn_id, path))
+        self.send(msg.server, FdRequest(msg.conn_id, path))
         self.after("fd", 5.0)
 
     def on_PeerStartOutbound(self, msg, sender):
@@ -198,8 +202,7 @@ class Peer(NodeActor):
         self.after("connect_deadline", self.cfg.timeouts.dial_s)
 
     def _setup(self, cfg, server):
-        self.cfg, self.server = cfg, server
-        self.send(server, ActorPid(os.getpid(), "peer"))
+        self.cfg, self.server = cfg, server  # the Server knows our pid from our creation (Server._child_pid)
         self.private_key = cfg.private_key
         self.node_id = node_id_from_private_key(cfg.private_key)
         self.resolved = [resolve(pc) for pc in cfg.protocols]
@@ -230,8 +233,16 @@ class Peer(NodeActor):
         self.usock.close()
         self.usock = None
         self.timers.cancel("fd")
-        self.sock = socket.socket(fileno=fds[0])
-        self.sock.setblocking(False)
+        self._adopt(fds[0])
+
+    def _adopt(self, fd: int) -> None:
+        """Run the inbound connection on the accepted socket ``fd`` (now ours)."""
+        try:
+            self.sock = socket.socket(fileno=fd)
+            self.sock.setblocking(False)
+        except OSError as exc:
+            self._finish_failed(f"inbound socket unusable: {exc}")
+            return
         self._start_connection()
 
     def _start_connection(self):

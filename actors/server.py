@@ -29,18 +29,20 @@ first dial; a ``stopped`` event at shutdown), cause not found.
 
 from __future__ import annotations
 
+import array
 import os
 import signal
+import socket
 import time
 
-from thespian.actors import ActorExitRequest, ChildActorExited
+from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
 
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply
 from messages.events import NodeEvent, Subscribed
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
-from messages.peer import (DialDone, DisconnectPeer, Liveness, PeerDown, PeerStartInbound, PeerStartOutbound,
-                           PeerUp, SlotFree)
+from messages.peer import (DialDone, DisconnectPeer, FdSent, Liveness, PeerDown, PeerStartInbound,
+                           PeerStartOutbound, PeerUp, SlotFree)
 from protocols import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
 from rlpx.enode import Enode, parse_enode
@@ -49,6 +51,7 @@ from rlpx.keys import node_hash, node_id_from_private_key
 
 from messages.supervision import FAULT_MODES, InjectFault
 
+from . import fd_handoff
 from .admission import Admission
 from .supervision import ChildSupervisor, process_alive
 from .base import NodeActor
@@ -56,6 +59,16 @@ from .dialer import Dialer
 from .listener import Listener
 from .peer import Peer
 from .prefork import rehearse_connection
+
+INBOX_BATCH = 1
+"""Accepted sockets taken from the inbound hand-off socket per pass of Thespian's loop (each
+forks a Peer) before the messages that arrived meanwhile get their turn.  Measured in the
+100-client burst (bench/profile_burst.py, alternating runs): 1 or 8 gave the same rate, but
+with 8 the first peer was added after 330-380 ms instead of 80-150 ms - the first Peers'
+checkpoints waited behind every fork."""
+
+UNCLAIMED_TIMEOUT_S = 10.0
+"""A socket held for a pooled Peer that has not fetched it within this time is closed, seconds."""
 
 REAP_GRACE_S = 0.25
 """How long a Peer noticed dead may still report its own PeerGone, seconds."""
@@ -120,6 +133,9 @@ class Server(NodeActor):
         self.pool: list[int] = []  # keys (in self.peers) of idle pooled Peers, oldest first
         self._seen: dict[str, int] = {}  # str(real address) -> key in self.peers (see _find)
         self.exiting = False  # ActorExitRequest received: create no more children
+        self.inbox = None     # inbound hand-off socket (actors/fd_handoff.py) and its name
+        self.inbox_name = b""
+        self.held: dict[str, tuple[int, float]] = {}  # conn_id -> (fd, since) for a pooled Peer to fetch
 
     # -- start -------------------------------------------------------------------------
     def on_StartServer(self, msg, sender):
@@ -158,6 +174,7 @@ class Server(NodeActor):
             self.port = 0
             self._ready()
         else:
+            self.inbox, self.inbox_name = fd_handoff.inbox()
             self._start_listener()
         self.after("liveness", cfg.supervision.liveness_s)
 
@@ -170,7 +187,7 @@ class Server(NodeActor):
             # a restarted Listener listens on the address the node announced
             from dataclasses import replace
             cfg = replace(cfg, listen_port=self.port)
-        self.send(self.listener, StartListener(cfg, self.myAddress))
+        self.send(self.listener, StartListener(cfg, self.myAddress, self.inbox_name))
 
     def _start_dialer(self):
         self.child_pids.pop("dialer", None)
@@ -214,12 +231,79 @@ class Server(NodeActor):
         return Enode(self.local_id, host, self.port, self.port).url()
 
     # -- connections -------------------------------------------------------------------
-    def on_InboundAccepted(self, msg, sender):
-        if self.stopping:
-            self.send(sender, SlotFree(msg.conn_id))
+    def watch(self):
+        return ThespianWatch([self.inbox.fileno()]) if self.inbox is not None else None
+
+    def on_WatchMessage(self, msg, sender):
+        """Accepted sockets from the Listener (actors/fd_handoff.py): each becomes a Peer."""
+        if self.inbox is None or self.inbox.fileno() not in msg.ready:
             return
-        rec = self._peer_for(True, conn_id=msg.conn_id, remote=tuple(msg.remote))
-        self.send(rec.addr, PeerStartInbound(self.cfg, self.myAddress, sender, msg.conn_id, tuple(msg.remote)))
+        for _ in range(INBOX_BATCH):
+            try:
+                got = fd_handoff.receive_connection(self.inbox)
+            except fd_handoff.HandoffError as exc:
+                self.log.warning("node %s: %s", self.cfg.name, exc)
+                continue
+            except OSError as exc:
+                self.log.warning("node %s: inbound hand-off socket: %s", self.cfg.name, exc)
+                return
+            if got is None:
+                return
+            self._inbound(*got)
+
+    def _inbound(self, conn_id: str, remote: tuple, fd: int) -> None:
+        """Give the accepted socket ``fd`` to a Peer: a new Peer inherits it from the fork; an
+        idle pooled one fetches it (FdRequest).  ``fd`` is closed here either way."""
+        if self.stopping or self.exiting:
+            os.close(fd)
+            if self.listener is not None:
+                self.send(self.listener, SlotFree(conn_id))
+            return
+        rec = self._take_pooled(True, conn_id=conn_id, remote=remote)
+        if rec is not None:
+            fd_handoff.hold(fd)  # not for the children forked meanwhile
+            self.held[conn_id] = (fd, time.monotonic())
+            self.send(rec.addr, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote))
+            return
+        try:
+            rec = self._new_peer(True, conn_id=conn_id, remote=remote)[1]  # the fork: the Peer inherits fd
+        finally:
+            os.close(fd)
+        self.send(rec.addr, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd))
+
+    def on_FdRequest(self, msg, sender):
+        """A pooled Peer fetches the socket held for its connection."""
+        entry = self.held.pop(msg.conn_id, None)
+        if entry is None:
+            self.send(sender, FdSent(msg.conn_id, False, "unknown or expired connection"))
+            return
+        fd = entry[0]
+        fd_handoff.release(fd)
+        try:
+            self.inbox.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))], 0, msg.path)
+        except OSError as exc:
+            self.send(sender, FdSent(msg.conn_id, False, str(exc)))
+        finally:
+            os.close(fd)
+
+    def _expire_held(self) -> None:
+        """Close sockets held for pooled Peers that never fetched them (the Peer died)."""
+        now = time.monotonic()
+        for conn_id, (fd, since) in list(self.held.items()):
+            if now - since > UNCLAIMED_TIMEOUT_S:
+                del self.held[conn_id]
+                fd_handoff.release(fd)
+                os.close(fd)
+
+    def _close_inbox(self) -> None:
+        for fd, _ in self.held.values():
+            fd_handoff.release(fd)
+            os.close(fd)
+        self.held.clear()
+        if self.inbox is not None:
+            fd_handoff.release(self.inbox.fileno())
+            self.inbox.close()
+            self.inbox = None
 
     def on_DialRequest(self, msg, sender):
         try:
@@ -249,6 +333,10 @@ class Server(NodeActor):
 
     def _peer_for(self, inbound: bool, **kw) -> _PeerRec:
         """The Peer that takes a new connection: the oldest pooled one, else a new one."""
+        return self._take_pooled(inbound, **kw) or self._new_peer(inbound, **kw)[1]
+
+    def _take_pooled(self, inbound: bool, **kw) -> _PeerRec | None:
+        """The oldest idle pooled Peer, given the connection described by ``kw``; None if none."""
         while self.pool:
             key = self.pool.pop(0)
             rec = self.peers.get(key)
@@ -262,7 +350,7 @@ class Server(NodeActor):
             if not self.timers.is_set("pool"):
                 self.after("pool", POOL_REFILL_DELAY_S)
             return rec
-        return self._new_peer(inbound, **kw)[1]
+        return None
 
     def _refill_pool(self) -> None:
         """One fork per call while the pool is short; the rest on the next tick, so that
@@ -278,8 +366,8 @@ class Server(NodeActor):
     def _child_pid(self, addr) -> int | None:
         """PID of the child actor just created at ``addr``, from Thespian 4.0.1's record of its
         children (multiprocCommon ``_child_procs``: ChildInfo.childAddr / childProc); None where
-        there is none (simpleSystemBase).  The Peer reports it too (ActorPid), but only once it
-        is given a connection: a pooled Peer must be covered by the /proc sweep before that."""
+        there is none (simpleSystemBase).  A Peer does not report its pid (one Thespian message
+        less per connection); the Listener and the Dialer do (ActorPid)."""
         for info in reversed(getattr(self._myRef, "_child_procs", None) or ()):
             if info.childAddr == addr:
                 return getattr(info.childProc, "pid", None)
@@ -290,8 +378,8 @@ class Server(NodeActor):
         child's address is a local placeholder whose str() changes, so compare with ``==``.
 
         A Peer's own messages carry its real address, whose str() is stable: a match found by
-        the scan is remembered under it, so the next messages from that Peer (ActorPid, two
-        checkpoints, PeerInfoUpdate, PeerGone) cost one comparison instead of a scan of every
+        the scan is remembered under it, so the next messages from that Peer (the second
+        checkpoint, PeerInfoUpdate, PeerGone) cost one comparison instead of a scan of every
         record (~7 % of the Server's busy time with 100 Peers, bench/profile_burst.py)."""
         hint = self._seen.get(str(addr))
         if hint is not None:
@@ -506,9 +594,6 @@ class Server(NodeActor):
             if getattr(self, msg.role) is not None and getattr(self, msg.role) == sender:
                 self.child_pids[msg.role] = msg.pid
             return
-        key = self._find(sender)
-        if key is not None:
-            self.peers[key].pid = msg.pid
 
     def _sweep(self):
         """Liveness: children whose process is gone although no ChildActorExited said so."""
@@ -542,6 +627,7 @@ class Server(NodeActor):
             self._restart(name[len("restart:"):])
         elif name == "liveness":
             self._sweep()
+            self._expire_held()
             probe = Liveness()
             for rec in self.peers.values():
                 if rec.state != POOLED:
@@ -697,6 +783,7 @@ class Server(NodeActor):
         # outlive the Server and hold up ActorSystem.shutdown() for its 10 s limit.
         self.exiting = True
         self.timers.cancel("pool")
+        self._close_inbox()
 
         # Thespian (actorManager._shutdownActor) asks only the children whose start-up it has
         # registered (EndpointConnected) to exit, then waits for all of them: a Peer forked a

@@ -173,6 +173,9 @@ def patch_children_close_incoming_sockets() -> None:
     sibling.  A child never uses its siblings' pipes (Thespian checks its own children with
     ``is_alive()``, i.e. waitpid).  Closing them in the child only drops the child's copies; the
     creator keeps its own.
+
+    Also closed: the fds the creator registered with :func:`actors.fd_handoff.hold` (the
+    Server's inbound hand-off socket and accepted sockets meant for other Peers).
     """
     global _child_close_applied
     if _child_close_applied:
@@ -181,10 +184,13 @@ def patch_children_close_incoming_sockets() -> None:
 
     from multiprocessing import util as mp_util
 
+    from .fd_handoff import held_fds
+
     original = T.TCPTransport.childResetFileNumList
 
     def child_reset_file_num_list(self):
         fds = list(original(self))
+        fds.extend(fd for fd in held_fds() if fd not in fds)
         me = os.getpid()
         for fin in list(mp_util._finalizer_registry.values()):
             if getattr(fin, "_callback", None) is mp_util.close_fds and getattr(fin, "_pid", None) == me:

@@ -41,10 +41,13 @@ class StartFailed:
 
 @dataclass(frozen=True)
 class StartListener:
-    """Server -> Listener: bind ``host:port`` and accept for node ``config``."""
+    """Server -> Listener: bind ``host:port`` and accept for node ``config``; hand accepted
+    sockets to the Server's inbound hand-off socket ``inbox`` (abstract AF_UNIX name,
+    actors/fd_handoff.py)."""
 
     config: NodeConfig
     server: ActorAddress
+    inbox: bytes = b""
 
 
 @dataclass(frozen=True)

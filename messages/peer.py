@@ -15,23 +15,18 @@ actorManager._handleOneMessage call ``identify()`` eagerly).  The repr of a whol
 
 
 @dataclass(frozen=True)
-class InboundAccepted:
-    """Listener -> Server: a connection from ``remote`` (host, port) waits as ``conn_id``."""
-
-    conn_id: str
-    remote: tuple[str, int]
-
-
-@dataclass(frozen=True)
 class PeerStartInbound:
-    """Server -> new Peer: fetch connection ``conn_id`` from ``listener`` and run as recipient."""
+    """Server -> Peer: run as recipient on inbound connection ``conn_id`` from ``remote``.
+
+    ``fd``: the accepted socket, inherited from the Server by a Peer forked for this connection
+    (actors/fd_handoff.py); -1 for a pooled Peer, which fetches it from the Server (FdRequest).
+    """
 
     config: NodeConfig = field(repr=False)  # see CONFIG_REPR_NOTE
     server: ActorAddress
-    listener: ActorAddress
     conn_id: str
     remote: tuple[str, int]
-    trusted_ids: frozenset = frozenset()
+    fd: int = -1
 
 
 @dataclass(frozen=True)
@@ -47,7 +42,7 @@ class PeerStartOutbound:
 
 @dataclass(frozen=True)
 class FdRequest:
-    """Peer -> Listener: send the socket of ``conn_id`` over SCM_RIGHTS to abstract AF_UNIX ``path``."""
+    """Pooled Peer -> Server: send the socket of ``conn_id`` over SCM_RIGHTS to abstract AF_UNIX ``path``."""
 
     conn_id: str
     path: bytes
@@ -55,7 +50,7 @@ class FdRequest:
 
 @dataclass(frozen=True)
 class FdSent:
-    """Listener -> Peer: the fd was sent (``ok``) or could not be (``error``)."""
+    """Server -> pooled Peer: the fd could not be sent (``ok`` False, ``error``); no reply on success."""
 
     conn_id: str
     ok: bool

@@ -1,0 +1,123 @@
+"""Handing accepted TCP sockets from the Listener to the Server, and from the Server to Peers.
+
+An inbound connection's socket goes, with SCM_RIGHTS, over the Server's *inbound hand-off
+socket* (an abstract-namespace AF_UNIX datagram socket, THESPIAN_FACTS §2b), in the same
+datagram as the connection's ``conn_id`` and remote address.  The Server then forks the Peer
+actor while it holds the socket, so the Peer *inherits* it: no message from the Peer to fetch
+it, no socket from each Peer into the Listener.  (Before: a Thespian message from the Listener
+to the Server, then one from the Peer to the Listener asking for the fd - over a new transport
+connection the Listener then kept and scanned on every loop pass - and the fd over a third
+socket.)  An idle pooled Peer, forked before the connection existed, still asks the Server for
+it (:class:`messages.peer.FdRequest`).
+
+Every fd the creating process holds must not leak into its other children (a copy held by
+another process keeps a connection open after its Peer closes it): :func:`hold` registers an
+fd, :func:`release` removes it, and the Thespian patch
+:func:`actors.thespian_patches.patch_children_close_incoming_sockets` has every new child close
+the registered ones.  The Server releases an inbound socket just before the fork that should
+inherit it.
+
+Datagram: ASCII ``"<conn_id> <host> <port>"`` and exactly one fd.  Anything else (a local
+process can write to an abstract socket) is refused: its fds are closed, one log line.
+"""
+
+from __future__ import annotations
+
+import array
+import os
+import socket
+import uuid
+
+MAX_DATAGRAM = 256
+"""Bytes of the text part we accept (conn_id, host, port)."""
+
+_held: set[int] = set()
+os.register_at_fork(after_in_child=_held.clear)  # a child owns none of its creator's registrations
+
+
+def hold(fd: int) -> None:
+    """Register ``fd`` (held by this process) as one its future children must close."""
+    _held.add(fd)
+
+
+def release(fd: int) -> None:
+    """Stop registering ``fd`` (it is closed, or the next child is meant to inherit it)."""
+    _held.discard(fd)
+
+
+def held_fds() -> list[int]:
+    """The registered fds, for a new child to close."""
+    return sorted(_held)
+
+
+class HandoffError(ValueError):
+    """A datagram on the hand-off socket is not ``conn_id host port`` with one TCP socket."""
+
+
+def inbox() -> tuple[socket.socket, bytes]:
+    """Create a non-blocking AF_UNIX datagram socket bound to a fresh abstract name.
+
+    Returns (socket, name); the socket is registered with :func:`hold`.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    name = b"\0devp2p-inbound-" + uuid.uuid4().hex.encode()
+    sock.bind(name)
+    sock.setblocking(False)
+    hold(sock.fileno())
+    return sock, name
+
+
+def send_connection(sender: socket.socket, to: bytes, conn: socket.socket, conn_id: str, remote: tuple) -> None:
+    """Send ``conn``'s fd with ``conn_id`` and ``remote`` (host, port) to the inbox ``to``.
+
+    ``sendmsg`` directly: ``socket.send_fds`` ignores its address argument in CPython 3.11.
+    Raises OSError (e.g. BlockingIOError if the inbox queue is full); the caller keeps ``conn``
+    and closes its own copy either way.
+    """
+    text = f"{conn_id} {remote[0]} {int(remote[1])}".encode("ascii")
+    fds = array.array("i", [conn.fileno()])
+    sender.sendmsg([text], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)], 0, to)
+
+
+def receive_connection(sock: socket.socket) -> tuple[str, tuple[str, int], int] | None:
+    """Read one datagram from the inbox: (conn_id, (host, port), fd), or None if there is none.
+
+    The fd is then ours to close.  Raises :class:`HandoffError` for a malformed datagram (every
+    fd it carried already closed) and OSError for a failing socket.
+    """
+    try:
+        text, fds, flags, _ = socket.recv_fds(sock, MAX_DATAGRAM, 4)
+    except (BlockingIOError, InterruptedError):
+        return None
+    try:
+        parts = text.decode("ascii").split(" ")
+        if len(fds) != 1 or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or len(parts) != 3:
+            raise HandoffError(f"malformed hand-off datagram ({len(text)} bytes, {len(fds)} fds)")
+        conn_id, host, port = parts[0], parts[1], int(parts[2])
+        if not _is_tcp(fds[0]):
+            raise HandoffError("hand-off fd is not a TCP socket")
+    except (UnicodeDecodeError, ValueError, OSError) as exc:
+        for fd in fds:
+            _close_fd(fd)
+        if isinstance(exc, HandoffError):
+            raise
+        raise HandoffError(f"malformed hand-off datagram: {exc}") from None
+    return conn_id, (host, port), fds[0]
+
+
+def _is_tcp(fd: int) -> bool:
+    try:
+        probe = socket.socket(fileno=fd)
+    except OSError:
+        return False  # not a socket at all
+    try:
+        return probe.type == socket.SOCK_STREAM and probe.family in (socket.AF_INET, socket.AF_INET6)
+    finally:
+        probe.detach()
+
+
+def _close_fd(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass

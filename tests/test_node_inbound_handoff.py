@@ -1,0 +1,67 @@
+"""Inbound sockets reach their Peer by inheritance (actors/fd_handoff.py): after several inbound
+connections, each node-side connection socket is held by exactly one process of the system (its
+Peer: not the Listener, the Server, another Peer or a Protocol actor), and so is the Server's
+inbound hand-off socket.  A copy anywhere else would keep a connection open after its Peer
+closed it."""
+
+from __future__ import annotations
+
+import os
+
+from node_fixtures import RawPeer, _socket_inodes, nodes, wait_until  # noqa: F401 - fixture
+from rlpx.connection import HelloReceived
+
+
+def _tcp_inode(local_port: int, remote_port: int) -> int | None:
+    """Inode of the established loopback TCP socket local_port <-> remote_port (IPv4), or None."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if int(cols[1].split(":")[1], 16) == local_port and int(cols[2].split(":")[1], 16) == remote_port:
+                return int(cols[9])
+    return None
+
+
+def _unix_inodes(prefix: str) -> list[int]:
+    """Inodes of abstract AF_UNIX sockets whose name starts with ``prefix`` (without the NUL)."""
+    found = []
+    with open("/proc/net/unix") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if len(cols) >= 8 and cols[7].startswith("@" + prefix):
+                found.append(int(cols[6]))
+    return found
+
+
+def _holders(pids, inode: int) -> list[int]:
+    return [pid for pid in pids if inode in _socket_inodes(pid)]
+
+
+def test_each_inbound_socket_is_held_by_its_peer_only(nodes):
+    a = nodes.start("alpha")
+    raws = [RawPeer(a.enode) for _ in range(3)]
+    try:
+        for raw in raws:
+            assert isinstance(raw.handshake(), HelloReceived)
+            nodes.expect("peer_added", node="alpha", peer_id=raw.id_hex)
+        inodes = [_tcp_inode(a.port, raw.sock.getsockname()[1]) for raw in raws]
+        assert None not in inodes
+
+        def holders():
+            pids = list(nodes.pids())
+            return [_holders(pids, inode) for inode in inodes]
+
+        # a Protocol actor is forked holding its Peer's socket and closes it when it starts
+        # (ProtocolStart.close_fds): wait, bounded, for that; a leaked copy never goes away
+        assert wait_until(lambda: all(len(h) == 1 for h in holders()), 5.0), holders()
+        holders = holders()
+        pids = list(nodes.pids())
+        assert len({h[0] for h in holders}) == 3  # three different Peers
+        assert os.getpid() not in {h[0] for h in holders}
+
+        inbox = _unix_inodes("devp2p-inbound-")
+        assert len(inbox) == 1
+        assert len(_holders(pids, inbox[0])) == 1  # the Server's own, no inherited copies
+    finally:
+        for raw in raws:
+            raw.close()
