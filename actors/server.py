@@ -590,10 +590,10 @@ class Server(NodeActor):
         self.send(sender, AdminResult(True))
 
     def on_ActorPid(self, msg, sender):
-        if msg.role in ("listener", "dialer"):
-            if getattr(self, msg.role) is not None and getattr(self, msg.role) == sender:
-                self.child_pids[msg.role] = msg.pid
-            return
+        """The Listener's and the Dialer's pid (Peers do not send one: see :meth:`_child_pid`)."""
+        if msg.role in ("listener", "dialer") and getattr(self, msg.role) is not None \
+                and getattr(self, msg.role) == sender:
+            self.child_pids[msg.role] = msg.pid
 
     def _sweep(self):
         """Liveness: children whose process is gone although no ChildActorExited said so."""

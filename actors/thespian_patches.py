@@ -69,13 +69,38 @@ def patch_one_socket_per_direction() -> None:
 
 class _SelectorsWithPoll:
     """Stands in for the ``selectors`` module inside Thespian's TCPTransport: the same names,
-    but ``DefaultSelector`` is ``selectors.PollSelector``."""
+    but ``DefaultSelector`` is :class:`MergingPollSelector`."""
 
     DefaultSelector = None  # set by patch_poll_selector
 
     def __getattr__(self, name):
         import selectors
         return getattr(selectors, name)
+
+
+def _merging_poll_selector():
+    import selectors
+
+    class MergingPollSelector(selectors.PollSelector):
+        """poll(2) selector on which registering an fd twice merges the events.
+
+        Thespian's loop registers its read list and then its write list; an fd can be on both
+        when an actor's watch list still names an fd it closed and the number was reused by a
+        new Thespian socket.  Thespian never updates the watch list after ActorExitRequest
+        (actorManager ``_handleOneMessage`` returns before ``set_watch``), so an actor that
+        closes a watched socket on exit (the Server's inbound hand-off socket) left it there,
+        and the loop that drains the last transmits died with "KeyError: FD 11 is already
+        registered" (seen in bench/run_all.py).  Merging keeps every event Thespian asked for.
+        """
+
+        def register(self, fileobj, events, data=None):
+            try:
+                return super().register(fileobj, events, data)
+            except KeyError:
+                key = self.get_key(fileobj)
+                return self.modify(fileobj, key.events | events, key.data)
+
+    return MergingPollSelector
 
 
 _poll_applied = False
@@ -89,17 +114,16 @@ def patch_poll_selector() -> None:
     epoll that is epoll_create1 + one epoll_ctl per socket + epoll_wait + close: 10 system
     calls per pass for a Peer actor's ~7 sockets (seen with strace), and a pass runs for every
     message.  ``PollSelector`` registers in Python and makes one poll(2) call per pass; for the
-    few sockets of an actor it costs the same in the kernel.  Idempotent.
+    few sockets of an actor it costs the same in the kernel.  An fd registered twice (read and
+    write) gets both events instead of a KeyError (see ``MergingPollSelector``).  Idempotent.
     """
     global _poll_applied
     if _poll_applied:
         return
-    import selectors
-
     from thespian.system.transport import TCPTransport as T
 
     shim = _SelectorsWithPoll()
-    shim.DefaultSelector = selectors.PollSelector
+    shim.DefaultSelector = _merging_poll_selector()
     T.selectors = shim
     _poll_applied = True
 

@@ -109,7 +109,7 @@ def test_children_close_incoming_sockets_and_sibling_pipes():
 
 def test_transport_loop_uses_poll_selector():
     bind_thespian_to()
-    assert T.selectors.DefaultSelector is selectors.PollSelector
+    assert issubclass(T.selectors.DefaultSelector, selectors.PollSelector)
     # every other name still comes from the real module
     assert T.selectors.EVENT_READ == selectors.EVENT_READ
     assert T.selectors.EVENT_WRITE == selectors.EVENT_WRITE
@@ -125,3 +125,22 @@ def test_poll_selector_patch_is_idempotent():
         assert isinstance(sel, selectors.PollSelector)
     finally:
         sel.close()
+
+
+def test_fd_registered_for_read_and_write_gets_both_events():
+    """Thespian's loop may list one fd for reading (a stale watch) and for writing (a new socket
+    that reused the number): the selector merges instead of raising KeyError."""
+    bind_thespian_to()
+    a, b = socket.socketpair()
+    sel = T.selectors.DefaultSelector()
+    try:
+        sel.register(a.fileno(), selectors.EVENT_READ)
+        sel.register(a.fileno(), selectors.EVENT_WRITE)
+        assert sel.get_key(a.fileno()).events == selectors.EVENT_READ | selectors.EVENT_WRITE
+        b.send(b"x")
+        ready = dict((key.fd, ev) for key, ev in sel.select(1.0))
+        assert ready[a.fileno()] == selectors.EVENT_READ | selectors.EVENT_WRITE
+    finally:
+        sel.close()
+        a.close()
+        b.close()
