@@ -31,17 +31,18 @@ def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
     global _patched_host
     from thespian.system.transport import IPBase
 
-    from .thespian_patches import (patch_cheap_incoming_delay, patch_children_close_incoming_sockets,
-                                   patch_one_socket_per_direction, patch_poll_selector,
-                                   patch_setproctitle_import)
+    from .thespian_patches import (patch_cheap_actor_init_args, patch_cheap_incoming_delay,
+                                   patch_children_close_incoming_sockets, patch_one_socket_per_direction,
+                                   patch_poll_selector, patch_setproctitle_import)
 
     # every process that starts or joins a system goes through here: also apply the transport
     # fix against the simultaneous-large-send deadlock, the cheaper per-socket bookkeeping, the
     # cheaper wait of each loop pass and children that do not inherit their creator's incoming
-    # sockets, and a cheap failed import of the optional setproctitle in each new actor process
-    # (actors/thespian_patches.py)
+    # sockets, and, in each new actor process, a cheap failed import of the optional setproctitle
+    # and a cheap look at the actor's __init__ arguments (actors/thespian_patches.py)
     patch_one_socket_per_direction()
     patch_setproctitle_import()
+    patch_cheap_actor_init_args()
     patch_cheap_incoming_delay()
     patch_poll_selector()
     patch_children_close_incoming_sockets()

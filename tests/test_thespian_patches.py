@@ -144,3 +144,30 @@ def test_fd_registered_for_read_and_write_gets_both_events():
         sel.close()
         a.close()
         b.close()
+
+
+def test_actor_init_args_as_thespian_passes_them():
+    """The cheap withPossibleInitArgs.create passes exactly the keywords __init__ names, like
+    Thespian's own method, including for classes without a Python __init__."""
+    from thespian.system.utilis import withPossibleInitArgs
+
+    from actors.thespian_patches import patch_cheap_actor_init_args
+
+    class Named:
+        def __init__(self, capabilities, *, requirements=None):
+            self.got = (capabilities, requirements)
+
+    class Anything:
+        def __init__(self, *args, **kwargs):
+            self.got = (args, kwargs)
+
+    class NoInit:
+        pass
+
+    patch_cheap_actor_init_args()
+    make = withPossibleInitArgs(capabilities={"c": 1}, requirements={"r": 2}, other=3)
+    assert make.create.__wrapped__.__module__.startswith("thespian.")
+    assert make.create(Named).got == ({"c": 1}, {"r": 2})
+    assert make.create(Anything).got == ((), {})  # Thespian passes nothing here either
+    assert make.create.__wrapped__(make, Anything).got == ((), {})
+    assert isinstance(make.create(NoInit), NoInit)
