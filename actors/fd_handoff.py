@@ -14,8 +14,8 @@ Every fd the creating process holds must not leak into its other children (a cop
 another process keeps a connection open after its Peer closes it): :func:`hold` registers an
 fd, :func:`release` removes it, and the Thespian patch
 :func:`actors.thespian_patches.patch_children_close_incoming_sockets` has every new child close
-the registered ones.  The Server releases an inbound socket just before the fork that should
-inherit it.
+the registered ones.  An inbound socket the Server forks a new Peer for is never registered
+(that child is meant to inherit it); one held for a pooled Peer is, until the Peer fetches it.
 
 Datagram: ASCII ``"<conn_id> <host> <port>"`` and exactly one fd.  Anything else (a local
 process can write to an abstract socket) is refused: its fds are closed, one log line.
@@ -70,13 +70,19 @@ def inbox() -> tuple[socket.socket, bytes]:
 def send_connection(sender: socket.socket, to: bytes, conn: socket.socket, conn_id: str, remote: tuple) -> None:
     """Send ``conn``'s fd with ``conn_id`` and ``remote`` (host, port) to the inbox ``to``.
 
-    ``sendmsg`` directly: ``socket.send_fds`` ignores its address argument in CPython 3.11.
     Raises OSError (e.g. BlockingIOError if the inbox queue is full); the caller keeps ``conn``
     and closes its own copy either way.
     """
-    text = f"{conn_id} {remote[0]} {int(remote[1])}".encode("ascii")
-    fds = array.array("i", [conn.fileno()])
-    sender.sendmsg([text], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)], 0, to)
+    send_fd(sender, to, conn.fileno(), f"{conn_id} {remote[0]} {int(remote[1])}".encode("ascii"))
+
+
+def send_fd(sender: socket.socket, to: bytes, fd: int, text: bytes = b"fd") -> None:
+    """Send ``fd`` with SCM_RIGHTS and ``text`` in one datagram to abstract AF_UNIX name ``to``.
+
+    ``sendmsg`` directly: ``socket.send_fds`` ignores its address argument in CPython 3.11.
+    Raises OSError; the fd stays open here (the receiver gets its own copy).
+    """
+    sender.sendmsg([text], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))], 0, to)
 
 
 def receive_connection(sock: socket.socket) -> tuple[str, tuple[str, int], int] | None:

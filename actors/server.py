@@ -29,10 +29,8 @@ first dial; a ``stopped`` event at shutdown), cause not found.
 
 from __future__ import annotations
 
-import array
 import os
 import signal
-import socket
 import time
 
 from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
@@ -280,7 +278,7 @@ class Server(NodeActor):
         fd = entry[0]
         fd_handoff.release(fd)
         try:
-            self.inbox.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))], 0, msg.path)
+            fd_handoff.send_fd(self.inbox, msg.path, fd)
         except OSError as exc:
             self.send(sender, FdSent(msg.conn_id, False, str(exc)))
         finally:

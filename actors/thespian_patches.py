@@ -69,38 +69,13 @@ def patch_one_socket_per_direction() -> None:
 
 class _SelectorsWithPoll:
     """Stands in for the ``selectors`` module inside Thespian's TCPTransport: the same names,
-    but ``DefaultSelector`` is :class:`MergingPollSelector`."""
+    but ``DefaultSelector`` is :class:`actors.loop_selector.PassSelector`."""
 
     DefaultSelector = None  # set by patch_poll_selector
 
     def __getattr__(self, name):
         import selectors
         return getattr(selectors, name)
-
-
-def _merging_poll_selector():
-    import selectors
-
-    class MergingPollSelector(selectors.PollSelector):
-        """poll(2) selector on which registering an fd twice merges the events.
-
-        Thespian's loop registers its read list and then its write list; an fd can be on both
-        when an actor's watch list still names an fd it closed and the number was reused by a
-        new Thespian socket.  Thespian never updates the watch list after ActorExitRequest
-        (actorManager ``_handleOneMessage`` returns before ``set_watch``), so an actor that
-        closes a watched socket on exit (the Server's inbound hand-off socket) left it there,
-        and the loop that drains the last transmits died with "KeyError: FD 11 is already
-        registered" (seen in bench/run_all.py).  Merging keeps every event Thespian asked for.
-        """
-
-        def register(self, fileobj, events, data=None):
-            try:
-                return super().register(fileobj, events, data)
-            except KeyError:
-                key = self.get_key(fileobj)
-                return self.modify(fileobj, key.events | events, key.data)
-
-    return MergingPollSelector
 
 
 _poll_applied = False
@@ -113,17 +88,20 @@ def patch_poll_selector() -> None:
     own comment: "creates selector on each loop, perhaps this could be optimized").  With
     epoll that is epoll_create1 + one epoll_ctl per socket + epoll_wait + close: 10 system
     calls per pass for a Peer actor's ~7 sockets (seen with strace), and a pass runs for every
-    message.  ``PollSelector`` registers in Python and makes one poll(2) call per pass; for the
-    few sockets of an actor it costs the same in the kernel.  An fd registered twice (read and
-    write) gets both events instead of a KeyError (see ``MergingPollSelector``).  Idempotent.
+    message.  :class:`actors.loop_selector.PassSelector` makes one poll(2) call per pass and
+    keeps its per-fd bookkeeping to one int (``selectors.PollSelector`` built a key object and
+    two dict entries per fd in Python: with a Server's ~200 sockets, a large share of every
+    pass).  It also merges an fd registered twice instead of raising KeyError.  Idempotent.
     """
     global _poll_applied
     if _poll_applied:
         return
     from thespian.system.transport import TCPTransport as T
 
+    from .loop_selector import PassSelector
+
     shim = _SelectorsWithPoll()
-    shim.DefaultSelector = _merging_poll_selector()
+    shim.DefaultSelector = PassSelector
     T.selectors = shim
     _poll_applied = True
 
