@@ -91,6 +91,17 @@ class NodeActor(Actor):
         finally:
             gc.unfreeze()
 
+    def child_pid(self, addr) -> int | None:
+        """PID of the child actor just created at ``addr``, from Thespian 4.0.1's record of its
+        children (multiprocCommon ``_child_procs``: ChildInfo.childAddr / childProc); None where
+        there is none (simpleSystemBase).  Known at once, so children need not report their pid
+        in a message of their own (one Thespian message per Peer and per Protocol actor less).
+        """
+        for info in reversed(getattr(self._myRef, "_child_procs", None) or ()):
+            if info.childAddr == addr:
+                return getattr(info.childProc, "pid", None)
+        return None
+
     def deliver(self, msg, sender) -> None:
         """Hand ``msg`` to ``on_<ClassName>(msg, sender)``, or to :meth:`on_other` if there is none
         (messages from Thespian, and those read from a Peer <-> Protocol channel)."""

@@ -41,7 +41,7 @@ from thespian.actors import ActorExitRequest, ThespianWatch
 
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply, CheckpointRequest
 from messages.peer import FdRequest, MsgTraffic, PeerGone, PeerInfoUpdate
-from messages.supervision import ActorPid, InjectFault, SupervisionEvent
+from messages.supervision import InjectFault, SupervisionEvent
 from messages.protocol import (INBOUND_WINDOW, MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, OutboundCredit,
                                ProtocolStart, ProtocolStop, ToProtocol)
 from protocols import load_class, resolve
@@ -202,7 +202,7 @@ class Peer(NodeActor):
         self.after("connect_deadline", self.cfg.timeouts.dial_s)
 
     def _setup(self, cfg, server):
-        self.cfg, self.server = cfg, server  # the Server knows our pid from our creation (Server._child_pid)
+        self.cfg, self.server = cfg, server  # the Server knows our pid from our creation (NodeActor.child_pid)
         self.private_key = cfg.private_key
         self.node_id = node_id_from_private_key(cfg.private_key)
         self.resolved = [resolve(pc) for pc in cfg.protocols]
@@ -413,7 +413,7 @@ class Peer(NodeActor):
         finally:
             child_end.close()
         link.chan = chan
-        link.pid = None
+        link.pid = self.child_pid(link.addr)
         link.incarnation = link.sup.started()
         link.restarting = False
         self.send(link.addr, ProtocolStart(self.myAddress, hello.node_id, hello.client_id, caps, self.inbound,
@@ -614,11 +614,6 @@ class Peer(NodeActor):
     def _sup_event(self, kind: str, data: dict):
         if self.server is not None:
             self.send(self.server, SupervisionEvent(kind, data))
-
-    def on_ActorPid(self, msg, sender):
-        for link in self.links.values():
-            if link.addr is not None and link.addr == sender:
-                link.pid = msg.pid
 
     def _check_protocols_alive(self):
         """Liveness check of the Protocol actors' processes (a lost ChildActorExited)."""

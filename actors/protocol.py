@@ -34,7 +34,6 @@ import signal
 
 from thespian.actors import Actor, ActorAddress, ActorExitRequest, ThespianWatch
 
-from messages.supervision import ActorPid
 from messages.protocol import (MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, ProtocolDisconnect, ProtocolEnded,
                                ProtocolEvent, ProtocolInfo)
 from rlpx.disc import DiscReason
@@ -202,7 +201,6 @@ class Protocol(NodeActor):
 
     # -- message handlers ----------------------------------------------------------------
     def on_ProtocolStart(self, msg, sender):
-        Actor.send(self, msg.peer, ActorPid(os.getpid(), "protocol"))
         for fd in msg.close_fds:
             try:
                 os.close(fd)

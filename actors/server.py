@@ -323,10 +323,10 @@ class Server(NodeActor):
 
     # -- the Peer pool -----------------------------------------------------------------
     def _new_peer(self, inbound: bool, **kw) -> tuple[int, _PeerRec]:
-        """Fork a Peer actor and record it; its pid is known at once (see :meth:`_child_pid`)."""
+        """Fork a Peer actor and record it; its pid is known at once (NodeActor.child_pid)."""
         addr = self.createActor(Peer)
         rec = _PeerRec(addr, inbound, **kw)
-        rec.pid = self._child_pid(addr)
+        rec.pid = self.child_pid(addr)
         return self._add_rec(rec), rec
 
     def _peer_for(self, inbound: bool, **kw) -> _PeerRec:
@@ -360,16 +360,6 @@ class Server(NodeActor):
         self.pool.append(key)
         if len(self.pool) < self.cfg.peer_pool:
             self.after("pool", 0.0)
-
-    def _child_pid(self, addr) -> int | None:
-        """PID of the child actor just created at ``addr``, from Thespian 4.0.1's record of its
-        children (multiprocCommon ``_child_procs``: ChildInfo.childAddr / childProc); None where
-        there is none (simpleSystemBase).  A Peer does not report its pid (one Thespian message
-        less per connection); the Listener and the Dialer do (ActorPid)."""
-        for info in reversed(getattr(self._myRef, "_child_procs", None) or ()):
-            if info.childAddr == addr:
-                return getattr(info.childProc, "pid", None)
-        return None
 
     def _find(self, addr) -> int | None:
         """Key of the Peer record for ``addr``.  ActorAddress is unhashable and a freshly created
@@ -588,7 +578,7 @@ class Server(NodeActor):
         self.send(sender, AdminResult(True))
 
     def on_ActorPid(self, msg, sender):
-        """The Listener's and the Dialer's pid (Peers do not send one: see :meth:`_child_pid`)."""
+        """The Listener's and the Dialer's pid (a Peer's is known from its creation: NodeActor.child_pid)."""
         if msg.role in ("listener", "dialer") and getattr(self, msg.role) is not None \
                 and getattr(self, msg.role) == sender:
             self.child_pids[msg.role] = msg.pid

@@ -37,10 +37,12 @@ class SupervisionEvent:
 
 @dataclass(frozen=True)
 class ActorPid:
-    """Child -> parent on start: the child's process id, so the parent can check liveness in
-    /proc itself: a ChildActorExited can be lost, and a message to a dead child whose socket
-    Thespian had open is only retried after 35 s (TransmitIntent.retry), so a dead-letter
-    probe alone can take that long."""
+    """Listener/Dialer -> Server on start: the child's process id, so the parent can check
+    liveness in /proc itself: a ChildActorExited can be lost, and a message to a dead child
+    whose socket Thespian had open is only retried after 35 s (TransmitIntent.retry), so a
+    dead-letter probe alone can take that long.  Peers and Protocol actors do not send it:
+    their creator reads their pid from Thespian's record of its children
+    (``NodeActor.child_pid``)."""
 
     pid: int
     role: str = ""
