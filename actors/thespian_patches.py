@@ -1,70 +1,26 @@
-"""Local patches to Thespian 4.0.1's TCP transport, applied in the launching process before the
-actor system starts (actor processes are forked from it and inherit them).
-
-Patches: one socket per direction (below), :func:`patch_poll_selector`,
+"""Local patches to Thespian 4.0.1, applied in the launching process before the actor system
+starts (actor processes are forked from it and inherit them): :func:`patch_poll_selector`,
 :func:`patch_cheap_incoming_delay`, :func:`patch_children_close_incoming_sockets`,
 :func:`patch_setproctitle_import` and :func:`patch_cheap_actor_init_args`.
 
-One socket per direction (found by tests/test_node_traffic.py): Thespian keeps ONE reusable
-socket per pair of actors (``_openSockets``, keyed by the remote address) and sends in both
-directions on it: the receiver of a message files the incoming socket as the idle socket for
-its own sends back (``TCPTransport._finishIncoming``).  While an actor transmits on that socket
-it only waits for it to become writable and does not read it.  If both actors of a pair start
-sending a message larger than the kernel's socket buffers at the same moment - a Peer handing
-an 8 MiB message to its Protocol actor while the Protocol actor hands the Peer an 8 MiB
-message to write - both block in the write and neither reads: the pair is deadlocked until
-Thespian's transmit timeout (5 minutes), then retries.  The Thespian source says as much
-("It's possible that both sides will simultaneously attempt to transmit ... should be rare").
-
-Fix: a socket accepted from a remote stays a receive-only socket (kept in ``_incomingSockets``
-and read for further messages) instead of becoming the socket for sends back; each actor
-sends on the socket it opened itself.  So every pair uses two sockets, one per direction, and
-a transmit never waits on a socket the other side is writing to.  Closing stays Thespian's:
-the sender drops its idle socket after ``MAX_IDLE_SOCKET_PERIOD`` (20 min) without a send, and
-the receiver then sees EOF and drops its end.  The receiver's own expiry is set a little
-longer, so it is the sender - never in the middle of a transmit - that closes first.
+No longer applied: "one socket per direction".  Thespian keeps one socket per pair of actors
+and sends both ways on it; if both actors start a message larger than the socket buffers at
+the same moment, both block in the write and the pair deadlocks until Thespian's 5-minute
+transmit timeout (found by tests/test_node_traffic.py with 8 MiB each way between a Peer and
+its Protocol actor).  The patch kept accepted sockets receive-only, so each pair used two.
+Since the Peer <-> Protocol data path left Thespian's transport (actors/channel.py), no pair of
+actors sends large messages through Thespian in both directions (Server <-> Peer and Peer <->
+Protocol actor exchange small control messages only), and the patch only doubled every
+actor's sockets - each pass of Thespian's loop walks all of them - and cost a TCP connection
+per child for the first message to it.  Measured without it (bench/profile_burst.py,
+alternating runs): Server CPU in the 100-client burst -27 % (median 2.08 -> 1.52 s), rate
+31 -> 39 hs/s; the 8 MiB both-ways test passes over the channels.  Data between actors must
+keep to the channels (or another path of their own), not Thespian messages.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
-
-_applied = False
-
-
-def patch_one_socket_per_direction() -> None:
-    """Apply the patch described in the module docstring (idempotent)."""
-    global _applied
-    if _applied:
-        return
-    from thespian.system.transport import TCPTransport as T
-
-    original = T.TCPTransport._addedDataToIncoming
-    receive_expiry = T.MAX_IDLE_SOCKET_PERIOD + timedelta(minutes=5)
-
-    def _added_data_to_incoming(self, inc, skipFinish=False, has_exclusive_flag=False):
-        if skipFinish or not isinstance(inc, T.TCPIncomingPersistent) or not hasattr(self, "_openSockets"):
-            return original(self, inc, skipFinish, has_exclusive_flag)
-        # Let Thespian deliver the message and ACK it, but not file the socket for sending.
-        pending = original(self, inc, True, has_exclusive_flag)
-        if pending is not None:
-            return pending  # message incomplete (or a follow-on message on the same socket)
-        sock, from_addr = inc.socket, inc.fromAddress
-        if sock is None or from_addr is None or not inc.receivedAllData():
-            return None  # closed after an error
-        for intent in self._transmitIntents.values():
-            # as _finishIncoming does: the remote is alive, retry a failed transmit to it now
-            if intent.targetAddr == from_addr and intent.stage == self._XMITStepRetry:
-                intent.retry(immediately=True)
-                break
-        # keep reading this socket for the remote's next messages (callers file it under its fd)
-        keep = T.TCPIncomingPersistent(from_addr, sock)
-        keep._expires = T.ExpirationTimer(receive_expiry)
-        return keep
-
-    T.TCPTransport._addedDataToIncoming = _added_data_to_incoming
-    _applied = True
 
 
 class _SelectorsWithPoll:
@@ -164,9 +120,8 @@ def patch_children_close_incoming_sockets() -> None:
 
     Thespian 4.0.1 (multiprocCommon ``startChild``) closes in a new child the fds its creator's
     transport lists in ``TCPTransport.childResetFileNumList()``: the listening socket and the
-    idle sockets of ``_openSockets``.  With the one-socket-per-direction patch above, a socket
-    accepted from a remote stays in ``_incomingSockets`` instead of moving to ``_openSockets``,
-    so every child inherited a copy of each: a Peer forked by a Server with 100 Peers held ~100
+    idle sockets of ``_openSockets``.  A socket accepted from a remote that is still being read
+    (``_incomingSockets``) is not on that list, so every child inherited a copy of each: a Peer forked by a Server with 100 Peers held ~100
     of the Server's sockets, and a Listener restarted after the Server had started its pool of
     idle Peers held one per pooled Peer (tests/test_supervision.py counts fds across restarts).
     Likewise the two pipe ends the creator keeps per live child process (multiprocessing

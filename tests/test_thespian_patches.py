@@ -1,7 +1,7 @@
 """actors/thespian_patches.py: the cheap ``TCPIncoming_Common.delay`` gives Thespian's result,
 children close their creator's incoming sockets, and the poll(2) selector patch is in place in
-every process that starts or joins an actor system (the one-socket-per-direction patch is
-exercised by tests/test_node_traffic.py's simultaneous large sends)."""
+every process that starts or joins an actor system, an fd listed twice in the loop merges,
+and actor __init__ arguments are picked as Thespian picks them."""
 
 import selectors
 import socket
