@@ -120,10 +120,12 @@ def patch_children_close_incoming_sockets() -> None:
 
     Thespian 4.0.1 (multiprocCommon ``startChild``) closes in a new child the fds its creator's
     transport lists in ``TCPTransport.childResetFileNumList()``: the listening socket and the
-    idle sockets of ``_openSockets``.  A socket accepted from a remote that is still being read
-    (``_incomingSockets``) is not on that list, so every child inherited a copy of each: a Peer forked by a Server with 100 Peers held ~100
-    of the Server's sockets, and a Listener restarted after the Server had started its pool of
-    idle Peers held one per pooled Peer (tests/test_supervision.py counts fds across restarts).
+    idle sockets of ``_openSockets``.  Sockets accepted from remotes that are kept for reading
+    (``_incomingSockets``) are not on that list, so every child inherited a copy of each (with
+    the one-socket-per-direction patch of that time, a Peer forked by a Server with 100 Peers
+    held ~100 of the Server's sockets, and a Listener restarted after the Server had started
+    its pool of idle Peers held one per pooled Peer: tests/test_supervision.py counts fds
+    across restarts).
     Likewise the two pipe ends the creator keeps per live child process (multiprocessing
     popen_fork ``Popen._launch``: the sentinel and the parent-alive pipe, registered as a
     ``util.Finalize(.., util.close_fds, (parent_r, parent_w))``): each child inherited two per
