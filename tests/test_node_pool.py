@@ -112,6 +112,8 @@ def test_no_pool_creates_peers_on_demand(nodes):
     with RawPeer(a.enode) as raw:
         assert isinstance(raw.handshake(), HelloReceived)
         nodes.expect("peer_added", node="alpha", peer_id=raw.id_hex)
-        # Listener, Dialer and the one Peer (which has a Protocol child): nothing idle
+        # Listener, Dialer and the one Peer (which has a Protocol child): nothing idle.  The Peer
+        # forks its Protocol actor once ADD_PEER is approved, and peer_added (published by the
+        # Server at that moment) can reach us first: wait, bounded, for that child
         assert len(_children(set(nodes.pids()), server)) == 3
-        assert _idle_peers(nodes, server) == set()
+        assert wait_until(lambda: _idle_peers(nodes, server) == set(), 5.0), _idle_peers(nodes, server)
