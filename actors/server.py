@@ -58,13 +58,6 @@ from .listener import Listener
 from .peer import Peer
 from .prefork import rehearse_connection
 
-INBOX_BATCH = 1
-"""Accepted sockets taken from the inbound hand-off socket per pass of Thespian's loop (each
-forks a Peer) before the messages that arrived meanwhile get their turn.  Measured in the
-100-client burst (bench/profile_burst.py, alternating runs): 1 or 8 gave the same rate, but
-with 8 the first peer was added after 330-380 ms instead of 80-150 ms - the first Peers'
-checkpoints waited behind every fork."""
-
 UNCLAIMED_TIMEOUT_S = 10.0
 """A socket held for a pooled Peer that has not fetched it within this time is closed, seconds."""
 
@@ -233,20 +226,24 @@ class Server(NodeActor):
         return ThespianWatch([self.inbox.fileno()]) if self.inbox is not None else None
 
     def on_WatchMessage(self, msg, sender):
-        """Accepted sockets from the Listener (actors/fd_handoff.py): each becomes a Peer."""
+        """An accepted socket from the Listener (actors/fd_handoff.py) becomes a Peer.
+
+        One per pass of Thespian's loop, so that the messages that arrived meanwhile (the new
+        Peers' checkpoints) get their turn between forks.  Measured in the 100-client burst
+        (bench/profile_burst.py, alternating runs): taking up to 8 per pass gave the same rate,
+        but the first peer was added after 330-380 ms instead of 80-150 ms.
+        """
         if self.inbox is None or self.inbox.fileno() not in msg.ready:
             return
-        for _ in range(INBOX_BATCH):
-            try:
-                got = fd_handoff.receive_connection(self.inbox)
-            except fd_handoff.HandoffError as exc:
-                self.log.warning("node %s: %s", self.cfg.name, exc)
-                continue
-            except OSError as exc:
-                self.log.warning("node %s: inbound hand-off socket: %s", self.cfg.name, exc)
-                return
-            if got is None:
-                return
+        try:
+            got = fd_handoff.receive_connection(self.inbox)
+        except fd_handoff.HandoffError as exc:
+            self.log.warning("node %s: %s", self.cfg.name, exc)
+            return
+        except OSError as exc:
+            self.log.warning("node %s: inbound hand-off socket: %s", self.cfg.name, exc)
+            return
+        if got is not None:
             self._inbound(*got)
 
     def _inbound(self, conn_id: str, remote: tuple, fd: int) -> None:

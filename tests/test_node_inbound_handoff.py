@@ -22,14 +22,14 @@ def _tcp_inode(local_port: int, remote_port: int) -> int | None:
     return None
 
 
-def _unix_inodes(prefix: str) -> list[int]:
-    """Inodes of abstract AF_UNIX sockets whose name starts with ``prefix`` (without the NUL)."""
+def _unix_sockets(prefix: str) -> list[tuple[int, bytes]]:
+    """(inode, abstract name) of AF_UNIX sockets whose name starts with ``prefix`` (no NUL)."""
     found = []
     with open("/proc/net/unix") as f:
         for line in f.readlines()[1:]:
             cols = line.split()
             if len(cols) >= 8 and cols[7].startswith("@" + prefix):
-                found.append(int(cols[6]))
+                found.append((int(cols[6]), b"\0" + cols[7][1:].encode()))
     return found
 
 
@@ -59,9 +59,39 @@ def test_each_inbound_socket_is_held_by_its_peer_only(nodes):
         assert len({h[0] for h in holders}) == 3  # three different Peers
         assert os.getpid() not in {h[0] for h in holders}
 
-        inbox = _unix_inodes("devp2p-inbound-")
+        inbox = _unix_sockets("devp2p-inbound-")
         assert len(inbox) == 1
-        assert len(_holders(pids, inbox[0])) == 1  # the Server's own, no inherited copies
+        assert len(_holders(pids, inbox[0][0])) == 1  # the Server's own, no inherited copies
     finally:
         for raw in raws:
             raw.close()
+
+
+def test_bad_datagrams_on_the_inbox_are_dropped_and_the_node_carries_on(nodes):
+    """Any local process can write to the abstract hand-off socket: text without an fd, and a
+    well-formed text with a pipe instead of a TCP socket, are refused (one log line each) and
+    the next real connection is served."""
+    import array
+    import socket
+
+    a = nodes.start("alpha")
+    (_, name), = _unix_sockets("devp2p-inbound-")
+    r, w = os.pipe()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.sendto(b"no-fd-here 127.0.0.1 1", name)
+        s.sendmsg([b"abc 127.0.0.1 1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r]))], 0, name)
+    os.close(r)
+    with RawPeer(a.enode) as raw:
+        assert isinstance(raw.handshake(), HelloReceived)
+        nodes.expect("peer_added", node="alpha", peer_id=raw.id_hex)
+    # the Server closed the pipe end it was sent: with every read end gone, writing fails
+    assert wait_until(lambda: _pipe_broken(w), 5.0)
+    os.close(w)
+
+
+def _pipe_broken(w: int) -> bool:
+    try:
+        os.write(w, b"x")
+    except BrokenPipeError:
+        return True
+    return False
