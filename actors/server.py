@@ -262,6 +262,12 @@ class Server(NodeActor):
             return
         try:
             rec = self._new_peer(True, conn_id=conn_id, remote=remote)[1]  # the fork: the Peer inherits fd
+        except Exception as exc:  # noqa: BLE001 - e.g. fork() failing with EAGAIN/ENOMEM
+            self.log.warning("node %s: inbound %s:%s dropped, no Peer could be started: %s",
+                             self.cfg.name, remote[0], remote[1], exc)
+            if self.listener is not None:
+                self.send(self.listener, SlotFree(conn_id))
+            return
         finally:
             os.close(fd)
         self.send(rec.addr, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd))

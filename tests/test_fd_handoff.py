@@ -121,3 +121,29 @@ def test_held_fds_are_closed_in_new_children_and_not_registered_there(inbox):
     finally:
         os.close(r)
         os.waitpid(pid, 0)
+
+
+def test_server_drops_a_connection_it_cannot_fork_a_peer_for(tcp_pair, monkeypatch):
+    """If the fork of the Peer fails (EAGAIN, ENOMEM), the Server closes the accepted socket and
+    frees its Listener slot instead of leaking both (the handler itself must not fail)."""
+    from types import SimpleNamespace
+
+    from actors.server import Server
+    from messages.peer import SlotFree
+
+    server = Server()
+    server.cfg = SimpleNamespace(name="alpha")
+    server.listener = "listener"
+    sent = []
+    monkeypatch.setattr(server, "send", lambda to, msg: sent.append((to, msg)))
+
+    def no_fork(*args, **kwargs):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(server, "_new_peer", no_fork)
+    accepted = tcp_pair[1]
+    fd = os.dup(accepted.fileno())
+    server._inbound("c0ffee", ("127.0.0.1", 1), fd)
+    assert sent == [("listener", SlotFree("c0ffee"))]
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed
