@@ -79,7 +79,6 @@ class Listener(NodeActor):
         super().__init__(*args, **kwargs)
         self.lsock: socket.socket | None = None
         self.usock: socket.socket | None = None
-        self.server = None
         self.inbox = b""
         self.max_pending = 50
         self.in_handshake: set[str] = set()  # slots taken: handed to the Server, not yet freed
@@ -92,7 +91,6 @@ class Listener(NodeActor):
 
     def on_StartListener(self, msg, sender):
         cfg = msg.config
-        self.server = msg.server
         self.inbox = msg.inbox
         self.send(msg.server, ActorPid(os.getpid(), "listener"))
         self.max_pending = cfg.max_pending_peers

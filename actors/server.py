@@ -287,20 +287,17 @@ class Server(NodeActor):
         finally:
             os.close(fd)
 
-    def _expire_held(self) -> None:
-        """Close sockets held for pooled Peers that never fetched them (the Peer died)."""
+    def _expire_held(self, max_age_s: float = UNCLAIMED_TIMEOUT_S) -> None:
+        """Close sockets held for pooled Peers longer than ``max_age_s`` (the Peer died)."""
         now = time.monotonic()
         for conn_id, (fd, since) in list(self.held.items()):
-            if now - since > UNCLAIMED_TIMEOUT_S:
+            if now - since > max_age_s:
                 del self.held[conn_id]
                 fd_handoff.release(fd)
                 os.close(fd)
 
     def _close_inbox(self) -> None:
-        for fd, _ in self.held.values():
-            fd_handoff.release(fd)
-            os.close(fd)
-        self.held.clear()
+        self._expire_held(max_age_s=-1.0)
         if self.inbox is not None:
             fd_handoff.release(self.inbox.fileno())
             self.inbox.close()
