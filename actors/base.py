@@ -8,6 +8,8 @@
 * An exception in a handler is logged once and passed to :meth:`NodeActor.on_handler_error`;
   it is not re-raised, because Thespian would retry the message and clear the watch.  The
   default reaction is to crash (exit), so the supervisor restarts the actor.
+* Actors with ``WATCH_SHORTCUT`` (the Peer and Protocol actors) get the readiness of their
+  watched fds without a pass of Thespian's loop (:mod:`actors.watch_shortcut`).
 * Fault injection: :class:`messages.supervision.InjectFault` makes the next handler raise,
   the actor exit, or its process die by SIGKILL.
 """
@@ -42,16 +44,22 @@ class NodeActor(Actor):
     PARENT_DEATH_SIGNAL = signal.SIGTERM
     """Signal this actor's process gets when its creator dies (actors/lifeline.py)."""
 
+    WATCH_SHORTCUT = False
+    """Deliver readiness of watched fds without a pass of Thespian's loop (actors/watch_shortcut.py)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timers = Timers()
         self._armed: list[float] = []
         self._fault_raise = False
         self._crashing = False
+        self._shortcut = not self.WATCH_SHORTCUT  # True once installed (or not wanted)
         die_with_parent(self.PARENT_DEATH_SIGNAL)  # no orphan if our creator exits before it registered us (lifeline.py)
 
     # -- dispatch ----------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
+        if not self._shortcut:
+            self._install_shortcut()
         try:
             if self._fault_raise and not isinstance(msg, (ActorExitRequest, InjectFault)):
                 self._fault_raise = False
@@ -77,6 +85,15 @@ class NodeActor(Actor):
             os._exit(0)  # see lifeline.orphaned: nobody is left to tell, and telling would hang
         self._arm()
         return self.watch()
+
+    def _install_shortcut(self) -> None:
+        self._shortcut = True
+        transport = getattr(getattr(self, "_myRef", None), "transport", None)
+        if all(hasattr(transport, a) for a in ("_watches", "set_watch", "_aTB_numPendingTransmits",
+                                                "_pendingWakeups", "_finished_intents", "_incomingEnvelopes")):
+            from . import loop_selector
+            from .watch_shortcut import WatchShortcut
+            loop_selector.set_watch_handler(WatchShortcut(self))
 
     def createActor(self, *args, **kwargs):
         """Thespian's ``createActor`` (it forks this process) with the heap frozen for the child.

@@ -7,13 +7,23 @@ once, reads the ready fds off the returned keys and closes it, on every pass; an
 several passes per message.  ``selectors.PollSelector`` builds a SelectorKey and two dict
 entries per ``register`` in Python; :class:`PassSelector` keeps one int per fd and hands the
 work to ``select.poll``.
+
+An actor may install a watch handler (:func:`set_watch_handler`, used by
+:mod:`actors.watch_shortcut`): when only fds of the actor's watch list are ready, ``select``
+hands them to the handler and waits again, so each readiness costs one handler call instead of
+a pass of Thespian's loop.  The wait still ends, returning to Thespian, when one of Thespian's
+own sockets is ready, the timeout it asked for is over or the handler says so.  A pass that
+also writes (Thespian has a transmit waiting) and a wait started inside the handler (Thespian
+draining a send) never use the handler.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import select
 import selectors
+import time
 
 EVENT_READ = selectors.EVENT_READ
 EVENT_WRITE = selectors.EVENT_WRITE
@@ -51,6 +61,7 @@ class PassSelector:
     def __init__(self):
         self._poll = select.poll()
         self._events: dict[int, int] = {}
+        self._writing = False
 
     def register(self, fileobj, events: int, data=None) -> _Key:
         fd = _fd(fileobj)
@@ -64,6 +75,8 @@ class PassSelector:
         else:
             self._poll.register(fd, mask)
         self._events[fd] = new
+        if new & EVENT_WRITE:
+            self._writing = True
         return _Key(fd, new)
 
     def get_key(self, fileobj) -> _Key:
@@ -73,15 +86,42 @@ class PassSelector:
         return _Key(fd, self._events[fd])
 
     def select(self, timeout: float | None = None) -> list[tuple[_Key, int]]:
-        """Wait up to ``timeout`` seconds (None: no limit, <= 0: do not wait)."""
-        if timeout is None:
-            ms = None
-        elif timeout <= 0:
-            ms = 0
-        else:
-            ms = math.ceil(timeout * 1e3)  # as PollSelector: never wake before the timeout
+        """Wait up to ``timeout`` seconds (None: no limit, <= 0: do not wait).
+
+        With a watch handler installed (:func:`set_watch_handler`), readiness of the actor's
+        watched fds alone is handed to the handler here, and the wait goes on, until a Thespian
+        socket is ready, the handler asks to return or ``timeout`` is over (see the module
+        docstring).
+        """
+        global _in_handler
+        handler = _watch_handler
+        if handler is None or _in_handler or self._writing:
+            return self._ready(self._poll.poll(_ms(timeout)))
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        ms = _ms(timeout)
+        while True:
+            events = self._poll.poll(ms)
+            if not events:
+                return []
+            fds = [fd for fd, _ in events]
+            if not handler.owns(fds):
+                return self._ready(events)
+            _in_handler = True
+            try:
+                go_on = handler(fds)
+            finally:
+                _in_handler = False
+            if not go_on:
+                return []  # Thespian's loop makes a pass with nothing ready: it sees what changed
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                ms = _ms(left)
+
+    def _ready(self, events) -> list[tuple[_Key, int]]:
         ready = []
-        for fd, ev in self._poll.poll(ms):
+        for fd, ev in events:
             got = 0
             if ev & ~select.POLLOUT:
                 got |= EVENT_READ
@@ -94,3 +134,33 @@ class PassSelector:
 
     def close(self) -> None:
         self._events.clear()
+
+
+def _ms(timeout: float | None) -> int | None:
+    if timeout is None:
+        return None
+    if timeout <= 0:
+        return 0
+    return math.ceil(timeout * 1e3)  # as PollSelector: never wake before the timeout
+
+
+_watch_handler = None
+_in_handler = False
+
+
+def set_watch_handler(handler) -> None:
+    """Install ``handler`` for this process (None removes it): an object with ``owns(fds) ->
+    bool`` (every fd in the list is one the actor watches) and ``__call__(fds) -> bool`` (handle
+    their readiness; False: return to Thespian's loop now)."""
+    global _watch_handler
+    _watch_handler = handler
+
+
+def _forget_handler() -> None:
+    # a forked child (a new actor) must not call its creator's actor
+    global _watch_handler, _in_handler
+    _watch_handler = None
+    _in_handler = False
+
+
+os.register_at_fork(after_in_child=_forget_handler)

@@ -112,6 +112,8 @@ class Peer(NodeActor):
     """One RLPx connection.  Started by :class:`messages.peer.PeerStartInbound` or
     :class:`messages.peer.PeerStartOutbound` from the Server."""
 
+    WATCH_SHORTCUT = True
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.sock: socket.socket | None = None

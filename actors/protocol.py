@@ -58,6 +58,8 @@ class ProtocolSendError(RuntimeError):
 class Protocol(NodeActor):
     """Base subprotocol actor.  See the module docstring for the hooks and the API."""
 
+    WATCH_SHORTCUT = True
+
     PARENT_DEATH_SIGNAL = signal.SIGKILL
     """A Protocol actor holds nothing to clean up (its Peer owns the socket and the Disconnect):
     when its Peer dies it goes at once, instead of trying to report to a dead parent."""

@@ -1,0 +1,84 @@
+"""Hand a watched fd's readiness straight to the actor, without a pass of Thespian's loop.
+
+Why: a subprotocol round trip crosses six actor wake-ups (Protocol -> Peer -> remote Peer ->
+remote Protocol and back), each one a WatchMessage.  Thespian 4.0.1 delivers a WatchMessage
+through a full pass of TCPTransport ``_runWithExpiry`` (lists of every socket and intent, the
+delay of each, a new selector, idle-socket and timeout scans) and ActorManager
+``_handleOneMessage`` (debug-log formatting, statistics), which measured as much Python as the
+Peer's own work per hop (bench/profile_node.py ``--case rtt``).
+
+How: :class:`actors.loop_selector.PassSelector` (the selector Thespian's loop waits in) calls
+:class:`WatchShortcut` when only the actor's watched fds are ready; it runs the actor's
+``receiveMessage(WatchMessage(fds))`` as ActorManager would (the returned ThespianWatch is
+installed with the transport's ``set_watch``) and the selector waits again in the same pass.
+Thespian stays in charge of everything else: the wait ends, and its loop runs as usual, as
+soon as one of its own sockets is ready (messages, ACKs, new connections, the shutdown and
+child-exit signals, which connect to the actor's socket to wake it), when its timeout (the
+next wakeupAfter, transmit retries) is over, or when the handler did anything that Thespian
+must act on: sent or created through Thespian, asked for a wakeup, changed its watch list, or
+the actor is exiting.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from thespian.actors import ThespianWatch, WatchMessage
+
+log = logging.getLogger("devp2p")
+
+
+class WatchShortcut:
+    """The watch handler of one actor (installed with ``loop_selector.set_watch_handler``).
+
+    ``actor`` is a running Thespian actor on multiprocTCPBase (its ``_myRef`` is Thespian's
+    ActorManager, whose ``transport`` is the TCPTransport): Thespian 4.0.1 internals, read only
+    through the attribute names below; anything missing disables the shortcut (the selector
+    then returns every event to Thespian as before).
+    """
+
+    __slots__ = ("actor",)
+
+    def __init__(self, actor):
+        self.actor = actor
+
+    def owns(self, fds: list[int]) -> bool:
+        """True when every fd in ``fds`` is in the actor's current watch list."""
+        try:
+            watched = self.actor._myRef.transport._watches
+        except AttributeError:
+            return False
+        for fd in fds:
+            if fd not in watched:
+                return False
+        return True
+
+    def __call__(self, fds: list[int]) -> bool:
+        """Deliver WatchMessage(fds); True if the selector may wait again, False to return.
+
+        An exception out of ``receiveMessage`` (NodeActor catches its handlers' own, so only
+        ``watch()`` or Thespian's bookkeeping could raise) is logged once and ends the wait
+        with the watch list unchanged: the fds are still ready, so Thespian's next pass
+        delivers them its own way (and applies its own error handling).
+        """
+        am = self.actor._myRef
+        tr = am.transport
+        if getattr(am, "_exiting", False):
+            return False
+        pending = tr._aTB_numPendingTransmits
+        wakeups = len(tr._pendingWakeups)
+        run_time = tr.run_time
+        try:
+            result = self.actor.receiveMessage(WatchMessage(fds), self.actor.myAddress)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("%s: WatchMessage outside Thespian's loop failed", type(self.actor).__name__)
+            return False
+        new = result.filenos if isinstance(result, ThespianWatch) else []
+        same_watch = new == tr._watches
+        tr.set_watch(new)
+        return (same_watch and pending == tr._aTB_numPendingTransmits and wakeups == len(tr._pendingWakeups)
+                and run_time is tr.run_time and not tr._finished_intents and not tr._incomingEnvelopes
+                and not getattr(am, "_exiting", False) and not getattr(am, "_receiveQueue", None))
+
+
+__all__ = ["WatchShortcut"]
