@@ -43,9 +43,15 @@ class WatchShortcut:
         self.actor = actor
 
     def owns(self, fds: list[int]) -> bool:
-        """True when every fd in ``fds`` is in the actor's current watch list."""
+        """True when every fd in ``fds`` is in the actor's current watch list and the actor is
+        not exiting (Thespian stops updating the watch list at ActorExitRequest, so it can name
+        an fd the actor closed and Thespian reused for a socket of its own: only Thespian's
+        loop may handle that readiness, or the wait would spin on it)."""
         try:
-            watched = self.actor._myRef.transport._watches
+            am = self.actor._myRef
+            if getattr(am, "_exiting", False):
+                return False
+            watched = am.transport._watches
         except AttributeError:
             return False
         for fd in fds:

@@ -207,7 +207,9 @@ def test_shortcut_returns_to_thespian_when_thespian_has_work(effect, watch_after
 def test_shortcut_never_delivers_to_an_exiting_actor():
     actor = FakeActor([5])
     actor._myRef._exiting = True
-    assert WatchShortcut(actor)([5]) is False
+    sc = WatchShortcut(actor)
+    assert not sc.owns([5])  # its readiness goes back to Thespian's loop as it is
+    assert sc([5]) is False
     assert actor.got == []
 
 
