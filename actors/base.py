@@ -26,8 +26,10 @@ from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 
 from messages.supervision import InjectFault
 
+from . import loop_selector
 from .lifeline import die_with_parent, orphaned
 from .timers import Timers
+from .watch_shortcut import WatchShortcut
 
 TICK = "_devp2p_tick"
 
@@ -54,12 +56,20 @@ class NodeActor(Actor):
         self._fault_raise = False
         self._crashing = False
         self._shortcut = not self.WATCH_SHORTCUT  # True once installed (or not wanted)
+        self.receiving = 0  # > 0 while receiveMessage runs
         die_with_parent(self.PARENT_DEATH_SIGNAL)  # no orphan if our creator exits before it registered us (lifeline.py)
 
     # -- dispatch ----------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
         if not self._shortcut:
             self._install_shortcut()
+        self.receiving += 1  # a wait Thespian runs inside a handler must not re-enter us (watch_shortcut)
+        try:
+            return self._receive(msg, sender)
+        finally:
+            self.receiving -= 1
+
+    def _receive(self, msg, sender):
         try:
             if self._fault_raise and not isinstance(msg, (ActorExitRequest, InjectFault)):
                 self._fault_raise = False
@@ -91,8 +101,6 @@ class NodeActor(Actor):
         transport = getattr(getattr(self, "_myRef", None), "transport", None)
         if all(hasattr(transport, a) for a in ("_watches", "set_watch", "_aTB_numPendingTransmits",
                                                 "_pendingWakeups", "_finished_intents", "_incomingEnvelopes")):
-            from . import loop_selector
-            from .watch_shortcut import WatchShortcut
             loop_selector.set_watch_handler(WatchShortcut(self))
 
     def createActor(self, *args, **kwargs):

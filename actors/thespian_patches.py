@@ -21,6 +21,7 @@ keep to the channels (or another path of their own), not Thespian messages.
 from __future__ import annotations
 
 import os
+import selectors
 
 
 class _SelectorsWithPoll:
@@ -28,9 +29,10 @@ class _SelectorsWithPoll:
     but ``DefaultSelector`` is :class:`actors.loop_selector.PassSelector`."""
 
     DefaultSelector = None  # set by patch_poll_selector
+    EVENT_READ = selectors.EVENT_READ  # read on every pass: no __getattr__ detour for these
+    EVENT_WRITE = selectors.EVENT_WRITE
 
     def __getattr__(self, name):
-        import selectors
         return getattr(selectors, name)
 
 

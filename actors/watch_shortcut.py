@@ -43,10 +43,18 @@ class WatchShortcut:
         self.actor = actor
 
     def owns(self, fds: list[int]) -> bool:
-        """True when every fd in ``fds`` is in the actor's current watch list and the actor is
-        not exiting (Thespian stops updating the watch list at ActorExitRequest, so it can name
-        an fd the actor closed and Thespian reused for a socket of its own: only Thespian's
-        loop may handle that readiness, or the wait would spin on it)."""
+        """True when every fd in ``fds`` is in the actor's current watch list, the actor is not
+        inside ``receiveMessage`` and not exiting.
+
+        Inside ``receiveMessage``: Thespian can run its loop from within a handler (a send while
+        20 transmits are pending drains them first, asyncTransportBase
+        ``_drain_tx_queue_if_needed``), and that wait must not call the actor again.  Exiting:
+        Thespian stops updating the watch list at ActorExitRequest, so it can name an fd the
+        actor closed and Thespian reused for a socket of its own; only Thespian's loop may
+        handle that readiness, or the wait would spin on it.
+        """
+        if getattr(self.actor, "receiving", 0):
+            return False
         try:
             am = self.actor._myRef
             if getattr(am, "_exiting", False):

@@ -204,6 +204,14 @@ def test_shortcut_returns_to_thespian_when_thespian_has_work(effect, watch_after
     assert actor._myRef.transport._watches == (watch_after if watch_after is not None else [5, 6])
 
 
+def test_wait_inside_a_handler_is_left_to_thespian():
+    actor = FakeActor([5])
+    actor.receiving = 1  # Thespian drains its transmits from inside receiveMessage
+    assert not WatchShortcut(actor).owns([5])
+    actor.receiving = 0
+    assert WatchShortcut(actor).owns([5])
+
+
 def test_shortcut_never_delivers_to_an_exiting_actor():
     actor = FakeActor([5])
     actor._myRef._exiting = True
