@@ -15,6 +15,8 @@ from thespian.system.transport import TCPTransport as T
 from actors import fd_handoff
 from actors.thespian_patches import patch_children_close_incoming_sockets
 
+from forking import answer_in_child
+
 
 def open_fds() -> set[int]:
     return {int(n) for n in os.listdir("/proc/self/fd")}
@@ -110,17 +112,8 @@ def test_held_fds_are_closed_in_new_children_and_not_registered_there(inbox):
     assert sock.fileno() not in T.TCPTransport.childResetFileNumList(FakeTransport())
     fd_handoff.hold(sock.fileno())
 
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its creator's registrations are not its own
-        os.write(w, b"empty" if fd_handoff.held_fds() == [] else b"inherited")
-        os._exit(0)
-    os.close(w)
-    try:
-        assert os.read(r, 16) == b"empty"
-    finally:
-        os.close(r)
-        os.waitpid(pid, 0)
+    # a child: its creator's registrations are not its own
+    assert answer_in_child(lambda: b"empty" if fd_handoff.held_fds() == [] else b"inherited") == b"empty"
 
 
 def test_server_drops_a_connection_it_cannot_fork_a_peer_for(tcp_pair, monkeypatch):
