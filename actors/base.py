@@ -56,18 +56,18 @@ class NodeActor(Actor):
         self._fault_raise = False
         self._crashing = False
         self._shortcut = not self.WATCH_SHORTCUT  # True once installed (or not wanted)
-        self.receiving = 0  # > 0 while receiveMessage runs
+        self._receiving = 0  # > 0 while receiveMessage runs
         die_with_parent(self.PARENT_DEATH_SIGNAL)  # no orphan if our creator exits before it registered us (lifeline.py)
 
     # -- dispatch ----------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
         if not self._shortcut:
             self._install_shortcut()
-        self.receiving += 1  # a wait Thespian runs inside a handler must not re-enter us (watch_shortcut)
+        self._receiving += 1  # a wait Thespian runs inside a handler must not re-enter us (watch_shortcut)
         try:
             return self._receive(msg, sender)
         finally:
-            self.receiving -= 1
+            self._receiving -= 1
 
     def _receive(self, msg, sender):
         try:

@@ -53,7 +53,7 @@ class WatchShortcut:
         actor closed and Thespian reused for a socket of its own; only Thespian's loop may
         handle that readiness, or the wait would spin on it.
         """
-        if getattr(self.actor, "receiving", 0):
+        if getattr(self.actor, "_receiving", 0):
             return False
         try:
             am = self.actor._myRef

@@ -197,9 +197,9 @@ def test_shortcut_returns_to_thespian_when_thespian_has_work(effect, watch_after
 
 def test_wait_inside_a_handler_is_left_to_thespian():
     actor = FakeActor([5])
-    actor.receiving = 1  # Thespian drains its transmits from inside receiveMessage
+    actor._receiving = 1  # Thespian drains its transmits from inside receiveMessage
     assert not WatchShortcut(actor).owns([5])
-    actor.receiving = 0
+    actor._receiving = 0
     assert WatchShortcut(actor).owns([5])
 
 
