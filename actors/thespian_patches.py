@@ -1,7 +1,8 @@
 """Local patches to Thespian 4.0.1, applied in the launching process before the actor system
 starts (actor processes are forked from it and inherit them): :func:`patch_poll_selector`,
 :func:`patch_cheap_incoming_delay`, :func:`patch_children_close_incoming_sockets`,
-:func:`patch_setproctitle_import` and :func:`patch_cheap_actor_init_args`.
+:func:`patch_setproctitle_import`, :func:`patch_cheap_actor_init_args` and
+:func:`patch_child_inaccessible`.
 
 No longer applied: "one socket per direction".  Thespian keeps one socket per pair of actors
 and sends both ways on it; if both actors start a message larger than the socket buffers at
@@ -225,3 +226,39 @@ def patch_cheap_actor_init_args() -> None:
     create.__wrapped__ = original
     utilis.withPossibleInitArgs.create = create
     _init_args_applied = True
+
+
+_inaccessible_applied = False
+
+
+def patch_child_inaccessible() -> None:
+    """Make an exiting actor drop the child it could not reach, not the last one (idempotent).
+
+    Thespian 4.0.1 (actorManager ``_shutdownActor``) sends ActorExitRequest to each child with
+    ``onError=lambda r, m: self._childInaccessible(each, m)``: the lambda reads ``each`` when
+    the send fails, after the loop, so it is the *last* child, whichever failed.  A child that
+    died while its parent was exiting (a Peer SIGKILLed during shutdown, or one that exited at
+    that moment) then stays in the parent's child list - the parent waits for its
+    ChildActorExited forever and the ActorSystem's shutdown leaves processes behind - and a
+    live child is dropped instead.  The callback's second argument is the failed
+    TransmitIntent; its ``targetAddr`` is the child that could not be reached.  A target that
+    is no longer a child (already handled, or readdressed to dead letters) needs nothing.
+    """
+    global _inaccessible_applied
+    if _inaccessible_applied:
+        return
+    from thespian.system.actorManager import ActorManager
+
+    original = ActorManager._childInaccessible
+
+    def child_inaccessible(self, childAddress, exitRequestIntent):
+        target = getattr(exitRequestIntent, "targetAddr", None)
+        if target is None:
+            return original(self, childAddress, exitRequestIntent)
+        if target in self.childAddresses:
+            return self._handleChildExited(target)
+        return True
+
+    child_inaccessible.__wrapped__ = original
+    ActorManager._childInaccessible = child_inaccessible
+    _inaccessible_applied = True

@@ -1,7 +1,8 @@
 """actors/thespian_patches.py: the cheap ``TCPIncoming_Common.delay`` gives Thespian's result,
 children close their creator's incoming sockets, and the poll(2) selector patch is in place in
 every process that starts or joins an actor system, an fd listed twice in the loop merges,
-and actor __init__ arguments are picked as Thespian picks them."""
+actor __init__ arguments are picked as Thespian picks them, and an exiting actor drops the
+child it could not reach."""
 
 import selectors
 import socket
@@ -172,3 +173,35 @@ def test_actor_init_args_as_thespian_passes_them():
     assert make.create(Anything).got == ((), {})  # Thespian passes nothing here either
     assert make.create.__wrapped__(make, Anything).got == ((), {})
     assert isinstance(make.create(NoInit), NoInit)
+
+
+class _ExitingParent:
+    """Stands in for Thespian's ActorManager in ``_childInaccessible``: its children and what
+    ``_handleChildExited`` was called with."""
+
+    def __init__(self, children):
+        self.childAddresses = list(children)
+        self.exited = []
+
+    def _handleChildExited(self, addr):
+        self.exited.append(addr)
+        self.childAddresses.remove(addr)
+        return bool(self.childAddresses)
+
+
+class _Intent:
+    def __init__(self, target):
+        self.targetAddr = target
+
+
+def test_unreachable_child_is_the_one_dropped_at_exit():
+    from thespian.system.actorManager import ActorManager
+
+    bind_thespian_to()
+    parent = _ExitingParent(["A", "B", "C"])
+    # Thespian's lambda passes its loop variable as it is after the loop: the last child, "C"
+    ActorManager._childInaccessible(parent, "C", _Intent("A"))
+    assert parent.exited == ["A"] and parent.childAddresses == ["B", "C"]
+    # a target no longer among the children (already handled, or readdressed) changes nothing
+    ActorManager._childInaccessible(parent, "C", _Intent("dead-letters"))
+    assert parent.exited == ["A"] and parent.childAddresses == ["B", "C"]
