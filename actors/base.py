@@ -26,10 +26,9 @@ from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 
 from messages.supervision import InjectFault
 
-from . import loop_selector
+from . import watch_shortcut
 from .lifeline import die_with_parent, orphaned
 from .timers import Timers
-from .watch_shortcut import WatchShortcut
 
 TICK = "_devp2p_tick"
 
@@ -62,7 +61,8 @@ class NodeActor(Actor):
     # -- dispatch ----------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
         if not self._shortcut:
-            self._install_shortcut()
+            self._shortcut = True
+            watch_shortcut.install(self)  # first message: Thespian's ActorManager is attached now
         self._receiving += 1  # a wait Thespian runs inside a handler must not re-enter us (watch_shortcut)
         try:
             return self._receive(msg, sender)
@@ -95,13 +95,6 @@ class NodeActor(Actor):
             os._exit(0)  # see lifeline.orphaned: nobody is left to tell, and telling would hang
         self._arm()
         return self.watch()
-
-    def _install_shortcut(self) -> None:
-        self._shortcut = True
-        transport = getattr(getattr(self, "_myRef", None), "transport", None)
-        if all(hasattr(transport, a) for a in ("_watches", "set_watch", "_aTB_numPendingTransmits",
-                                                "_pendingWakeups", "_finished_intents", "_incomingEnvelopes")):
-            loop_selector.set_watch_handler(WatchShortcut(self))
 
     def createActor(self, *args, **kwargs):
         """Thespian's ``createActor`` (it forks this process) with the heap frozen for the child.

@@ -25,6 +25,8 @@ import logging
 
 from thespian.actors import ThespianWatch, WatchMessage
 
+from . import loop_selector
+
 log = logging.getLogger("devp2p")
 
 
@@ -95,4 +97,19 @@ class WatchShortcut:
                 and not getattr(am, "_exiting", False) and not getattr(am, "_receiveQueue", None))
 
 
-__all__ = ["WatchShortcut"]
+_TRANSPORT_ATTRS = ("_watches", "set_watch", "_aTB_numPendingTransmits", "_pendingWakeups",
+                    "_finished_intents", "_incomingEnvelopes")
+"""What :class:`WatchShortcut` reads of Thespian's transport (TCPTransport of Thespian 4.0.1)."""
+
+
+def install(actor) -> bool:
+    """Install a :class:`WatchShortcut` for running ``actor`` in this process, if its transport
+    has everything the shortcut reads (multiprocTCPBase); False (nothing installed) otherwise."""
+    transport = getattr(getattr(actor, "_myRef", None), "transport", None)
+    if not all(hasattr(transport, a) for a in _TRANSPORT_ATTRS):
+        return False
+    loop_selector.set_watch_handler(WatchShortcut(actor))
+    return True
+
+
+__all__ = ["WatchShortcut", "install"]
