@@ -1,8 +1,8 @@
 """Local patches to Thespian 4.0.1, applied in the launching process before the actor system
 starts (actor processes are forked from it and inherit them): :func:`patch_poll_selector`,
 :func:`patch_cheap_incoming_delay`, :func:`patch_children_close_incoming_sockets`,
-:func:`patch_setproctitle_import`, :func:`patch_cheap_actor_init_args` and
-:func:`patch_child_inaccessible`.
+:func:`patch_setproctitle_import`, :func:`patch_cheap_actor_init_args`,
+:func:`patch_child_inaccessible` and :func:`patch_actor_run_headroom`.
 
 No longer applied: "one socket per direction".  Thespian keeps one socket per pair of actors
 and sends both ways on it; if both actors start a message larger than the socket buffers at
@@ -262,3 +262,32 @@ def patch_child_inaccessible() -> None:
     child_inaccessible.__wrapped__ = original
     ActorManager._childInaccessible = child_inaccessible
     _inaccessible_applied = True
+
+
+_run_headroom_applied = False
+
+
+def patch_actor_run_headroom() -> None:
+    """Run every actor process's message loop with frame-stack room (idempotent).
+
+    ``ActorManager.run`` (Thespian 4.0.1, called by ``startChild`` in each forked actor
+    process and returning when the actor exits) goes through
+    :func:`actors.frame_stack.run_with_headroom`, so the loop and its handlers never call
+    across a CPython 3.11 frame-stack chunk boundary, which costs an mmap and a munmap per
+    crossing call (CPython gh-142183; measured in a Protocol actor: 6 of each per message).
+    """
+    global _run_headroom_applied
+    if _run_headroom_applied:
+        return
+    from thespian.system.actorManager import ActorManager
+
+    from .frame_stack import run_with_headroom
+
+    original = ActorManager.run
+
+    def run(self):
+        return run_with_headroom(original, self)
+
+    run.__wrapped__ = original
+    ActorManager.run = run
+    _run_headroom_applied = True
