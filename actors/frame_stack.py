@@ -17,12 +17,13 @@ to sit clear of a boundary.  A plain-Python probe (20,000 calls at a boundary) t
 against 1.6 ms one frame away.
 
 :func:`run_with_headroom` calls a function through a frame whose *evaluation stack* is
-declared large (``co_stacksize``), so that frame never fits in the chunk in use: CPython maps
+declared large (``co_stacksize``), so that frame never fits in the chunk in use (not even in
+the room left above a creator's own trampoline, which a forked child inherits): CPython maps
 a fresh 128 KiB chunk for it and every frame above it - the actor's whole loop and its
 handlers - lands in that chunk's ~64 KiB of room (measured: the first boundary came ~540
-small frames up), which stays mapped while the loop runs.  The declared stack is never pushed to, so its pages are never touched: the
-cost is address space, not memory.  On a CPython whose frames do not live in chunks the
-declared size is just unused.
+small frames up), which stays mapped while the loop runs.  The declared stack is never pushed
+to, so its pages are never touched: the cost is address space, not memory.  On a CPython
+whose frames do not live in chunks the declared size is just unused.
 """
 
 from __future__ import annotations

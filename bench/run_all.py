@@ -22,7 +22,11 @@ mixed   node <-> ethereumjs for small and large, both directions: node sends / e
         ~3 MB/s (ethereumjs's rate) 200 MiB take over a minute per run.
 rtt     round-trip time of one 100-byte message on an established connection: window 1, 1,000
         sequential send->echo times per run (quick: 300) measured by the sender (test/1 option
-        ``rtt``; ethereumjs with TCP_NODELAY); median and p99 per run, median over runs.
+        ``rtt``; ethereumjs with TCP_NODELAY); median and p99 per run, median over runs.  Each
+        run is a new connection (a warm-up round, then the measured one), and node and
+        ethereumjs runs alternate, so both meet the same slow and fast phases of a shared
+        machine (measured one after the other, one side's five runs could all fall in a phase
+        that doubled every round trip); the paired ratios are logged too.
 dial    handshake latency: one node dials another, from the dial request to the dialler's
         ``peer_added`` (node: admin add_peer -> peer_added event time; ethereumjs:
         rlpx.connect() -> 'peer:added'); 1 warm-up dial + 5 (quick: 3), disconnecting between.
@@ -405,12 +409,16 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
                    ("ratio>=", 10), per_round_s=max(60, 2.0 * n), mixed_count=cfg["mixed_large_count"])
     if "rtt" in names:
         n = cfg["rtt_count"]
-        log(f"-- round trip, {n} x 100 B sequential (window 1), {runs} runs + 1 warm-up ({load()})")
+        log(f"-- round trip, {n} x 100 B sequential (window 1), {runs} alternating runs of each, "
+            f"a new connection and a warm-up round per run ({load()})")
         try:
-            ours = [r["rtt_ms"] for r in node_node(n, 100, 1, runs + warm, 60 * (runs + warm), rtt=True)[warm:]]
-            theirs = [r["rtt_ms"] for r in ejs_ejs(n, 100, 1, runs + warm, 60, rtt=True)[warm:]]
+            ours, theirs = [], []
+            for _ in range(runs):
+                ours.append(node_node(n, 100, 1, 1 + warm, 60 * (1 + warm), rtt=True)[-1]["rtt_ms"])
+                theirs.append(ejs_ejs(n, 100, 1, 1 + warm, 60, rtt=True)[-1]["rtt_ms"])
             for stat in ("median", "p99"):
                 o, t = [x[stat] for x in ours], [x[stat] for x in theirs]
+                log(f"   {stat} ratio of each pair of runs: {[fmt(a / b, 2) for a, b in zip(o, t)]}")
                 res.add("rtt", f"3. round trip 100 B, {stat}", median(o), median(t), "ms", better="lower",
                         target=("ratio<=", 1), runs_ours=o, runs_theirs=t)
         except Exception as exc:  # noqa: BLE001
