@@ -272,9 +272,10 @@ def patch_actor_run_headroom() -> None:
 
     ``ActorManager.run`` (Thespian 4.0.1, called by ``startChild`` in each forked actor
     process and returning when the actor exits) goes through
-    :func:`actors.frame_stack.run_with_headroom`, so the loop and its handlers never call
-    across a CPython 3.11 frame-stack chunk boundary, which costs an mmap and a munmap per
-    crossing call (CPython gh-142183; measured in a Protocol actor: 6 of each per message).
+    :func:`actors.frame_stack.run_with_headroom`, so the loop and its handlers, which stay well
+    inside the ~64 KiB of room, never call across a CPython 3.11 frame-stack chunk boundary -
+    an mmap and a munmap per crossing call (CPython gh-142183; measured in a Protocol actor: 6
+    of each per message).
     """
     global _run_headroom_applied
     if _run_headroom_applied:
