@@ -10,10 +10,11 @@ Starts node alpha (test/1 echo, max_peers N + 20), prepares N raw RLPx clients
 (/proc/<pid>/schedstat, ns); the kernel's share of it is estimated from utime/stime in
 /proc/<pid>/stat, which are sampled at clock ticks: on this VM the ticks missed two thirds of
 the run time of the short-lived, briefly-running Peers (1.2 s against 3.0 s measured by the
-scheduler and by ``perf sched``), so they are used only for the split.  Roles: the node's processes are labelled from the process tree (the Server
-is the parent of the Listener and Dialer, which report their pids; Peers are the Server's other
-children; Protocols are the Peers' children); "clients" is bench/rlpx_clients.py; "system" is
-the Thespian admin, logger and the bench's event collector.  With ``--pyspy`` the Server and the
+scheduler and by ``perf sched``), so they are used only for the split.  Roles: the node's
+processes are labelled from the process tree (the Server is the parent of the Listener and
+Dialer, which report their pids; Peers are the Server's other children; Protocols are the
+Peers' children); "clients" is bench/rlpx_clients.py; "system" is the Thespian admin, logger
+and the bench's event collector.  With ``--pyspy`` the Server and the
 Listener are sampled during the burst (``py-spy record --idle --nonblocking``) and their
 busy share and top categories are printed (categories of bench/profile_node.py).
 """
@@ -33,8 +34,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from harness import BenchSystem, Clients, echo_proto, median, _stat  # noqa: E402
 from profile_node import OUT_DIR, parse_collapsed  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_s(pid: int) -> tuple[float, float]:
