@@ -138,10 +138,10 @@ def one_run(n: int, pyspy: str | None, rate: int, tree: bool = False, pool: int 
     counts: dict[str, int] = {}
     for p in pids1:
         r = role.get(p, "system")
-        u0, s0 = cpu0.get(p, (0.0, 0.0))
-        u1, s1 = cpu1[p]
-        per_role[r] = per_role.get(r, 0.0) + (u1 - u0)
-        sys_role[r] = sys_role.get(r, 0.0) + (s1 - s0)
+        run0, kernel0 = cpu0.get(p, (0.0, 0.0))
+        run1, kernel1 = cpu1[p]
+        per_role[r] = per_role.get(r, 0.0) + (run1 - run0)
+        sys_role[r] = sys_role.get(r, 0.0) + (kernel1 - kernel0)
         counts[r] = counts.get(r, 0) + 1
     res = {"wall_s": times[-1], "rate": n / times[-1], "first_s": times[0], "median_s": times[len(times) // 2],
            "cpu": per_role, "sys": sys_role, "procs": counts, "t1": t1 - t0}

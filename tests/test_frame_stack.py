@@ -12,6 +12,7 @@ import sys
 import pytest
 from thespian.actors import Actor
 
+from actors import frame_stack
 from actors.frame_stack import DECLARED_STACK_SLOTS, run_with_headroom
 from node_fixtures import nodes  # noqa: F401 - fixture
 
@@ -48,8 +49,6 @@ def test_returns_the_result_and_passes_exceptions_through():
 
 
 def test_trampoline_declares_the_large_stack():
-    from actors import frame_stack
-
     assert frame_stack._trampoline.__code__.co_stacksize == DECLARED_STACK_SLOTS
 
 
@@ -83,8 +82,6 @@ class StackProbe(Actor):
 
     def receiveMessage(self, msg, sender):
         if msg == "headroom?":
-            from actors import frame_stack
-
             frame = sys._getframe()
             found = False
             while frame is not None and not found:
