@@ -105,10 +105,6 @@ def test_children_close_incoming_sockets_and_sibling_pipes():
         b.close()
 
 
-
-
-
-
 def test_transport_loop_uses_poll_selector():
     bind_thespian_to()
     assert T.selectors.DefaultSelector is PassSelector
