@@ -2,7 +2,8 @@
 starts (actor processes are forked from it and inherit them): :func:`patch_poll_selector`,
 :func:`patch_cheap_incoming_delay`, :func:`patch_children_close_incoming_sockets`,
 :func:`patch_setproctitle_import`, :func:`patch_cheap_actor_init_args`,
-:func:`patch_child_inaccessible` and :func:`patch_actor_run_headroom`.
+:func:`patch_child_inaccessible`, :func:`patch_actor_run_headroom` and
+:func:`patch_drain_accepts_incoming`.
 
 No longer applied: "one socket per direction".  Thespian keeps one socket per pair of actors
 and sends both ways on it; if both actors start a message larger than the socket buffers at
@@ -292,3 +293,67 @@ def patch_actor_run_headroom() -> None:
     run.__wrapped__ = original
     ActorManager.run = run
     _run_headroom_applied = True
+
+
+DRAIN_TRANSMIT_SLICE_S = 0.05
+"""Seconds an exiting actor waits for its last transmits to complete before it accepts the
+connections opened to it meanwhile (:func:`patch_drain_accepts_incoming`)."""
+
+DRAIN_ACCEPT_SLICE_S = 0.005
+"""Seconds of each pass in which the exiting actor accepts and ACKs incoming messages."""
+
+_drain_accepts_applied = False
+
+
+def patch_drain_accepts_incoming() -> None:
+    """Let an exiting actor ACK messages sent to it while it drains its own (idempotent).
+
+    After its loop ends, Thespian 4.0.1 (``systemCommonBase.drainTransmits``, called from
+    ``ActorManager.run``) waits up to MAX_SHUTDOWN_DRAIN_PERIOD = 7 s for the ACKs of the
+    messages the actor still has in flight - typically its ChildActorExited to its parent - with
+    ``transport.run(TransmitOnly)``, which reads sockets already open to it but never accepts a
+    new connection.  A message that needs a new connection to the exiting actor (one sent by
+    an actor that had not sent to it before) is neither ACKed nor refused until the drain is
+    over; if its sender is itself exiting and waiting for that ACK, each holds the other for
+    the whole 7 s.  Seen at node shutdown with the Server's pooled Peers (config ``peer_pool``):
+    the Server and its Peers each stuck in drainTransmits with one transmit pending (py-spy),
+    past the tests' 5 s wait for the system's processes.
+
+    Patched: the drain waits for its transmits in slices of :data:`DRAIN_TRANSMIT_SLICE_S`;
+    between slices, while transmits are still pending, it accepts incoming connections for
+    :data:`DRAIN_ACCEPT_SLICE_S` and ACKs and drops what arrives - what the actor would have
+    done with a message that reached it after its exit request.  The overall limit stays
+    MAX_SHUTDOWN_DRAIN_PERIOD.  Watched fds are forgotten first (the actor's handlers must not
+    run again).  A drain that completes in the first slice, the usual case, is unchanged.
+    """
+    global _drain_accepts_applied
+    if _drain_accepts_applied:
+        return
+    from datetime import timedelta
+
+    from thespian.system import systemCommon
+    from thespian.system.timing import ExpirationTimer
+    from thespian.system.transport import TransmitOnly
+
+    from . import loop_selector
+
+    original = systemCommon.systemCommonBase.drainTransmits
+
+    def drop(_envelope):
+        return True  # keep going: the actor has exited, what arrives is ACKed and dropped
+
+    def drain_transmits(self):
+        transport = self.transport
+        if hasattr(transport, "_watches"):
+            transport._watches = []
+        loop_selector.set_watch_handler(None)
+        limit = ExpirationTimer(systemCommon.MAX_SHUTDOWN_DRAIN_PERIOD)
+        while not limit.view().expired():
+            slice_s = min(DRAIN_TRANSMIT_SLICE_S, limit.view().remainingSeconds())
+            if not transport.run(TransmitOnly, timedelta(seconds=slice_s)):
+                return  # no transmits left
+            transport.run(drop, timedelta(seconds=DRAIN_ACCEPT_SLICE_S))
+
+    drain_transmits.__wrapped__ = original
+    systemCommon.systemCommonBase.drainTransmits = drain_transmits
+    _drain_accepts_applied = True
