@@ -9,8 +9,9 @@ permanent children restarted under their policy (intensity N in T seconds, expon
 backoff; past the intensity the node stops, as an OTP supervisor would); a Peer is temporary:
 its death is a dropped connection, published, and static nodes are dialled again.  Deaths are
 learnt from ``ChildActorExited`` (de-duplicated: a dead child's address no longer matches) and
-from a periodic liveness sweep through dead letters, because some notices are lost when
-several children die at once (THESPIAN_FACTS §3).  Faults are injected with
+from a periodic liveness sweep - each child's process in /proc, or a dead-letter probe while
+its pid is unknown - because some notices are lost when several children die at once
+(THESPIAN_FACTS §3).  Faults are injected with
 :class:`messages.supervision.FaultRequest`.
 
 Peer pool (``NodeConfig.peer_pool``): the Server keeps that many Peer actors started and idle
@@ -593,6 +594,27 @@ class Server(NodeActor):
             if child is not None and not process_alive(self.child_pids.get(slot)):
                 self._child_gone(child, "found dead by liveness check")
 
+    def _probe_unknown_pids(self):
+        """The dead-letter probe (THESPIAN_FACTS §3: a Liveness message to a dead actor comes
+        back as DeadEnvelope) for the children :meth:`_sweep` cannot check: those whose pid is
+        not known yet (the Listener and the Dialer until their ActorPid arrives).  Every Peer's
+        pid is known from its creation, so Peers are checked in /proc only: probing each of them
+        every ``liveness_s`` was ~45 % of the Server's sends in the 100-client burst (cProfile),
+        each one a wake-up and an ACK of that Peer.  What /proc cannot tell - a pid reused by
+        another process between two sweeps - needs 32,768 forks (Linux pid_max default) within
+        ``liveness_s``.  No message goes to a pooled Peer before the one that hands it a
+        connection: measured (Thespian 4.0.1 + our transport patches), a probe sent to each new
+        pooled Peer made the first dialling Peer's messages to the Server go missing in most runs
+        of tests/test_node_connect.py::test_static_nodes_from_config."""
+        probe = Liveness()
+        for rec in self.peers.values():
+            if rec.state != POOLED and not rec.pid:
+                self.send(rec.addr, probe)
+        for slot in ("listener", "dialer"):
+            child = getattr(self, slot)
+            if child is not None and not self.child_pids.get(slot):
+                self.send(child, probe)
+
     def on_SupervisionEvent(self, msg, sender):
         self._publish(msg.kind, msg.data)
 
@@ -616,19 +638,7 @@ class Server(NodeActor):
         elif name == "liveness":
             self._sweep()
             self._expire_held()
-            probe = Liveness()
-            for rec in self.peers.values():
-                if rec.state != POOLED:
-                    # a pooled Peer is covered by the /proc sweep above (its pid is known from its
-                    # creation) and by ChildActorExited.  No message goes to it before the one
-                    # that hands it a connection: measured (Thespian 4.0.1 + our transport
-                    # patches), a probe sent to each new pooled Peer made the first dialling
-                    # Peer's messages to the Server (ActorPid, PeerGone) go missing in most runs
-                    # of tests/test_node_connect.py::test_static_nodes_from_config.
-                    self.send(rec.addr, probe)
-            for child in (self.listener, self.dialer):
-                if child is not None:
-                    self.send(child, probe)
+            self._probe_unknown_pids()
             if not self.stopping:
                 self.after("liveness", self.cfg.supervision.liveness_s)
         elif name == "stop" and self.stopping:
