@@ -26,7 +26,7 @@ from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 
 from messages.supervision import InjectFault
 
-from . import watch_shortcut
+from . import fork_start, watch_shortcut
 from .lifeline import die_with_parent, orphaned
 from .timers import Timers
 
@@ -96,18 +96,28 @@ class NodeActor(Actor):
         self._arm()
         return self.watch()
 
-    def createActor(self, *args, **kwargs):
+    def createActor(self, *args, start=None, **kwargs):
         """Thespian's ``createActor`` (it forks this process) with the heap frozen for the child.
 
         ``gc.freeze()`` moves every object to the collector's permanent generation just before
         the fork and ``gc.unfreeze()`` undoes it here right after; the child keeps them frozen,
         so its full collections never write to (and copy) the pages it shares with us.
+        ``start``: the child's first message, from this actor's address: handed over through the
+        fork (actors/fork_start.py) where Thespian forks and the patch that delivers it is in
+        place, else sent after the creation.
         """
+        by_fork = start is not None and fork_start.delivered_by_fork(self._myRef)
         gc.freeze()
+        if by_fork:
+            fork_start.set_pending(start)
         try:
-            return super().createActor(*args, **kwargs)
+            addr = super().createActor(*args, **kwargs)
         finally:
+            fork_start.set_pending(None)
             gc.unfreeze()
+        if start is not None and not by_fork:
+            self.send(addr, start)
+        return addr
 
     def child_pid(self, addr) -> int | None:
         """PID of the child actor just created at ``addr``, from Thespian 4.0.1's record of its

@@ -409,18 +409,18 @@ class Peer(NodeActor):
         close_fds = tuple(fd for fd in [self.sock.fileno(), chan.fileno()]
                           + [other.chan.fileno() for other in self.links.values() if other.chan is not None]
                           if fd >= 0)
+        start = ProtocolStart(self.myAddress, hello.node_id, hello.client_id, caps, self.inbound,
+                              link.name, link.version, link.offset, link.length, link.spec.options,
+                              self.remote, close_fds, link.pc.on_failure, child_end.fileno())
         try:
-            link.addr = self.createActor(load_class(link.spec.actor))
-            channel_fd = child_end.fileno()
+            # the child inherits child_end and its ProtocolStart from the fork (actors/fork_start.py)
+            link.addr = self.createActor(load_class(link.spec.actor), start=start)
         finally:
             child_end.close()
         link.chan = chan
         link.pid = self.child_pid(link.addr)
         link.incarnation = link.sup.started()
         link.restarting = False
-        self.send(link.addr, ProtocolStart(self.myAddress, hello.node_id, hello.client_id, caps, self.inbound,
-                                           link.name, link.version, link.offset, link.length, link.spec.options,
-                                           self.remote, close_fds, link.pc.on_failure, channel_fd))
 
     # -- protocol traffic ------------------------------------------------------------------
     def _dispatch(self, link: _Link):

@@ -261,8 +261,10 @@ class Server(NodeActor):
             self.held[conn_id] = (fd, time.monotonic())
             self.send(rec.addr, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote))
             return
+        start = PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd)
         try:
-            rec = self._new_peer(True, conn_id=conn_id, remote=remote)[1]  # the fork: the Peer inherits fd
+            # the fork: the Peer inherits fd, and its start message (actors/fork_start.py)
+            self._new_peer(True, start, conn_id=conn_id, remote=remote)
         except Exception as exc:  # noqa: BLE001 - e.g. fork() failing with EAGAIN/ENOMEM
             self.log.warning("node %s: inbound %s:%s dropped, no Peer could be started: %s",
                              self.cfg.name, remote[0], remote[1], exc)
@@ -271,7 +273,6 @@ class Server(NodeActor):
             return
         finally:
             os.close(fd)
-        self.send(rec.addr, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd))
 
     def on_FdRequest(self, msg, sender):
         """A pooled Peer fetches the socket held for its connection."""
@@ -313,9 +314,14 @@ class Server(NodeActor):
         if self.stopping:
             self.send(sender, DialDone(enode.node_id, False, "node stopping"))
             return
-        rec = self._peer_for(False, dial_id=enode.node_id, static=msg.static, remote=enode.address)
         trusted = enode.node_id in self.admission.trusted
-        self.send(rec.addr, PeerStartOutbound(self.cfg, self.myAddress, msg.enode, static=msg.static, trusted=trusted))
+        start = PeerStartOutbound(self.cfg, self.myAddress, msg.enode, static=msg.static, trusted=trusted)
+        kw = dict(dial_id=enode.node_id, static=msg.static, remote=enode.address)
+        rec = self._take_pooled(False, **kw)
+        if rec is not None:
+            self.send(rec.addr, start)
+        else:
+            self._new_peer(False, start, **kw)
 
     def _add_rec(self, rec: _PeerRec) -> int:
         self._next_key += 1
@@ -323,16 +329,15 @@ class Server(NodeActor):
         return self._next_key
 
     # -- the Peer pool -----------------------------------------------------------------
-    def _new_peer(self, inbound: bool, **kw) -> tuple[int, _PeerRec]:
-        """Fork a Peer actor and record it; its pid is known at once (NodeActor.child_pid)."""
-        addr = self.createActor(Peer)
+    def _new_peer(self, inbound: bool, start=None, **kw) -> tuple[int, _PeerRec]:
+        """Fork a Peer actor and record it; its pid is known at once (NodeActor.child_pid).
+        ``start``: its PeerStartInbound/PeerStartOutbound, handed over through the fork
+        (actors/fork_start.py); None for a pooled Peer (it gets one when it is given a connection)."""
+        addr = self.createActor(Peer, start=start)
         rec = _PeerRec(addr, inbound, **kw)
         rec.pid = self.child_pid(addr)
         return self._add_rec(rec), rec
 
-    def _peer_for(self, inbound: bool, **kw) -> _PeerRec:
-        """The Peer that takes a new connection: the oldest pooled one, else a new one."""
-        return self._take_pooled(inbound, **kw) or self._new_peer(inbound, **kw)[1]
 
     def _take_pooled(self, inbound: bool, **kw) -> _PeerRec | None:
         """The oldest idle pooled Peer, given the connection described by ``kw``; None if none."""

@@ -34,8 +34,8 @@ def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
     from .thespian_patches import (patch_actor_run_headroom, patch_cheap_actor_init_args,
                                    patch_cheap_incoming_delay, patch_child_inaccessible,
                                    patch_children_close_incoming_sockets,
-                                   patch_drain_accepts_incoming, patch_poll_selector,
-                                   patch_setproctitle_import)
+                                   patch_drain_accepts_incoming, patch_fork_start_message,
+                                   patch_poll_selector, patch_setproctitle_import)
 
     # every process that starts or joins a system goes through here: also apply the cheaper
     # per-socket bookkeeping, the cheaper wait of each loop pass, children that do not inherit
@@ -43,7 +43,8 @@ def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
     # the optional setproctitle and a cheap look at the actor's __init__ arguments
     # (actors/thespian_patches.py); and an exiting actor that cannot reach a child forgets that
     # child, not its last one; each actor's loop runs with frame-stack room (no mmap per call);
-    # and an exiting actor ACKs what is sent to it while it waits for its own last ACKs
+    # an exiting actor ACKs what is sent to it while it waits for its own last ACKs; and a new
+    # actor takes its first message from the fork that created it
     patch_setproctitle_import()
     patch_cheap_actor_init_args()
     patch_cheap_incoming_delay()
@@ -52,6 +53,7 @@ def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
     patch_child_inaccessible()
     patch_actor_run_headroom()
     patch_drain_accepts_incoming()
+    patch_fork_start_message()
     os.environ["THESPIAN_BASE_IPADDR"] = host
     if _patched_host is None:
         def bind_args(self):

@@ -2,8 +2,8 @@
 starts (actor processes are forked from it and inherit them): :func:`patch_poll_selector`,
 :func:`patch_cheap_incoming_delay`, :func:`patch_children_close_incoming_sockets`,
 :func:`patch_setproctitle_import`, :func:`patch_cheap_actor_init_args`,
-:func:`patch_child_inaccessible`, :func:`patch_actor_run_headroom` and
-:func:`patch_drain_accepts_incoming`.
+:func:`patch_child_inaccessible`, :func:`patch_actor_run_headroom`,
+:func:`patch_drain_accepts_incoming` and :func:`patch_fork_start_message`.
 
 No longer applied: "one socket per direction".  Thespian keeps one socket per pair of actors
 and sends both ways on it; if both actors start a message larger than the socket buffers at
@@ -357,3 +357,37 @@ def patch_drain_accepts_incoming() -> None:
     drain_transmits.__wrapped__ = original
     systemCommon.systemCommonBase.drainTransmits = drain_transmits
     _drain_accepts_applied = True
+
+
+_fork_start_applied = False
+
+
+def patch_fork_start_message() -> None:
+    """Queue the start message a new actor inherited from its creator as its first message
+    (idempotent; actors/fork_start.py).
+
+    Wraps ``ActorManager._createInstance`` (Thespian 4.0.1; called in the new actor process by
+    ``ActorManager.run`` before its loop starts): once the instance exists, a message left in
+    :data:`actors.fork_start._pending` goes to the front of the transport's incoming envelopes,
+    from the parent's address, so the loop hands it to ``receiveMessage`` first.
+    """
+    global _fork_start_applied
+    if _fork_start_applied:
+        return
+    from thespian.system.actorManager import ActorManager
+    from thespian.system.transport import ReceiveEnvelope
+
+    from . import fork_start
+
+    original = ActorManager._createInstance
+
+    def create_instance(self):
+        original(self)
+        start = fork_start.take_pending()
+        if start is not None and self.actorInst is not None:
+            self.transport._incomingEnvelopes.insert(0, ReceiveEnvelope(self._parentAddr, start))
+
+    create_instance.__wrapped__ = original
+    ActorManager._createInstance = create_instance
+    fork_start._delivering = True
+    _fork_start_applied = True

@@ -125,6 +125,7 @@ def test_server_drops_a_connection_it_cannot_fork_a_peer_for(tcp_pair, monkeypat
     from messages.peer import SlotFree
 
     server = Server()
+    server._myRef = SimpleNamespace(address="server")  # Thespian's ActorManager, as far as myAddress goes
     server.cfg = SimpleNamespace(name="alpha")
     server.listener = "listener"
     sent = []
