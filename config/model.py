@@ -85,10 +85,10 @@ class NodeConfig:
     (``createActor`` takes 5-8 ms, and the new process then pays its start-up; THESPIAN_FACTS
     §5).  No go-ethereum equivalent (goroutines cost nothing to start); 0 = create each Peer on
     demand.  Each idle Peer costs ~4 MiB (PSS).  Off by default (opt-in): measured, a pool cuts
-    dial -> peer added (bench/run_all.py ``dial``) from ~62-83 ms to ~49-51 ms, but with a pool
-    the Server forks and reaps children while Peers talk to it, and in ~1 of 4-10 runs of some
-    tests a message between the Server and another actor went missing (a Peer's PeerGone, a
-    ``stopped`` event; Thespian 4.0.1, cause not found) - see actors/server.py.
+    dial -> peer added (bench/run_all.py ``dial``) from ~62-83 ms to ~49-51 ms (measured before
+    a new Peer took its start message from the fork), but it does not move the inbound burst,
+    and with a pool some tests once lost a message between the Server and another actor or
+    left processes after shutdown - the latter explained and fixed since; see actors/server.py.
     """
 
     name: str
