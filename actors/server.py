@@ -345,7 +345,6 @@ class Server(NodeActor):
         rec.pid = self.child_pid(addr)
         return self._add_rec(rec), rec
 
-
     def _take_pooled(self, inbound: bool, **kw) -> _PeerRec | None:
         """The oldest idle pooled Peer, given the connection described by ``kw``; None if none."""
         while self.pool:
