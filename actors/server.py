@@ -610,8 +610,8 @@ class Server(NodeActor):
         back as DeadEnvelope) for the children :meth:`_sweep` cannot check: those whose pid is
         not known yet (the Listener and the Dialer until their ActorPid arrives).  Every Peer's
         pid is known from its creation, so Peers are checked in /proc only: probing each of them
-        every ``liveness_s`` was ~45 % of the Server's sends in the 100-client burst (cProfile),
-        each one a wake-up and an ACK of that Peer.  What /proc cannot tell - a pid reused by
+        every ``liveness_s`` was ~45 % of the Server's sends in the 100-client burst (cProfile, which
+        slows the burst: fewer in a normal one), each one a wake-up and an ACK of that Peer.  What /proc cannot tell - a pid reused by
         another process between two sweeps - needs 32,768 forks (Linux pid_max default) within
         ``liveness_s``.  No message goes to a pooled Peer before the one that hands it a
         connection: measured (Thespian 4.0.1 + our transport patches), a probe sent to each new

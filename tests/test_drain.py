@@ -12,6 +12,7 @@ import time
 from thespian.actors import Actor, ActorExitRequest
 from thespian.system import systemCommon
 
+from actors.supervision import process_alive
 from actors.thespian_patches import patch_drain_accepts_incoming
 from node_fixtures import nodes, wait_until  # noqa: F401 - fixture
 
@@ -40,15 +41,6 @@ class CrossExit(Actor):
             self.send(self.other, "bye")
 
 
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
-
-
 def test_patch_is_applied_and_idempotent():
     patch_drain_accepts_incoming()
     patched = systemCommon.systemCommonBase.drainTransmits
@@ -66,5 +58,5 @@ def test_actors_exiting_towards_each_other_do_not_wait_out_the_drain_limit(nodes
     assert asys.ask(b, ("other", a), 10) == "ok"
     asys.tell(a, ActorExitRequest())
     asys.tell(b, ActorExitRequest())
-    ended = wait_until(lambda: not any(_running(p) for p in pids), EXIT_WAIT_S)
-    assert ended, f"still running {EXIT_WAIT_S} s after their exit requests: {[p for p in pids if _running(p)]}"
+    ended = wait_until(lambda: not any(process_alive(p) for p in pids), EXIT_WAIT_S)
+    assert ended, f"still running {EXIT_WAIT_S} s after their exit requests: {[p for p in pids if process_alive(p)]}"
