@@ -26,7 +26,11 @@ rtt     round-trip time of one 100-byte message on an established connection: wi
         run is a new connection (a warm-up round, then the measured one), and node and
         ethereumjs runs alternate, so both meet the same slow and fast phases of a shared
         machine (measured one after the other, one side's five runs could all fall in a phase
-        that doubled every round trip); the paired ratios are logged too.
+        that doubled every round trip); the paired ratios are logged too.  Runs first: right
+        after the 1 MiB stage both sides' round trips were 1.1-2.8 ms for minutes, against
+        0.6-1.0 ms alone or after the small-message stage (``--quick --only large,rtt`` vs
+        ``--only small,rtt`` vs ``--only rtt``, 2026-11-21), and ours, six process wake-ups per
+        round trip against ethereumjs's two, suffered more (ratio 1.8-2.1 against 0.8-1.1).
 dial    handshake latency: one node dials another, from the dial request to the dialler's
         ``peer_added`` (node: admin add_peer -> peer_added event time; ethereumjs:
         rlpx.connect() -> 'peer:added'); 1 warm-up dial + 5 (quick: 3), disconnecting between.
@@ -397,16 +401,6 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
                 except Exception as exc:  # noqa: BLE001
                     res.fail("mixed", f"{label} {name}", exc)
 
-    if names & {"small", "mixed"}:
-        n = cfg["small_count"]
-        log(f"-- echo throughput, {n:,} x 100 B, window {SMALL_WINDOW}, {runs} runs + 1 warm-up ({load()})")
-        throughput("small", f"1. echo {n // 1000}k x 100 B", n, 100, SMALL_WINDOW, runs, warm, "msgs_per_s", "msg/s",
-                   ("ratio>=", 3), per_round_s=120)
-    if names & {"large", "mixed"}:
-        n, lr = cfg["large_count"], cfg["large_runs"]
-        log(f"-- echo throughput, {n} x 1 MiB random, window {LARGE_WINDOW}, {lr} runs ({load()})")
-        throughput("large", f"2. echo {n} x 1 MiB", n, MiB, LARGE_WINDOW, lr, 0, "mb_per_s", "MB/s",
-                   ("ratio>=", 10), per_round_s=max(60, 2.0 * n), mixed_count=cfg["mixed_large_count"])
     if "rtt" in names:
         n = cfg["rtt_count"]
         log(f"-- round trip, {n} x 100 B sequential (window 1), {runs} alternating runs of each, "
@@ -423,6 +417,16 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
                         target=("ratio<=", 1), runs_ours=o, runs_theirs=t)
         except Exception as exc:  # noqa: BLE001
             res.fail("rtt", "3. round trip 100 B", exc)
+    if names & {"small", "mixed"}:
+        n = cfg["small_count"]
+        log(f"-- echo throughput, {n:,} x 100 B, window {SMALL_WINDOW}, {runs} runs + 1 warm-up ({load()})")
+        throughput("small", f"1. echo {n // 1000}k x 100 B", n, 100, SMALL_WINDOW, runs, warm, "msgs_per_s", "msg/s",
+                   ("ratio>=", 3), per_round_s=120)
+    if names & {"large", "mixed"}:
+        n, lr = cfg["large_count"], cfg["large_runs"]
+        log(f"-- echo throughput, {n} x 1 MiB random, window {LARGE_WINDOW}, {lr} runs ({load()})")
+        throughput("large", f"2. echo {n} x 1 MiB", n, MiB, LARGE_WINDOW, lr, 0, "mb_per_s", "MB/s",
+                   ("ratio>=", 10), per_round_s=max(60, 2.0 * n), mixed_count=cfg["mixed_large_count"])
     if "dial" in names:
         n = cfg["dials"]
         log(f"-- handshake latency, dial -> peer added, 1 warm-up + {n} dials ({load()})")
