@@ -64,6 +64,9 @@ def _load(args):
 
 
 def main(argv=None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), load the config and run ``run`` or ``admin``.
+
+    Returns the exit code: 2 for a config error or misused ``run``; argparse exits 2 itself."""
     args = _parser().parse_args(argv)
     from config.loader import ConfigError
 
@@ -80,6 +83,9 @@ def main(argv=None) -> int:
 
 # -- run ---------------------------------------------------------------------------------
 def run(launch, args) -> int:
+    """Start an actor system and every node of ``launch``; run until SIGINT/SIGTERM, ``--duration`` s or
+    a node stops at its restart limit, then stop the nodes and reap the actor processes.
+    Returns 0, or 1 (listen port taken, actor system or node start failure, restart limit)."""
     from actors.event_writer import EventWriter, WriteEventsTo
     from actors.system import (NodeStartError, port_in_use, reap_process_group, start_actor_system, start_node,
                                stop_node, system_pgid)
@@ -143,6 +149,9 @@ def run(launch, args) -> int:
 
 # -- admin -------------------------------------------------------------------------------
 def admin(launch, args) -> int:
+    """Ask running node(s) (via the joined actor system) one admin or fault request and print the JSON answer
+    (admin_peers / admin_nodeInfo shapes; keyed by node name when several nodes are asked).
+    Returns 0, 1 (cannot join, no answer within 10 s, request refused) or 2 (bad arguments or node)."""
     from config.loader import ConfigError
     from actors.system import NodeStartError, join_actor_system, server_global_name
     from actors.server import Server

@@ -30,6 +30,7 @@ class Admission:
         self.added: dict[bytes, bool] = {}  # node id -> inbound
 
     def inbound_count(self) -> int:
+        """Number of added peers that connected to us (go-ethereum p2p/server.go ``inboundCount``)."""
         return sum(1 for inbound in self.added.values() if inbound)
 
     def post_handshake(self, node_id: bytes, inbound: bool) -> DiscReason | None:
@@ -55,4 +56,5 @@ class Admission:
         return reason
 
     def remove(self, node_id: bytes) -> None:
+        """Forget the added peer with 64-byte ``node_id``, freeing its slot; no-op if not added."""
         self.added.pop(node_id, None)

@@ -72,6 +72,9 @@ _MISSING = object()
 
 
 def matches(ev: NodeEvent, want: WaitFor) -> bool:
+    """True if ``ev`` has ``want.kind``, comes from ``want.node`` (any node when None) and every
+    ``(path, value)`` of ``want.match`` equals the value at that dotted path in ``ev.data``
+    (a missing path never matches)."""
     if ev.kind != want.kind or (want.node is not None and ev.node != want.node):
         return False
     return all(_lookup(ev.data, k) == v for k, v in want.match)

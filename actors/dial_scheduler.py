@@ -73,15 +73,22 @@ class DialScheduler:
 
     # -- notifications -----------------------------------------------------------------
     def peer_up(self, node_id: bytes, dialed: bool) -> None:
+        """Record 64-byte ``node_id`` as connected, so it is not dialled; ``dialed`` (we dialled it)
+        also makes it take a dialed-connection slot (go-ethereum p2p/dial.go ``peerAdded``)."""
         self.connected.add(node_id)
         if dialed:
             self.dialed_connected.add(node_id)
 
     def peer_down(self, node_id: bytes) -> None:
+        """Record 64-byte ``node_id`` as disconnected, freeing its dialed slot if it had one
+        (go-ethereum p2p/dial.go ``peerRemoved``); when it is dialled again is :meth:`check`'s call."""
         self.connected.discard(node_id)
         self.dialed_connected.discard(node_id)
 
     def dial_done(self, node_id: bytes, ok: bool, now: float) -> None:
+        """A dial of ``node_id`` ended at monotonic ``now`` (s): no longer in flight (go-ethereum
+        p2p/dial.go ``doneCh``).  ``ok`` resets the failure count; a failure pushes ``not_before``
+        to at least ``now + min(backoff_max_s, history_s * 2**(failures-1))`` (our backoff, not geth's)."""
         self.dialing.discard(node_id)
         for table in (self.static, self.dynamic):
             t = table.get(node_id)

@@ -226,6 +226,8 @@ class Server(NodeActor):
             self.after("pool", POOL_REFILL_DELAY_S)
 
     def enode_url(self) -> str:
+        """Our ``enode://<128 hex id>@host:port`` URL, with the bound TCP port (0 with
+        ``no_listen``); a wildcard or empty listen host is given as 127.0.0.1."""
         host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         return Enode(self.local_id, host, self.port, self.port).url()
 

@@ -30,6 +30,7 @@ class Timers:
         self._live.pop(name, None)
 
     def is_set(self, name: str) -> bool:
+        """True if ``name`` is scheduled: set and neither cancelled nor returned by :meth:`pop_due`."""
         return name in self._live
 
     def _prune(self) -> None:

@@ -12,6 +12,10 @@ class GetPeers:
 
 @dataclass(frozen=True)
 class PeersReply:
+    """Server's reply to :class:`GetPeers`, go-ethereum's admin_peers: ``peers`` is a tuple of dicts, one
+    per added peer, sorted by ``id`` (p2p/peer.go ``PeerInfo``: enode, id = keccak256(pubkey) hex, name,
+    caps as "name/version", network, protocols; plus our ``offsets`` table)."""
+
     peers: tuple
 
 
@@ -22,6 +26,10 @@ class GetNodeInfo:
 
 @dataclass(frozen=True)
 class NodeInfoReply:
+    """Server's reply to :class:`GetNodeInfo`: ``info`` is an admin_nodeInfo dict (go-ethereum
+    p2p/server.go ``NodeInfo``): id (keccak256 hex), name, enode, ip, ports, listenAddr, protocols;
+    ``enr`` is "" and the discovery port 0 (no discovery yet)."""
+
     info: dict
 
 
@@ -35,18 +43,8 @@ class AdminCommand:
 
 @dataclass(frozen=True)
 class AdminResult:
+    """Outcome of an :class:`AdminCommand` or fault request (like admin_addPeer's bool): ``ok``, else
+    ``error`` says why in one line (also sent when the node is not running)."""
+
     ok: bool
     error: str = ""
-
-
-@dataclass(frozen=True)
-class PeerInfoRequest:
-    """Server -> Peer: reply :class:`PeerInfoReply` with the admin_peers entry of this connection."""
-
-    token: int
-
-
-@dataclass(frozen=True)
-class PeerInfoReply:
-    token: int
-    info: dict

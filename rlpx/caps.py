@@ -25,6 +25,8 @@ class LocalProtocol:
 
     @property
     def capability(self) -> Capability:
+        """This protocol as the ``(name, version)`` pair of a Hello ``caps`` entry (rlpx.md "Hello");
+        ``length`` is not part of it."""
         return Capability(self.name, self.version)
 
 
