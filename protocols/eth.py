@@ -87,8 +87,8 @@ def decode_status(payload: bytes) -> dict:
     """Decode an eth/68 Status payload into a dict; raise :class:`EthError`."""
     try:
         items = rlp.decode(payload, strict=False)
-    except (DecodingError, DeserializationError) as exc:
-        raise EthError(f"malformed Status: {exc}") from None
+    except (DecodingError, DeserializationError, RecursionError) as exc:  # pyrlp recurses per nesting level
+        raise EthError(f"malformed Status: {type(exc).__name__}: {exc}") from None
     if not isinstance(items, list) or len(items) < 6:
         raise EthError("Status must be a list of at least 6 items")
     fid = items[5]
@@ -172,8 +172,8 @@ class EthProtocol(Protocol):
     def _answer(self, code, payload):
         try:
             items = rlp.decode(payload, strict=False)
-        except (DecodingError, DeserializationError) as exc:
-            raise EthError(f"malformed request {code}: {exc}") from None
+        except (DecodingError, DeserializationError, RecursionError) as exc:  # as in decode_status
+            raise EthError(f"malformed request {code}: {type(exc).__name__}: {exc}") from None
         if not isinstance(items, list) or not items or not isinstance(items[0], bytes):
             raise EthError(f"request {code} without request id")
         self.send(RESPONSES[code], rlp.encode([items[0], []]))

@@ -39,10 +39,14 @@ def _decode(payload: bytes, what: str):
     """Decode the first RLP item of ``payload`` (trailing bytes ignored, truncation rejected).
 
     consume_item, not rlp.decode(strict=False): the latter accepts a top-level item whose
-    declared length runs past the end of the payload.
+    declared length runs past the end of the payload.  pyrlp decodes nested lists recursively:
+    lists nested deeper than Python's recursion limit (~1,000 levels, 3 KiB of ``c3 c2 c1 c0``
+    style bytes) raise RecursionError, reported here as malformed like any other bad RLP.
     """
     try:
         item, _, end = consume_item(payload, 0)
+    except RecursionError:
+        raise MessageDecodeError(f"malformed {what} RLP: lists nested too deeply") from None
     except (DecodingError, DeserializationError, IndexError) as exc:
         raise MessageDecodeError(f"malformed {what} RLP: {exc}") from None
     if end > len(payload):

@@ -117,6 +117,8 @@ def _rlp_list(plaintext: bytes, min_items: int, what: str) -> list:
     # declared length runs past the end of the data (it never compares the end offset).
     try:
         items, _, end = consume_item(plaintext, 0)
+    except RecursionError:  # pyrlp recurses per nesting level (see base_protocol._decode)
+        raise HandshakeError(f"malformed {what} RLP: lists nested too deeply") from None
     except (DecodingError, DeserializationError, IndexError) as exc:
         raise HandshakeError(f"malformed {what} RLP: {exc}") from None
     if end > len(plaintext):

@@ -40,8 +40,13 @@ def _rlp_uint(n: int) -> bytes:
 def split_code(frame_data: bytes) -> tuple[int, bytes]:
     """Split frame-data into (message code, payload bytes).
 
-    Raises :class:`MessageDecodeError` if the code is not a canonical RLP unsigned integer.
+    Raises :class:`MessageDecodeError` if the code is not a canonical RLP unsigned integer.  A
+    code that starts as an RLP list (first byte >= 0xc0) is rejected before decoding: pyrlp
+    decodes nested lists recursively, so a frame of deeply nested lists would otherwise raise
+    RecursionError instead of an error of this package.
     """
+    if frame_data and frame_data[0] >= 0xC0:
+        raise MessageDecodeError("message code is not an RLP integer")
     try:
         item, _, end = consume_item(frame_data, 0)
         if not isinstance(item, bytes) or len(item) > 8:

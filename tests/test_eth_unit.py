@@ -49,3 +49,11 @@ def test_config_rejects_bad_chain(tmp_path):
     cfg = load_text("node: {name: a, protocols: [{name: eth, version: 68, chain: {network_id: 9, "
                     "genesis_hash: '" + "cd" * 32 + "', fork_blocks: [1, 2]}}]}", str(tmp_path))
     assert dict(cfg.nodes[0].protocols[0].options)["chain"]["network_id"] == 9
+
+
+def test_deeply_nested_status_is_an_eth_error():
+    item = b"\xc0"
+    for _ in range(1000):  # deeper than the recursion limit pyrlp's decoder runs into
+        item = rlp.codec.length_prefix(len(item), 0xC0) + item
+    with pytest.raises(EthError, match="RecursionError"):
+        decode_status(item)

@@ -546,3 +546,41 @@ def test_feeding_after_an_error_only_raises_rlpx_errors(bytewise):
             b.feed(a.encode(0x11, b"y" * 50) + b"zz")
         except RLPxError:
             pass
+
+
+def _nested_lists(depth: int) -> bytes:
+    """RLP of ``depth`` lists nested in each other around an empty list (~2.8 KiB for 1,000)."""
+    item = b"\xc0"
+    for _ in range(depth):
+        item = rlp.codec.length_prefix(len(item), 0xC0) + item
+    return item
+
+
+DEEP = _nested_lists(1000)
+"""Deeper than Python's default recursion limit: pyrlp, which recurses per level, raises
+RecursionError on it (found by tests/test_rlpx_fuzz.py)."""
+
+
+def test_deeply_nested_rlp_is_a_package_error_in_every_decoder():
+    with pytest.raises(MessageDecodeError, match="nested too deeply"):
+        bp.decode_disconnect(DEEP)
+    with pytest.raises(MessageDecodeError):
+        bp.Hello.decode(DEEP[:2000])  # a Hello is capped at 2 KiB; this still nests ~700 levels
+    with pytest.raises(MessageDecodeError, match="not an RLP integer"):
+        split_code(DEEP)
+    with pytest.raises(HandshakeError, match="nested too deeply"):
+        hs._rlp_list(DEEP, 4, "auth")
+
+
+def test_deeply_nested_disconnect_closes_the_connection_with_protocol_error():
+    from rlpx.connection import CLOSED, ConnectionFailure
+    from rlpx.disc import DiscReason
+    from test_connection_unit import Pair
+
+    p = Pair()
+    p.running()
+    p.a.send(bp.DISCONNECT, DEEP)
+    with pytest.raises(ConnectionFailure) as info:
+        p.b.feed(bytes(p.a.out))
+    assert info.value.reason == DiscReason.PROTOCOL_ERROR
+    assert p.b.state == CLOSED
