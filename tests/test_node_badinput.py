@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import rlp
 
 from node_fixtures import RawPeer, echo, nodes, sender  # noqa: F401 - fixture
 from rlpx.connection import DisconnectReceived, HelloReceived
@@ -50,7 +51,17 @@ def _oversize(raw: RawPeer) -> bytes:
     return raw.conn.codec.frames.encode(b"\x10" + payload)
 
 
-CASES = {"garbage": _garbage, "bad_mac": _bad_mac, "unknown_code": _unknown_code, "oversize": _oversize}
+def _nested_disconnect(raw: RawPeer) -> bytes:
+    # A Disconnect whose reason is 1,000 nested lists: pyrlp recursed into a RecursionError (an
+    # internal error, NETWORK_ERROR) before the decoders mapped it to a malformed message.
+    item = b"\xc0"
+    for _ in range(1000):
+        item = rlp.codec.length_prefix(len(item), 0xC0) + item
+    return raw.conn.codec.encode(0x01, item)
+
+
+CASES = {"garbage": _garbage, "bad_mac": _bad_mac, "unknown_code": _unknown_code, "oversize": _oversize,
+         "nested_disconnect": _nested_disconnect}
 
 
 @pytest.mark.parametrize("case", list(CASES))
