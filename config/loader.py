@@ -21,7 +21,9 @@ or the working directory for the built-in default).
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+import reprlib
 from dataclasses import dataclass, fields
 
 import yaml
@@ -42,10 +44,19 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "defau
 """The built-in configuration run by ``run_node.py`` without ``--config``."""
 
 
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+"""Every character ``str.splitlines`` breaks at, mapped to its escape (``\\n``...)."""
+
+
 class ConfigError(ValueError):
-    """A config file problem: ``path`` is the key path, ``reason`` what is wrong."""
+    """A config file problem: ``path`` is the key path, ``reason`` what is wrong.
+
+    The message is always one line: line breaks that come from the file (a name, a key, a
+    YAML error's context) are shown escaped, so an error is one log line.
+    """
 
     def __init__(self, path: str, reason: str):
+        path, reason = path.translate(_LINE_BREAKS), reason.translate(_LINE_BREAKS)
         super().__init__(f"{path}: {reason}" if path else reason)
         self.path = path
         self.reason = reason
@@ -79,6 +90,16 @@ class LaunchConfig:
         raise ConfigError("--node", f"no node named {name!r} (have: {', '.join(n.name for n in self.nodes)})")
 
 
+MAX_NAME_BYTES = 1024
+"""Longest node ``name`` (the Hello client id), bytes: a Hello over 2 KiB is rejected by every
+peer (go-ethereum p2p/peer.go ``baseProtocolMaxMsgSize``), and the capabilities need room too."""
+
+
+def _plain_file_name(name: str) -> bool:
+    """True if ``name`` can be used as a file name as it is: no directory part, no leading dot."""
+    return name[:1].isalnum() and name.isascii() and all(c.isalnum() or c in "-_." for c in name)
+
+
 _NODE_KEYS = {"name", "key_file", "listen_addr", "max_peers", "max_pending_peers", "peer_pool", "dial_ratio", "no_dial",
               "static_nodes", "trusted_nodes", "dial_candidates", "net_restrict", "protocols", "timeouts",
               "enable_msg_events", "supervision"}
@@ -94,43 +115,67 @@ def _type_name(t) -> str:
             dict: "a mapping"}.get(t, str(t))
 
 
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxstring, _SHOW.maxother = 2, 4, 4, 60, 60
+
+
+def _show(value) -> str:
+    """A short repr of a value from the file, for error messages: nested and long values are
+    cut (a few hundred bytes of YAML aliases can expand to a value whose full repr is
+    gigabytes), huge integers are given by size (``repr`` refuses over 4,300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"a {value.bit_length()}-bit integer"
+    return _SHOW.repr(value)
+
+
 def _want(value, t, path):
     if t is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):
+            raise ConfigError(path, f"must be a finite number, got {value}")
     elif t is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     else:
         ok = isinstance(value, t)
     if not ok:
-        raise ConfigError(path, f"must be {_type_name(t)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(path, f"must be {_type_name(t)}, got {type(value).__name__} {_show(value)}")
     return value
 
 
 def _int(value, path, lo=None, hi=None) -> int:
     _want(value, int, path)
     if lo is not None and value < lo:
-        raise ConfigError(path, f"must be >= {lo}, got {value}")
+        raise ConfigError(path, f"must be >= {lo}, got {_show(value)}")
     if hi is not None and value > hi:
-        raise ConfigError(path, f"must be <= {hi}, got {value}")
+        raise ConfigError(path, f"must be <= {hi}, got {_show(value)}")
     return value
+
+
+def _key(path: str, k) -> str:
+    """The path of key ``k`` under ``path``; a key that is not a plain non-empty string is shown
+    as its (short) repr, so an empty or odd key still gives a visible path."""
+    name = k if isinstance(k, str) and k and k.isprintable() else _show(k)
+    return f"{path}.{name}" if path else name
 
 
 def _unknown(d: dict, allowed: set, path: str):
     for k in d:
         if k not in allowed:
-            raise ConfigError(f"{path}.{k}" if path else str(k), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+            raise ConfigError(_key(path, k), f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
 def _host_port(value, path) -> tuple[str, int]:
     _want(value, str, path)
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(path, f"must be host:port, got {value!r}")
+    # isascii: str.isdigit accepts e.g. "³", which int() rejects; <= 5 digits: int() refuses
+    # strings of over 4,300 digits, and no port has more than 5
+    if not sep or not (port.isascii() and port.isdigit() and len(port) <= 5):
+        raise ConfigError(path, f"must be host:port with a port of 0-65535, got {_show(value)}")
     host = host.strip("[]") or "0.0.0.0"
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise ConfigError(path, f"invalid IP address {host!r}") from None
+        raise ConfigError(path, f"invalid IP address {_show(host)}") from None
     return host, _int(int(port), path, 0, 65535)
 
 
@@ -138,17 +183,19 @@ def load_file(path: str) -> LaunchConfig:
     """Read and validate a YAML config file.  Raises :class:`ConfigError` (unreadable file,
     bad YAML, or any invalid key)."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as exc:
         raise ConfigError("", f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"cannot read config file {path}: not UTF-8 text (byte {exc.start})") from None
     base = os.path.dirname(os.path.abspath(path))
     return load_text(text, base_dir=base, source=path)
 
 
 def load_default(base_dir: str | None = None) -> LaunchConfig:
     """The built-in default config; key files go under ``base_dir`` (default: working directory)."""
-    with open(DEFAULT_CONFIG) as f:
+    with open(DEFAULT_CONFIG, encoding="utf-8") as f:
         return load_text(f.read(), base_dir=base_dir or os.getcwd(), source=DEFAULT_CONFIG)
 
 
@@ -159,7 +206,13 @@ def load_text(text: str, base_dir: str, source: str = "<config>") -> LaunchConfi
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError("", f"{source}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or exc  # ReaderError: reason
+        raise ConfigError("", f"{source}: invalid YAML{where}: {problem}") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
+        # PyYAML's constructors let these out for values that parse but cannot be built:
+        # `!!int abc`, `!!bool maybe`, a date like 2001-02-30, an integer of over 4,300 digits,
+        # flow collections nested deeper than the recursion limit
+        raise ConfigError("", f"{source}: invalid YAML value: {type(exc).__name__}: {str(exc)[:200]}") from None
     return parse(doc, base_dir)
 
 
@@ -196,9 +249,15 @@ def parse(doc, base_dir: str) -> LaunchConfig:
         name = _want(raw["name"], str, f"{p}.name")
         if not name.strip():
             raise ConfigError(f"{p}.name", "must not be empty")
+        if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise ConfigError(f"{p}.name", f"must be at most {MAX_NAME_BYTES} bytes (UTF-8), got "
+                                           f"{len(name.encode('utf-8', 'surrogatepass'))}")
         if name in names:
-            raise ConfigError(f"{p}.name", f"duplicate node name {name!r} (also nodes[{names[name]}])")
+            raise ConfigError(f"{p}.name", f"duplicate node name {_show(name)} (also nodes[{names[name]}])")
         names[name] = i
+        if "key_file" not in raw and not _plain_file_name(name):
+            raise ConfigError(f"{p}.name", f"{_show(name)} cannot name the default key file data/<name>.key "
+                                           "(only letters, digits, '-', '_' and '.', not first); give key_file")
         key_path = raw.get("key_file", os.path.join("data", f"{name}.key"))
         _want(key_path, str, f"{p}.key_file")
         full_key = key_path if os.path.isabs(key_path) else os.path.join(base_dir, key_path)
@@ -229,10 +288,10 @@ def parse(doc, base_dir: str) -> LaunchConfig:
         if value in names:
             name, key, host, port, no_listen = firsts[names[value]]
             if no_listen or port == 0:
-                raise ConfigError(path, f"node {value!r} has no fixed listen port to dial")
+                raise ConfigError(path, f"node {_show(value)} has no fixed listen port to dial")
             dial_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
             return Enode(node_id_from_private_key(key), dial_host, port, port).url()
-        raise ConfigError(path, f"{value!r} is neither an enode:// URL nor the name of a node in this file")
+        raise ConfigError(path, f"{_show(value)} is neither an enode:// URL nor the name of a node in this file")
 
     nodes = []
     for i, raw in enumerate(raw_nodes):
@@ -262,7 +321,7 @@ def parse(doc, base_dir: str) -> LaunchConfig:
                 try:
                     nets.append(str(ipaddress.ip_network(v, strict=False)))
                 except ValueError:
-                    raise ConfigError(f"{p}.net_restrict[{j}]", f"invalid CIDR {v!r}") from None
+                    raise ConfigError(f"{p}.net_restrict[{j}]", f"invalid CIDR {_show(v)}") from None
             kw["net_restrict"] = tuple(nets)
         if "timeouts" in raw:
             t = _want(raw["timeouts"], dict, f"{p}.timeouts")
@@ -289,7 +348,7 @@ def _policy(raw: dict, path: str, allowed: set, base: RestartPolicy | None = Non
         if k == "restart":
             _want(v, str, f"{path}.{k}")
             if v not in RESTART_TYPES:
-                raise ConfigError(f"{path}.{k}", f"must be one of {', '.join(RESTART_TYPES)}, got {v!r}")
+                raise ConfigError(f"{path}.{k}", f"must be one of {', '.join(RESTART_TYPES)}, got {_show(v)}")
         elif k == "max_restarts":
             _int(v, f"{path}.{k}", 0)
         else:
@@ -325,7 +384,7 @@ def _actor_system(raw) -> ActorSystemConfig:
     try:
         ipaddress.ip_address(bind)
     except ValueError:
-        raise ConfigError("actor_system.bind", f"invalid IP address {bind!r}") from None
+        raise ConfigError("actor_system.bind", f"invalid IP address {_show(bind)}") from None
     return ActorSystemConfig(port, bind)
 
 
@@ -340,7 +399,7 @@ def _protocols(raw, path) -> tuple[ProtocolConfig, ...]:
             raise ConfigError(f"{p}.name", "missing")
         name = _want(entry["name"], str, f"{p}.name")
         if not name or len(name) > 8 or not name.isascii():
-            raise ConfigError(f"{p}.name", f"must be 1-8 ASCII characters, got {name!r}")
+            raise ConfigError(f"{p}.name", f"must be 1-8 ASCII characters, got {_show(name)}")
         version = _int(entry.get("version", 1), f"{p}.version", 0)
         if (name, version) in seen:
             raise ConfigError(p, f"protocol {name}/{version} listed twice")
@@ -351,11 +410,14 @@ def _protocols(raw, path) -> tuple[ProtocolConfig, ...]:
         actor = entry.get("actor")
         if actor is not None:
             _want(actor, str, f"{p}.actor")
+        for k in entry:
+            if not isinstance(k, str):
+                raise ConfigError(_key(p, k), "option names must be strings")
         options = {k: v for k, v in entry.items()
                    if k not in ("name", "version", "length", "actor") and k not in _PROTO_SUPERVISION_KEYS}
         on_failure = entry.get("on_failure", "disconnect")
         if on_failure not in ("disconnect", "restart"):
-            raise ConfigError(f"{p}.on_failure", f"must be disconnect or restart, got {on_failure!r}")
+            raise ConfigError(f"{p}.on_failure", f"must be disconnect or restart, got {_show(on_failure)}")
         hold_max = _int(entry.get("hold_max", 10000), f"{p}.hold_max", 1)
         policy = _policy(entry, p, _POLICY_KEYS - {"restart"})
         pc = ProtocolConfig(name, version, tuple(sorted(options.items())), length, actor, on_failure, policy,

@@ -46,5 +46,5 @@ def load_class(path: str):
     module, _, cls = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError, ValueError) as exc:
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:  # TypeError: a relative ".mod.Class"
         raise UnknownProtocolError(f"cannot load protocol actor {path}: {exc}") from None

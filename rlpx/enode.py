@@ -55,9 +55,17 @@ class Enode:
         return self.url()
 
 
+def _short(url: str) -> str:
+    """``url`` for an error message: its repr, cut after 200 characters (a whole enode URL is
+    ~160; a longer input must not make a longer message)."""
+    return repr(url[:200]) + ("..." if len(url) > 200 else "")
+
+
 def _port(text: str, what: str) -> int:
     if not (text.isascii() and text.isdigit()):  # str.isdigit alone accepts e.g. "³", which int() rejects
-        raise EnodeError(f"invalid {what} {text!r}: not a number")
+        raise EnodeError(f"invalid {what} {text[:20]!r}: not a number")
+    if len(text) > 5:  # no port has more digits; int() refuses strings of over 4,300 digits
+        raise EnodeError(f"invalid {what} {text[:20]!r}{'...' if len(text) > 20 else ''}: above 65535")
     value = int(text)
     if value > 65535:
         raise EnodeError(f"invalid {what} {value}: above 65535")
@@ -73,50 +81,54 @@ def parse_enode(url: str) -> Enode:
     if not isinstance(url, str):
         raise EnodeError("enode URL must be a string")
     if not url.startswith("enode://"):
-        raise EnodeError(f"invalid enode URL {url!r}: scheme must be enode://")
+        raise EnodeError(f"invalid enode URL {_short(url)}: scheme must be enode://")
+    if not (url.isascii() and url.isprintable()) or " " in url:
+        # urlsplit silently drops tab, CR and LF anywhere in the URL; go-ethereum's url.Parse
+        # rejects control characters (and a host cannot hold spaces)
+        raise EnodeError(f"invalid enode URL {_short(url)}: white space, control or non-ASCII characters")
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise EnodeError(f"invalid enode URL {url!r}: {exc}") from None
+        raise EnodeError(f"invalid enode URL {_short(url)}: {exc}") from None
     if "@" not in parts.netloc:
-        raise EnodeError(f"invalid enode URL {url!r}: missing node id before '@'")
+        raise EnodeError(f"invalid enode URL {_short(url)}: missing node id before '@'")
     id_hex, _, hostport = parts.netloc.rpartition("@")
     if len(id_hex) != 2 * NODE_ID_SIZE or not re.fullmatch(r"[0-9a-fA-F]+", id_hex):
-        raise EnodeError(f"invalid enode URL {url!r}: node id must be {2 * NODE_ID_SIZE} hex characters")
+        raise EnodeError(f"invalid enode URL {_short(url)}: node id must be {2 * NODE_ID_SIZE} hex characters")
     node_id = bytes.fromhex(id_hex)
     try:
         public_key_from_node_id(node_id)
     except InvalidPointError:
-        raise EnodeError(f"invalid enode URL {url!r}: node id is not a secp256k1 public key") from None
+        raise EnodeError(f"invalid enode URL {_short(url)}: node id is not a secp256k1 public key") from None
     if parts.path not in ("", "/"):
-        raise EnodeError(f"invalid enode URL {url!r}: unexpected path {parts.path!r}")
+        raise EnodeError(f"invalid enode URL {_short(url)}: unexpected path {parts.path!r}")
     if hostport.startswith("["):
         host, sep, rest = hostport[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            raise EnodeError(f"invalid enode URL {url!r}: missing port")
+            raise EnodeError(f"invalid enode URL {_short(url)}: missing port")
         port_text = rest[1:]
     else:
         host, sep, port_text = hostport.rpartition(":")
         if not sep:
-            raise EnodeError(f"invalid enode URL {url!r}: missing port")
+            raise EnodeError(f"invalid enode URL {_short(url)}: missing port")
     if not host:
-        raise EnodeError(f"invalid enode URL {url!r}: missing host")
+        raise EnodeError(f"invalid enode URL {_short(url)}: missing host")
     try:
         host = str(ipaddress.ip_address(host))
     except ValueError:
         if not _HOSTNAME.match(host):
-            raise EnodeError(f"invalid enode URL {url!r}: invalid host {host!r}") from None
+            raise EnodeError(f"invalid enode URL {_short(url)}: invalid host {host!r}") from None
     tcp_port = _port(port_text, "port")
     udp_port = tcp_port
     if parts.query:
         try:
-            query = parse_qs(parts.query, strict_parsing=True)
+            query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=True)  # discport= is an error
         except ValueError:
-            raise EnodeError(f"invalid enode URL {url!r}: malformed query") from None
+            raise EnodeError(f"invalid enode URL {_short(url)}: malformed query") from None
         for key, values in query.items():
             if key != "discport":
-                raise EnodeError(f"invalid enode URL {url!r}: unknown query key {key!r}")
+                raise EnodeError(f"invalid enode URL {_short(url)}: unknown query key {key!r}")
             udp_port = _port(values[-1], "discport")
     if parts.fragment:
-        raise EnodeError(f"invalid enode URL {url!r}: unexpected fragment")
+        raise EnodeError(f"invalid enode URL {_short(url)}: unexpected fragment")
     return Enode(node_id, host, tcp_port, udp_port)

@@ -24,6 +24,10 @@ NODE_ID_SIZE = 64
 PRIVATE_KEY_SIZE = 32
 """Bytes in a secp256k1 private key."""
 
+KEY_FILE_MAX = 4096
+"""Largest key file read, bytes: 64 hex characters and white space around them; a larger file
+is refused whole rather than judged by its first bytes."""
+
 
 def keccak256(*parts: bytes) -> bytes:
     """Return keccak256 (the pre-FIPS Keccak used by Ethereum) of the concatenated parts, 32 bytes."""
@@ -92,14 +96,17 @@ def ecdh_x(private_key: bytes, node_id: bytes) -> bytes:
 def load_key_file(path: str) -> bytes:
     """Read a hex private key file and return the 32 raw key bytes.
 
-    Raises :class:`KeyFileError` when the file cannot be read or does not contain exactly
-    64 hex characters (surrounding white space allowed) of a valid secp256k1 key.
+    Raises :class:`KeyFileError` when the file cannot be read, is larger than
+    :data:`KEY_FILE_MAX` bytes, or does not contain exactly 64 hex characters (surrounding white
+    space allowed) of a valid secp256k1 key.
     """
     try:
         with open(path, "rb") as f:
-            raw = f.read(4096)
-    except OSError as exc:
-        raise KeyFileError(f"cannot read key file {path}: {exc.strerror or exc}") from None
+            raw = f.read(KEY_FILE_MAX + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path, or one not encodable
+        raise KeyFileError(f"cannot read key file {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(raw) > KEY_FILE_MAX:
+        raise KeyFileError(f"key file {path} is larger than {KEY_FILE_MAX} bytes: not a key file")
     text = raw.strip()
     if len(text) != 2 * PRIVATE_KEY_SIZE:
         raise KeyFileError(
@@ -126,8 +133,8 @@ def save_key_file(path: str, key: bytes) -> None:
         if parent:
             os.makedirs(parent, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        raise KeyFileError(f"cannot create key file {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path, or one not encodable
+        raise KeyFileError(f"cannot create key file {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     with os.fdopen(fd, "w") as f:
         f.write(key.hex())
 

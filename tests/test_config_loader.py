@@ -83,6 +83,21 @@ def test_default_config_is_two_connected_nodes(tmp_path):
     ("actor_system: {bind: somewhere}\nnodes: [{name: a}]", "actor_system.bind", "invalid IP"),
     ("nodes: [{key_file: x}]", "nodes[0].name", "missing"),
     ("node: {name: a}\nnodes: [{name: b}]", "node", "either"),
+    # found by tests/test_input_fuzz.py
+    ("nodes: [{name: a, max_peers: !!int abc}]", "", "invalid YAML value"),
+    ("nodes: [{name: a, no_dial: !!bool maybe}]", "", "invalid YAML value"),
+    ("nodes: [{name: 2001-02-30}]", "", "invalid YAML value"),
+    ("nodes: [{name: a, max_peers: " + "9" * 5000 + "}]", "", "invalid YAML value"),
+    ("nodes: [{name: a, timeouts: {idle_s: .nan}}]", "nodes[0].timeouts.idle_s", "finite"),
+    ("nodes: [{name: a, supervision: {liveness_s: .inf}}]", "nodes[0].supervision.liveness_s", "finite"),
+    ("nodes: [{name: a, listen_addr: '127.0.0.1:\u00b3'}]", "nodes[0].listen_addr", "0-65535"),
+    ("nodes: [{name: a, listen_addr: '127.0.0.1:" + "9" * 5000 + "'}]", "nodes[0].listen_addr", "0-65535"),
+    ("nodes: [{name: ../../escaped}]", "nodes[0].name", "give key_file"),
+    ("nodes: [{name: " + "n" * 1025 + ", key_file: k.key}]", "nodes[0].name", "at most 1024 bytes"),
+    ("nodes: [{name: a, protocols: [{name: test, version: 1, 1: x}]}]", "nodes[0].protocols[0].1", "strings"),
+    ("nodes: [{name: a, protocols: [{name: test, version: 1, actor: .rel.Cls, length: 1}]}]",
+     "nodes[0].protocols[0]", "cannot load"),
+    ("'': 1\nnodes: [{name: a}]", "''", "unknown key"),
 ])
 def test_invalid_configs_name_the_key(tmp_path, text, path, words):
     with pytest.raises(ConfigError) as info:
@@ -144,3 +159,25 @@ def test_invalid_supervision_keys(tmp_path, text, path):
     with pytest.raises(ConfigError) as info:
         load(tmp_path, text)
     assert info.value.path == path
+
+
+def test_config_errors_stay_short_and_on_one_line(tmp_path):
+    # ~0.6 KiB of YAML aliases expands to a value whose full repr was 216,000 characters
+    bomb = "[&a [x, x, x, x, x, x, x, x, x], " + ", ".join(
+        f"&{n} [" + ", ".join([f"*{p}"] * 9) + "]" for p, n in zip("abcd", "bcde")) + "]"
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, "nodes: [{name: a, max_peers: " + bomb + "}]")
+    assert info.value.path == "nodes[0].max_peers" and len(str(info.value)) < 300, len(str(info.value))
+    with pytest.raises(ConfigError) as info:  # a YAML reader error carries its context on more lines
+        load(tmp_path, "nodes: [{name: a\x00}]")
+    assert "\n" not in str(info.value) and "invalid YAML" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, 'nodes: [{name: a, protocols: [{name: "a\\nb", version: 1}]}]')
+    assert "\n" not in str(info.value) and "a\\nb" in str(info.value)
+
+
+def test_non_utf8_config_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"node: {name: caf\xe9}")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_file(str(path))

@@ -127,6 +127,21 @@ def test_malformed_key_files(tmp_path, content):
     assert path.read_text() == content  # never replaced
 
 
+def test_key_file_over_4_kib_is_refused_whole(tmp_path):
+    # a valid key, then more than 4 KiB of white space and junk: judged by all of it, not its head
+    path = tmp_path / "nodekey"
+    path.write_text("ab" * 32 + "\n" * 4100 + "zz")
+    with pytest.raises(KeyFileError, match="larger than 4096 bytes"):
+        load_key_file(str(path))
+
+
+def test_key_paths_python_cannot_use_are_key_file_errors(tmp_path):
+    for bad in (str(tmp_path / "a\0b.key"), str(tmp_path / "k\ud800.key")):  # NUL; a surrogate not encodable
+        raises_exactly(KeyFileError, load_key_file, bad)
+        raises_exactly(KeyFileError, save_key_file, bad, generate_private_key())
+        raises_exactly(KeyFileError, load_or_create_key_file, bad)
+
+
 def test_binary_key_file(tmp_path):
     path = tmp_path / "nodekey"
     path.write_bytes(b"\xff\xfe" * 32)
@@ -214,6 +229,11 @@ def test_enode_discport_equal_to_tcp_port_is_omitted():
     f"enode://{HEX}@[::1:30303",                      # unclosed bracket
     f"enode://{HEX}@1.2.3.4:30303/path",              # unexpected path
     f"enode://{HEX}@1.2.3.4:30303#frag",              # unexpected fragment
+    f"enode://{HEX[:64]}\t{HEX[64:]}@1.2.3.4:30303",  # urlsplit drops tab, CR, LF silently
+    f"enode://{HEX}\n@1.2.3.4:30303",
+    f"enode://{HEX}@1.2.3.4:30303?discport=",          # empty discport
+    f"enode://{HEX}@1.2.3.4:{'9' * 5000}",            # int() refuses over 4,300 digits
+    f"enode://{HEX}@1.2.3.4:30303?discport={'9' * 5000}",
     "",
 ], ids=lambda u: u.replace(HEX, "ID")[:60])
 def test_malformed_enodes(url):
