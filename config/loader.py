@@ -3,7 +3,7 @@
 Everything is checked before anything starts; the first problem raises :class:`ConfigError`
 naming the key's path (``nodes[1].static_nodes[0]``) and the reason.  Keys follow
 go-ethereum's ``p2p.Config`` (p2p/config.go) in snake_case; every key is documented in the
-README.  YAML is parsed with PyYAML's ``safe_load``.
+README.  YAML is parsed with PyYAML's SafeLoader; a key given twice in one mapping is an error.
 
 File shape::
 
@@ -179,6 +179,34 @@ def _host_port(value, path) -> tuple[str, int]:
     return host, _int(int(port), path, 0, 65535)
 
 
+class _DuplicateKey(Exception):
+    """A mapping in the file names one key twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, except that a key given twice in one mapping is an error: plain
+    ``safe_load`` keeps the last value silently, so a second ``max_peers:`` further down a
+    node would quietly win over the first."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *base` then an own key overrides the merged one: not a duplicate
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: SafeConstructor reports it below
+                    continue
+                if duplicate:
+                    mark = key_node.start_mark
+                    raise _DuplicateKey(f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: "
+                                        f"duplicate key {_show(key)}")
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_file(path: str) -> LaunchConfig:
     """Read and validate a YAML config file.  Raises :class:`ConfigError` (unreadable file,
     bad YAML, or any invalid key)."""
@@ -202,7 +230,9 @@ def load_default(base_dir: str | None = None) -> LaunchConfig:
 def load_text(text: str, base_dir: str, source: str = "<config>") -> LaunchConfig:
     """Parse YAML ``text`` and validate it; relative key files resolve against ``base_dir``."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError("", f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -221,7 +251,8 @@ def parse(doc, base_dir: str) -> LaunchConfig:
     if not isinstance(doc, dict):
         raise ConfigError("", "the config must be a mapping with `nodes:` (or `node:`)")
     _unknown(doc, {"actor_system", "nodes", "node"}, "")
-    asys = _actor_system(doc.get("actor_system", {}) or {})
+    raw_asys = doc.get("actor_system")
+    asys = _actor_system({} if raw_asys is None else raw_asys)
     if "nodes" in doc and "node" in doc:
         raise ConfigError("node", "give either `node:` or `nodes:`, not both")
     if "node" in doc:

@@ -181,3 +181,19 @@ def test_non_utf8_config_file(tmp_path):
     path.write_bytes(b"node: {name: caf\xe9}")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_file(str(path))
+
+
+def test_duplicate_keys_are_errors_but_merge_keys_may_be_overridden(tmp_path):
+    with pytest.raises(ConfigError, match="at line 4, column 5: duplicate key 'max_peers'"):
+        load(tmp_path, "nodes:\n  - name: a\n    max_peers: 1\n    max_peers: 2\n")
+    with pytest.raises(ConfigError, match="duplicate key 'nodes'"):
+        load(tmp_path, "nodes: [{name: a}]\nnodes: [{name: b}]\n")
+    cfg = load(tmp_path, "node:\n  <<: {max_peers: 4, dial_ratio: 2}\n  name: a\n  max_peers: 5\n")
+    assert (cfg.nodes[0].max_peers, cfg.nodes[0].dial_ratio) == (5, 2)
+
+
+@pytest.mark.parametrize("value", ["[]", "0", "false", "''"])
+def test_actor_system_must_be_a_mapping_even_when_empty_looking(tmp_path, value):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, f"actor_system: {value}\nnodes: [{{name: a}}]")
+    assert info.value.path == "actor_system"
