@@ -3,7 +3,8 @@
 Everything is checked before anything starts; the first problem raises :class:`ConfigError`
 naming the key's path (``nodes[1].static_nodes[0]``) and the reason.  Keys follow
 go-ethereum's ``p2p.Config`` (p2p/config.go) in snake_case; every key is documented in the
-README.  YAML is parsed with PyYAML's SafeLoader; a key given twice in one mapping is an error.
+README.  YAML is read by :func:`config.yaml_reader.read_yaml` (PyYAML's SafeLoader; a key
+given twice in one mapping is an error).
 
 File shape::
 
@@ -23,10 +24,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-import reprlib
 from dataclasses import dataclass, fields
-
-import yaml
 
 from protocols import REGISTRY, UnknownProtocolError, load_class, resolve
 from rlpx.enode import Enode, parse_enode
@@ -35,31 +33,16 @@ from rlpx.keys import load_or_create_key_file, node_id_from_private_key
 
 from actors.supervision import RESTART_TYPES, RestartPolicy
 
+from .errors import ConfigError
+from .errors import show_value as _show
 from .model import NodeConfig, ProtocolConfig, SupervisionConfig, Timeouts
+from .yaml_reader import read_yaml
 
 DEFAULT_ADMIN_PORT = 19001
 """Thespian admin port used when the file does not set ``actor_system.admin_port``."""
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default.yaml")
 """The built-in configuration run by ``run_node.py`` without ``--config``."""
-
-
-_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
-"""Every character ``str.splitlines`` breaks at, mapped to its escape (``\\n``...)."""
-
-
-class ConfigError(ValueError):
-    """A config file problem: ``path`` is the key path, ``reason`` what is wrong.
-
-    The message is always one line: line breaks that come from the file (a name, a key, a
-    YAML error's context) are shown escaped, so an error is one log line.
-    """
-
-    def __init__(self, path: str, reason: str):
-        path, reason = path.translate(_LINE_BREAKS), reason.translate(_LINE_BREAKS)
-        super().__init__(f"{path}: {reason}" if path else reason)
-        self.path = path
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -115,19 +98,6 @@ def _type_name(t) -> str:
             dict: "a mapping"}.get(t, str(t))
 
 
-_SHOW = reprlib.Repr()
-_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxstring, _SHOW.maxother = 2, 4, 4, 60, 60
-
-
-def _show(value) -> str:
-    """A short repr of a value from the file, for error messages: nested and long values are
-    cut (a few hundred bytes of YAML aliases can expand to a value whose full repr is
-    gigabytes), huge integers are given by size (``repr`` refuses over 4,300 digits)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-        return f"a {value.bit_length()}-bit integer"
-    return _SHOW.repr(value)
-
-
 def _want(value, t, path):
     if t is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -179,34 +149,6 @@ def _host_port(value, path) -> tuple[str, int]:
     return host, _int(int(port), path, 0, 65535)
 
 
-class _DuplicateKey(Exception):
-    """A mapping in the file names one key twice."""
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader, except that a key given twice in one mapping is an error: plain
-    ``safe_load`` keeps the last value silently, so a second ``max_peers:`` further down a
-    node would quietly win over the first."""
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # `<<: *base` then an own key overrides the merged one: not a duplicate
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                    seen.add(key)
-                except TypeError:  # an unhashable key: SafeConstructor reports it below
-                    continue
-                if duplicate:
-                    mark = key_node.start_mark
-                    raise _DuplicateKey(f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: "
-                                        f"duplicate key {_show(key)}")
-        return super().construct_mapping(node, deep=deep)
-
-
 def load_file(path: str) -> LaunchConfig:
     """Read and validate a YAML config file.  Raises :class:`ConfigError` (unreadable file,
     bad YAML, or any invalid key)."""
@@ -229,21 +171,7 @@ def load_default(base_dir: str | None = None) -> LaunchConfig:
 
 def load_text(text: str, base_dir: str, source: str = "<config>") -> LaunchConfig:
     """Parse YAML ``text`` and validate it; relative key files resolve against ``base_dir``."""
-    try:
-        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except _DuplicateKey as exc:
-        raise ConfigError("", f"{source}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or exc  # ReaderError: reason
-        raise ConfigError("", f"{source}: invalid YAML{where}: {problem}") from None
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
-        # PyYAML's constructors let these out for values that parse but cannot be built:
-        # `!!int abc`, `!!bool maybe`, a date like 2001-02-30, an integer of over 4,300 digits,
-        # flow collections nested deeper than the recursion limit
-        raise ConfigError("", f"{source}: invalid YAML value: {type(exc).__name__}: {str(exc)[:200]}") from None
-    return parse(doc, base_dir)
+    return parse(read_yaml(text, source), base_dir)
 
 
 def parse(doc, base_dir: str) -> LaunchConfig:
