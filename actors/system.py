@@ -31,6 +31,7 @@ def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
     global _patched_host
     from thespian.system.transport import IPBase
 
+    from .exit_watch import patch_exit_rechecks_children
     from .thespian_patches import (patch_actor_run_headroom, patch_cheap_actor_init_args,
                                    patch_cheap_incoming_delay, patch_child_inaccessible,
                                    patch_children_close_incoming_sockets,
@@ -43,8 +44,9 @@ def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
     # the optional setproctitle and a cheap look at the actor's __init__ arguments
     # (actors/thespian_patches.py); and an exiting actor that cannot reach a child forgets that
     # child, not its last one; each actor's loop runs with frame-stack room (no mmap per call);
-    # an exiting actor ACKs what is sent to it while it waits for its own last ACKs; and a new
-    # actor takes its first message from the fork that created it
+    # an exiting actor ACKs what is sent to it while it waits for its own last ACKs; a new
+    # actor takes its first message from the fork that created it; and an exiting actor stops
+    # waiting for children whose process is gone though their notice was lost (exit_watch.py)
     patch_setproctitle_import()
     patch_cheap_actor_init_args()
     patch_cheap_incoming_delay()
@@ -54,6 +56,7 @@ def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
     patch_actor_run_headroom()
     patch_drain_accepts_incoming()
     patch_fork_start_message()
+    patch_exit_rechecks_children()
     os.environ["THESPIAN_BASE_IPADDR"] = host
     if _patched_host is None:
         def bind_args(self):
