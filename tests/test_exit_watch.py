@@ -1,0 +1,103 @@
+"""actors/exit_watch.py: an exiting actor whose child's ChildActorExited is lost still exits.
+
+The loss is made on purpose: Thespian learns of a child's exit from the child's own
+ChildActorExited (sent as it exits) and from SIGCHLD; the parent blocks SIGCHLD and the child,
+asked to exit, ends its process at once (as a SIGKILL at that moment would), so neither comes.
+Without the patch the parent waits for that notice for ever (until ActorSystem.shutdown()
+gives up and the fixture reports processes left); with it the parent exits within a few
+rechecks."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from thespian.actors import Actor, ActorExitRequest
+from thespian.system.actorManager import ActorManager
+
+from actors import exit_watch
+from actors.supervision import process_alive
+from node_fixtures import nodes, wait_until  # noqa: F401 - fixture
+
+EXIT_WAIT_S = 5.0
+"""Bounded wait for the parent's process to end (a recheck every RECHECK_S = 0.2 s)."""
+
+
+class Child(Actor):
+    """Answers "pid"; on ActorExitRequest its process ends at once, without Thespian's goodbye."""
+
+    def receiveMessage(self, msg, sender):
+        if msg == "pid":
+            self.send(sender, os.getpid())
+        elif isinstance(msg, ActorExitRequest):
+            os._exit(0)
+
+
+class DeafParent(Actor):
+    """Creates one Child on "start" and answers (own pid, child's pid); on "deaf" blocks SIGCHLD
+    in its process, so no child exit is ever noticed through Thespian's signal handler."""
+
+    child = None
+
+    def receiveMessage(self, msg, sender):
+        if msg == "start":
+            self.child = self.createActor(Child)
+            self.asker = sender
+            self.send(self.child, "pid")
+        elif isinstance(msg, int) and self.child is not None:
+            self.send(self.asker, (os.getpid(), msg))
+        elif msg == "deaf":
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+            self.send(sender, "deaf")
+
+
+def test_patch_is_applied_and_idempotent():
+    exit_watch.patch_exit_rechecks_children()
+    patched = (ActorManager._shutdownActor, ActorManager._handleOneMessage)
+    exit_watch.patch_exit_rechecks_children()
+    assert (ActorManager._shutdownActor, ActorManager._handleOneMessage) == patched
+    assert all(hasattr(f, "__wrapped__") for f in patched)
+
+
+def test_parent_exits_although_its_childs_exit_notice_is_lost(nodes):
+    asys = nodes.asys
+    parent = asys.createActor(DeafParent)
+    pids = asys.ask(parent, "start", 10)
+    assert isinstance(pids, tuple), pids
+    parent_pid, child_pid = pids
+    assert asys.ask(parent, "deaf", 10) == "deaf"
+    asys.tell(parent, ActorExitRequest())
+    assert wait_until(lambda: not process_alive(child_pid), EXIT_WAIT_S), "the child did not exit"
+    assert wait_until(lambda: not process_alive(parent_pid), EXIT_WAIT_S), \
+        "the parent still waits for its child's lost exit notice"
+
+
+class FakeChildInfo:
+    def __init__(self, addr, alive):
+        self.childAddr, self.childRealAddr, self.alive = ("local", addr), addr, alive
+
+
+class FakeManager:
+    """What recheck_children reads of Thespian's ActorManager."""
+
+    def __init__(self, children, procs):
+        self._children, self._child_procs, self.handled = list(children), procs, []
+
+    @property
+    def childAddresses(self):
+        return self._children
+
+    @staticmethod
+    def _checkChildLiveness(info):
+        return info.alive
+
+    def _handleChildExited(self, addr):
+        self.handled.append(addr)
+        self._children.remove(addr)
+
+
+def test_recheck_handles_dead_and_unrecorded_children_only():
+    m = FakeManager(["alive", "dead", "reaped"], [FakeChildInfo("alive", True), FakeChildInfo("dead", False)])
+    assert exit_watch.recheck_children(m) == ["dead", "reaped"]
+    assert m.handled == ["dead", "reaped"] and m.childAddresses == ["alive"]
+    assert exit_watch.recheck_children(m) == [] and m.childAddresses == ["alive"]
