@@ -7,16 +7,16 @@ limit.  But ChildActorExited notices get lost (THESPIAN_FACTS §3: when several 
 at once), and while an actor is exiting Thespian hands it nothing but ActorExitRequest and
 ChildActorExited, so the actor's own liveness checks (the Server's /proc sweep) no longer run.
 One lost notice therefore keeps the actor - and every ancestor up to the ActorSystem's admin,
-which waits the same way - alive until ``ActorSystem.shutdown()`` gives up, and its processes
-are left behind (seen in the test suite's teardowns: an admin, its logger and one Server left,
-a whole run's worth of children gone).
+which waits the same way for the top-level actors (adminCore ``h_SystemShutdown``) - alive
+until ``ActorSystem.shutdown()`` gives up, and its processes are left behind (seen in the test
+suite's teardowns: an admin, its logger and one Server left, a whole run's worth of children
+gone; and, once the actors were covered, an admin and its logger alone).
 
-:func:`patch_exit_rechecks_children`: once an actor starts waiting for its children, it
-checks them every :data:`RECHECK_S` seconds with a private wakeup: a child whose process has
-exited (reaped through multiprocessing's ``is_alive``, i.e. ``waitpid``) or that has no process
-record any more (reaped by an earlier check whose notice was then lost) is handled as exited.
-Children created through the admin (a ``globalName``) have no process record in their
-creator: the node creates none from an actor, so none is mistaken for gone.
+:func:`patch_exit_rechecks_children`: once an actor, or the admin at system shutdown, starts
+waiting for its children, it checks them every :data:`RECHECK_S` seconds with a private
+wakeup: a child whose process has exited (multiprocessing's ``is_alive``, i.e. ``waitpid``,
+which also reaps it) is handled as exited.  A child with no process record in its parent (one
+the admin created on the parent's behalf) is left to Thespian's own notices, as before.
 """
 
 from __future__ import annotations
@@ -30,19 +30,24 @@ _PAYLOAD = "_devp2p_exit_recheck"
 _applied = False
 
 
-def _record_alive(manager, addr) -> bool | None:
-    """True/False: the process of child ``addr`` runs / has exited; None: no process record."""
-    for info in getattr(manager, "_child_procs", None) or ():
+def _gone(manager, addr) -> bool:
+    """True if child ``addr`` has a process record and every matching record's process has
+    exited (a record left by a dead child must not hide a new child at the same address, nor
+    the reverse); False if one runs or there is no record."""
+    found = False
+    for info in list(getattr(manager, "_child_procs", None) or ()):
         if addr in (info.childAddr, getattr(info, "childRealAddr", None)):
-            return manager._checkChildLiveness(info)  # is_alive(): reaps an exited child
-    return None
+            if manager._checkChildLiveness(info):  # is_alive(): reaps an exited child
+                return False
+            found = True
+    return found
 
 
 def recheck_children(manager) -> list:
-    """Handle as exited every child of exiting ActorManager ``manager`` whose process is gone;
-    return their addresses.  Thespian 4.0.1 internals: ``childAddresses``, ``_child_procs``,
-    ``_checkChildLiveness``, ``_handleChildExited``."""
-    gone = [addr for addr in list(manager.childAddresses) if not _record_alive(manager, addr)]
+    """Handle as exited every child of ``manager`` (an exiting ActorManager, or the admin at
+    system shutdown) whose process is gone; return their addresses.  Thespian 4.0.1 internals:
+    ``childAddresses``, ``_child_procs``, ``_checkChildLiveness``, ``_handleChildExited``."""
+    gone = [addr for addr in list(manager.childAddresses) if _gone(manager, addr)]
     for addr in gone:
         if addr in manager.childAddresses:  # handling one can end the actor's wait for all
             manager._handleChildExited(addr)
@@ -50,39 +55,74 @@ def recheck_children(manager) -> list:
 
 
 def patch_exit_rechecks_children() -> None:
-    """Apply the recheck to Thespian's ActorManager (idempotent; see the module docstring)."""
+    """Apply the recheck to Thespian's ActorManager and AdminCore (idempotent; see the module
+    docstring)."""
     global _applied
     if _applied:
         return
     from thespian.actors import WakeupMessage
     from thespian.system.actorManager import ActorManager
+    from thespian.system.admin.adminCore import AdminCore
 
     original_shutdown = ActorManager._shutdownActor
     original_handle = ActorManager._handleOneMessage
 
     def shutdown_actor(self, shutdownChildren=True):
         waiting = original_shutdown(self, shutdownChildren)
-        if waiting and self.childAddresses and hasattr(self, "_child_procs"):
-            self.transport.addWakeup(_recheck_period(), _PAYLOAD)
+        if waiting and self.childAddresses:
+            _arm(self)
         return waiting
 
     def handle_one_message(self, envelope):
         msg = envelope.message
         if isinstance(msg, WakeupMessage) and msg.payload == _PAYLOAD:
-            if getattr(self, "_exitedAlready", False) or not self.childAddresses:
-                return True
-            recheck_children(self)
-            if self.childAddresses:
-                self.transport.addWakeup(_recheck_period(), _PAYLOAD)
-                return True
-            return False  # the last child was handled: the actor is on its way out
+            return _on_recheck(self)
         return original_handle(self, envelope)
 
-    shutdown_actor.__wrapped__ = original_shutdown
-    handle_one_message.__wrapped__ = original_handle
-    ActorManager._shutdownActor = shutdown_actor
-    ActorManager._handleOneMessage = handle_one_message
+    original_system_shutdown = AdminCore.h_SystemShutdown
+    original_incoming = AdminCore.handleIncoming
+
+    def system_shutdown(self, envelope):
+        result = original_system_shutdown(self, envelope)
+        if self.childAddresses:
+            _arm(self)
+        return result
+
+    def handle_incoming(self, envelope):
+        msg = envelope.message
+        if isinstance(msg, WakeupMessage) and msg.payload == _PAYLOAD:
+            return _on_recheck(self)
+        return original_incoming(self, envelope)
+
+    for cls, name, new in ((ActorManager, "_shutdownActor", shutdown_actor),
+                           (ActorManager, "_handleOneMessage", handle_one_message),
+                           (AdminCore, "h_SystemShutdown", system_shutdown),
+                           (AdminCore, "handleIncoming", handle_incoming)):
+        new.__wrapped__ = getattr(cls, name)
+        setattr(cls, name, new)
     _applied = True
+
+
+def _arm(manager) -> None:
+    """Start the checks of ``manager``'s children, once (a second ActorExitRequest while
+    exiting must not start a second series)."""
+    if hasattr(manager, "_child_procs") and not getattr(manager, "_devp2p_rechecking", False):
+        manager._devp2p_rechecking = True
+        manager.transport.addWakeup(_recheck_period(), _PAYLOAD)
+
+
+def _on_recheck(manager) -> bool:
+    """The recheck wakeup of an exiting ActorManager or admin: handle the children that are
+    gone, arm the next check while some remain.  Returns what Thespian's own handling of a
+    ChildActorExited returns: False once the last child is handled (the loop ends; True would
+    make the transport run again with its abort request cleared, and the actor never exit)."""
+    if getattr(manager, "_exitedAlready", False) or not manager.childAddresses:
+        return False
+    recheck_children(manager)
+    if manager.childAddresses:
+        manager.transport.addWakeup(_recheck_period(), _PAYLOAD)
+        return True
+    return False
 
 
 def _recheck_period():

@@ -22,14 +22,22 @@ class ConfigError(ValueError):
         self.reason = reason
 
 
-_SHORT = reprlib.Repr()
+class _ShortRepr(reprlib.Repr):
+    """reprlib with huge integers given by size, at any depth (``repr`` refuses an int of over
+    4,300 digits, and YAML builds hex integers of any size)."""
+
+    def repr_int(self, x, level):
+        if x.bit_length() > 64:
+            return f"<a {x.bit_length()}-bit integer>"
+        return super().repr_int(x, level)
+
+
+_SHORT = _ShortRepr()
 _SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 60, 60
 
 
 def show_value(value) -> str:
     """A short repr of a value from the file, for error messages: nested and long values are
     cut (a few hundred bytes of YAML aliases can expand to a value whose full repr is
-    gigabytes), huge integers are given by size (``repr`` refuses over 4,300 digits)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-        return f"a {value.bit_length()}-bit integer"
+    gigabytes), huge integers are given by size."""
     return _SHORT.repr(value)

@@ -74,8 +74,8 @@ class LaunchConfig:
 
 
 MAX_NAME_BYTES = 1024
-"""Longest node ``name`` (the Hello client id), bytes: a Hello over 2 KiB is rejected by every
-peer (go-ethereum p2p/peer.go ``baseProtocolMaxMsgSize``), and the capabilities need room too."""
+"""Longest node ``name`` (the Hello client id), bytes: go-ethereum peers (and this node) reject a
+Hello over 2 KiB (p2p/peer.go ``baseProtocolMaxMsgSize``), and the capabilities need room too."""
 
 
 def _plain_file_name(name: str) -> bool:
@@ -98,11 +98,18 @@ def _type_name(t) -> str:
             dict: "a mapping"}.get(t, str(t))
 
 
+MAX_SECONDS = 1e9
+"""Largest number accepted where the config wants a number (every one is a duration in seconds,
+~31 years): larger ones overflow the timers (``timedelta``) or ``float()`` itself."""
+
+
 def _want(value, t, path):
     if t is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if ok and not math.isfinite(value):
+        if ok and not (isinstance(value, int) or math.isfinite(value)):
             raise ConfigError(path, f"must be a finite number, got {value}")
+        if ok and abs(value) > MAX_SECONDS:
+            raise ConfigError(path, f"must be at most {MAX_SECONDS:.0e}, got {_show(value)}")
     elif t is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     else:
@@ -208,9 +215,12 @@ def parse(doc, base_dir: str) -> LaunchConfig:
         name = _want(raw["name"], str, f"{p}.name")
         if not name.strip():
             raise ConfigError(f"{p}.name", "must not be empty")
-        if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-            raise ConfigError(f"{p}.name", f"must be at most {MAX_NAME_BYTES} bytes (UTF-8), got "
-                                           f"{len(name.encode('utf-8', 'surrogatepass'))}")
+        try:
+            size = len(name.encode("utf-8"))  # the Hello carries it as UTF-8 (rlpx/base_protocol.py)
+        except UnicodeEncodeError:
+            raise ConfigError(f"{p}.name", f"{_show(name)} is not valid Unicode text (a lone surrogate)") from None
+        if size > MAX_NAME_BYTES:
+            raise ConfigError(f"{p}.name", f"must be at most {MAX_NAME_BYTES} bytes (UTF-8), got {size}")
         if name in names:
             raise ConfigError(f"{p}.name", f"duplicate node name {_show(name)} (also nodes[{names[name]}])")
         names[name] = i

@@ -1,8 +1,9 @@
 """YAML text -> a document of dicts, lists and scalars, every failure a :class:`ConfigError`.
 
-PyYAML's SafeLoader, with two additions: a key given twice in one mapping is an error, and the
-exceptions PyYAML's constructors let out for values that parse but cannot be built are turned
-into ConfigErrors like its own YAMLErrors.
+PyYAML's SafeLoader (``safe_load``), with two additions: a key given twice in one mapping is an
+error (``safe_load`` keeps the last value silently, so a second ``max_peers:`` further down a
+node would quietly win over the first), and the exceptions PyYAML's constructors let out for
+values that parse but cannot be built are turned into ConfigErrors like its own YAMLErrors.
 """
 
 from __future__ import annotations
@@ -12,41 +13,54 @@ import yaml
 from .errors import ConfigError, show_value
 
 
-class _DuplicateKey(Exception):
-    """A mapping in the file names one key twice."""
+MERGE_TAG = "tag:yaml.org,2002:merge"
+"""Tag of a ``<<`` merge key (its own keys may override merged ones: not duplicates)."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader, except that a key given twice in one mapping is an error: plain
-    ``safe_load`` keeps the last value silently, so a second ``max_peers:`` further down a
-    node would quietly win over the first."""
-
-    def construct_mapping(self, node, deep=False):
+def _duplicate_key(root) -> str | None:
+    """The first key given twice in one mapping of the composed document ``root`` (before any
+    construction, so merge sources are seen as written), as "line L, column C: duplicate key
+    'k'"; None if there is none.  Keys are compared as written scalars (tag and text); a key
+    that is itself a collection is not compared.  Aliases can make the node graph cyclic:
+    each node is visited once."""
+    seen_nodes: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            seen = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # `<<: *base` then an own key overrides the merged one: not a duplicate
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                    seen.add(key)
-                except TypeError:  # an unhashable key: SafeConstructor reports it below
+            keys = set()
+            for key_node, value_node in node.value:
+                stack.append(value_node)
+                if key_node.tag == MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                    stack.append(key_node)
                     continue
-                if duplicate:
+                key = (key_node.tag, key_node.value)
+                if key in keys:
                     mark = key_node.start_mark
-                    raise _DuplicateKey(f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: "
-                                        f"duplicate key {show_value(key)}")
-        return super().construct_mapping(node, deep=deep)
+                    return (f"line {mark.line + 1}, column {mark.column + 1}: duplicate key "
+                            f"{show_value(key_node.value)}")
+                keys.add(key)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None
 
 
 def read_yaml(text: str, source: str = "<config>"):
     """Parse ``text`` (one YAML document); ``source`` names it in messages.  Raises
     :class:`ConfigError` (no key path: the position in the text is given instead)."""
+    loader = None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except _DuplicateKey as exc:
-        raise ConfigError("", f"{source}: {exc}") from None
+        loader = yaml.SafeLoader(text)  # reads the text at once: a ReaderError comes from here
+        root = loader.get_single_node()
+        duplicate = _duplicate_key(root)
+        if duplicate is not None:
+            raise ConfigError("", f"{source}: invalid YAML at {duplicate}")
+        return loader.construct_document(root) if root is not None else None
+    except ConfigError:
+        raise  # a ValueError too: not one of PyYAML's, below
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -57,3 +71,6 @@ def read_yaml(text: str, source: str = "<config>"):
         # `!!int abc`, `!!bool maybe`, a date like 2001-02-30, an integer of over 4,300 digits,
         # flow collections nested deeper than the recursion limit
         raise ConfigError("", f"{source}: invalid YAML value: {type(exc).__name__}: {str(exc)[:200]}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()

@@ -75,8 +75,10 @@ def _port(text: str, what: str) -> int:
 def parse_enode(url: str) -> Enode:
     """Parse ``enode://<node id hex>@host:port[?discport=N]`` into an :class:`Enode`.
 
-    Raises :class:`EnodeError` for a wrong scheme, a node id that is not 128 hex characters
-    or not a secp256k1 point, a missing or invalid host or port, or unknown query keys.
+    Raises :class:`EnodeError` for a wrong scheme, white space, control or non-ASCII characters
+    anywhere, a node id that is not 128 hex characters or not a secp256k1 point, a missing or
+    invalid host or port, or unknown query keys.  An empty ``discport=`` is ignored, as
+    go-ethereum p2p/enode/urlv4.go does.
     """
     if not isinstance(url, str):
         raise EnodeError("enode URL must be a string")
@@ -122,7 +124,7 @@ def parse_enode(url: str) -> Enode:
     udp_port = tcp_port
     if parts.query:
         try:
-            query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=True)  # discport= is an error
+            query = parse_qs(parts.query, strict_parsing=True)  # an empty discport= is ignored, as urlv4.go does
         except ValueError:
             raise EnodeError(f"invalid enode URL {_short(url)}: malformed query") from None
         for key, values in query.items():

@@ -197,3 +197,24 @@ def test_actor_system_must_be_a_mapping_even_when_empty_looking(tmp_path, value)
     with pytest.raises(ConfigError) as info:
         load(tmp_path, f"actor_system: {value}\nnodes: [{{name: a}}]")
     assert info.value.path == "actor_system"
+
+
+@pytest.mark.parametrize("text, path, words", [
+    ("nodes: [{name: a, timeouts: {handshake_s: 1" + "0" * 400 + "}}]", "nodes[0].timeouts.handshake_s", "at most"),
+    ("nodes: [{name: a, timeouts: {handshake_s: 1.0e+300}}]", "nodes[0].timeouts.handshake_s", "at most"),
+    ("nodes: [{name: a, max_peers: [0x" + "f" * 4000 + "]}]", "nodes[0].max_peers", "16000-bit integer"),
+    ('nodes: [{name: "a\\ud800", key_file: k.key}]', "nodes[0].name", "not valid Unicode"),
+])
+def test_review_findings(tmp_path, text, path, words):
+    # found in review: float() / repr() / str.encode() errors that escaped as non-ConfigErrors
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    assert info.value.path == path and words in str(info.value), str(info.value)
+
+
+def test_merge_sources_and_odd_keys_are_not_duplicates(tmp_path):
+    # an anchored mapping that overrides a merged key, merged again elsewhere; a plain "=" key
+    from config.yaml_reader import read_yaml
+    assert read_yaml("x:\n  y: &t\n    <<: {a: 1}\n    a: 2\nz:\n  <<: *t\n") == {"x": {"y": {"a": 2}}, "z": {"a": 2}}
+    assert read_yaml("=: 1\n") == {"=": 1}
+    assert read_yaml("") is None

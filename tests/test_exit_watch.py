@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import signal
 
-from thespian.actors import Actor, ActorExitRequest
+from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 from thespian.system.actorManager import ActorManager
+from thespian.system.admin.adminCore import AdminCore
+from thespian.system.transport import ReceiveEnvelope
 
 from actors import exit_watch
 from actors.supervision import process_alive
@@ -51,11 +53,16 @@ class DeafParent(Actor):
             self.send(sender, "deaf")
 
 
+def _patched():
+    return (ActorManager._shutdownActor, ActorManager._handleOneMessage, AdminCore.h_SystemShutdown,
+            AdminCore.handleIncoming)
+
+
 def test_patch_is_applied_and_idempotent():
     exit_watch.patch_exit_rechecks_children()
-    patched = (ActorManager._shutdownActor, ActorManager._handleOneMessage)
+    patched = _patched()
     exit_watch.patch_exit_rechecks_children()
-    assert (ActorManager._shutdownActor, ActorManager._handleOneMessage) == patched
+    assert _patched() == patched
     assert all(hasattr(f, "__wrapped__") for f in patched)
 
 
@@ -96,8 +103,31 @@ class FakeManager:
         self._children.remove(addr)
 
 
-def test_recheck_handles_dead_and_unrecorded_children_only():
-    m = FakeManager(["alive", "dead", "reaped"], [FakeChildInfo("alive", True), FakeChildInfo("dead", False)])
-    assert exit_watch.recheck_children(m) == ["dead", "reaped"]
-    assert m.handled == ["dead", "reaped"] and m.childAddresses == ["alive"]
-    assert exit_watch.recheck_children(m) == [] and m.childAddresses == ["alive"]
+def test_recheck_handles_children_whose_every_record_is_dead_only():
+    m = FakeManager(["alive", "dead", "unrecorded", "reused"],
+                    [FakeChildInfo("alive", True), FakeChildInfo("dead", False),
+                     FakeChildInfo("reused", False), FakeChildInfo("reused", True)])  # a new child at an old address
+    assert exit_watch.recheck_children(m) == ["dead"]
+    assert m.handled == ["dead"] and m.childAddresses == ["alive", "unrecorded", "reused"]
+    assert exit_watch.recheck_children(m) == []
+
+
+class FakeTransport:
+    def __init__(self):
+        self.wakeups = []
+
+    def addWakeup(self, period, payload):
+        self.wakeups.append(payload)
+
+
+def test_admin_recheck_wakeup_handles_gone_children_and_rearms():
+    # the admin at system shutdown: its recheck wakeup arrives through handleIncoming
+    exit_watch.patch_exit_rechecks_children()
+    admin = FakeManager(["server", "collector"], [FakeChildInfo("server", True), FakeChildInfo("collector", False)])
+    admin.transport = FakeTransport()
+    wakeup = ReceiveEnvelope("admin", WakeupMessage(exit_watch.RECHECK_S, exit_watch._PAYLOAD))
+    assert AdminCore.handleIncoming(admin, wakeup) is True
+    assert admin.handled == ["collector"] and admin.transport.wakeups == [exit_watch._PAYLOAD]
+    admin._child_procs[0].alive = False
+    assert AdminCore.handleIncoming(admin, wakeup) is False  # the last child: the admin ends its loop
+    assert admin.handled == ["collector", "server"] and len(admin.transport.wakeups) == 1

@@ -34,7 +34,7 @@ same bytes to a plain :class:`rlpx.handshake.Recipient` with alpha's key; ``pred
 ``predict_frame`` decode a Hello / frame-data as rlpx.md and go-ethereum p2p/peer.go say
 (malformed -> PROTOCOL_ERROR, identity -> UNEXPECTED_IDENTITY, no shared cap -> USELESS_PEER,
 unknown code -> PROTOCOL_ERROR, Ping -> Pong, other base codes ignored, Disconnect -> close).
-For each connection: the node closes it within ``DETECT_S`` (well below the 5 s handshake
+For each connection: the node closes it within ``DETECT_S`` (below the 5 s handshake
 deadline, so a close by timeout is not taken for detection), sends nothing before the handshake
 is complete, sends the expected Disconnect reason after it, and publishes the matching
 peer_rejected / peer_removed event.
@@ -98,8 +98,14 @@ TIMEOUTS = dataclasses.replace(FAST, handshake_s=5.0)
 """The fixtures' fast timers, with go-ethereum's 5 s handshake deadline (a close within
 ``DETECT_S`` is then the node's own detection, not its deadline)."""
 
-DETECT_S = 3.0
-"""A close the node must make on its own (bad input, or our FIN) comes within this."""
+DETECT_S = 4.0
+"""A close the node must make on its own (bad input, or our FIN) comes within this (below the
+handshake deadline, so a close by the deadline is not taken for detection)."""
+
+SILENT_SLACK_S = 10.0
+"""How long after the handshake deadline a silent connection may still be open: the deadline
+is the node's timer, which a loaded machine can delay by seconds (seen with two test runs in
+parallel: not closed 3 s after it); the check is that it closes, and not before the deadline."""
 
 EVENT_S = 10.0
 """Bound of a wait for an event the node publishes."""
@@ -953,13 +959,13 @@ def test_node_survives_fuzzed_connections(node_log, nodes, tmp_path, seed):
         # -- the silent ones: closed by the handshake deadline (not before it), nothing sent
         # before the handshake; a close is timed only if we were already waiting for it
         waiting_early = time.monotonic() < silent_at + TIMEOUTS.handshake_s - 0.5
-        got, closed = read_until_closed(silent, silent_at + TIMEOUTS.handshake_s + DETECT_S)
+        got, closed = read_until_closed(silent, silent_at + TIMEOUTS.handshake_s + SILENT_SLACK_S)
         closed_after = time.monotonic() - silent_at
         assert closed and got == b"", f"seed={seed} silent connection: closed={closed}, got {len(got)} B"
         assert not waiting_early or closed_after >= TIMEOUTS.handshake_s - 0.1, \
             f"seed={seed} silent connection closed after {closed_after:.2f} s, before the {TIMEOUTS.handshake_s} s deadline"
         s = Session(mute, quiet=True)
-        s.pump(silent_at + 2 * TIMEOUTS.handshake_s + DETECT_S, lambda s: s.raw.eof)
+        s.pump(silent_at + 2 * TIMEOUTS.handshake_s + SILENT_SLACK_S, lambda s: s.raw.eof)
         assert mute.eof and s.hello is not None and s.disconnect == DiscReason.READ_TIMEOUT, \
             f"seed={seed} silent Hello: eof={mute.eof} hello={s.hello is not None} disconnect={s.disconnect}"
         assert not waiting_early or time.monotonic() - silent_at >= TIMEOUTS.handshake_s - 0.1, \
