@@ -73,11 +73,14 @@ def patch_exit_rechecks_children() -> None:
             _arm(self)
         return waiting
 
-    def handle_one_message(self, envelope):
-        msg = envelope.message
-        if isinstance(msg, WakeupMessage) and msg.payload == _PAYLOAD:
-            return _on_recheck(self)
-        return original_handle(self, envelope)
+    def intercepting(original):
+        """``original`` (an envelope handler) with the recheck wakeup taken out first."""
+        def handler(self, envelope):
+            msg = envelope.message
+            if isinstance(msg, WakeupMessage) and msg.payload == _PAYLOAD:
+                return _on_recheck(self)
+            return original(self, envelope)
+        return handler
 
     original_system_shutdown = AdminCore.h_SystemShutdown
     original_incoming = AdminCore.handleIncoming
@@ -88,16 +91,10 @@ def patch_exit_rechecks_children() -> None:
             _arm(self)
         return result
 
-    def handle_incoming(self, envelope):
-        msg = envelope.message
-        if isinstance(msg, WakeupMessage) and msg.payload == _PAYLOAD:
-            return _on_recheck(self)
-        return original_incoming(self, envelope)
-
     for cls, name, new in ((ActorManager, "_shutdownActor", shutdown_actor),
-                           (ActorManager, "_handleOneMessage", handle_one_message),
+                           (ActorManager, "_handleOneMessage", intercepting(original_handle)),
                            (AdminCore, "h_SystemShutdown", system_shutdown),
-                           (AdminCore, "handleIncoming", handle_incoming)):
+                           (AdminCore, "handleIncoming", intercepting(original_incoming))):
         new.__wrapped__ = getattr(cls, name)
         setattr(cls, name, new)
     _applied = True
