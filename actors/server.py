@@ -508,8 +508,8 @@ class Server(NodeActor):
                 rec.dead_noticed = (time.monotonic(), how)
                 self.after(f"reap:{key}", REAP_GRACE_S)
             return
-        if self.stopping:
-            return
+        if self.stopping or self.exiting:
+            return  # stopping on purpose (StopNode, or the ActorSystem's shutdown): not a crash
         for slot in ("listener", "dialer"):
             child = getattr(self, slot)
             if child is not None and addr == child:

@@ -18,6 +18,7 @@ collector (``WaitFor`` asks answered as soon as the events are there), never sle
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -312,21 +313,42 @@ class NodeSystem:
         return left
 
 
+def _log_tail(path, lines: int = 20) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
 @pytest.fixture
 def nodes(tmp_path):
-    """A fresh NodeSystem per test; teardown fails the test if any process of it survives."""
+    """A fresh NodeSystem per test; teardown fails the test if any process of it survives.
+
+    The actors' own log ("devp2p" logger) goes to ``tmp_path/node.log``: Thespian replaces the
+    logging root in every actor process, and the inherited "devp2p" logger still points at this
+    process's old root, so without a handler installed before the fork its records reach
+    neither the Thespian log (``thespian.log``) nor pytest's output."""
+    handler = logging.FileHandler(tmp_path / "node.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s pid=%(process)d %(message)s"))
+    logging.getLogger("devp2p").addHandler(handler)
     system = NodeSystem(log_file=str(tmp_path / "thespian.log"))
     try:
         yield system
     finally:
-        left = system.close()
+        try:
+            left = system.close()
+        finally:
+            logging.getLogger("devp2p").removeHandler(handler)
+            handler.close()
         if left and system.sigkilled:
             # Thespian 4.0.1: after actors were SIGKILLed, shutdown() can leave its admin and
             # logger (and top-level actors) running (THESPIAN_FACTS §3: "the test fixture's killpg
             # is needed").  close() has killed them; check that nothing survived that.
             assert not group_pids(system.pgid), f"processes survive killpg: {group_pids(system.pgid)}"
         elif left:
-            pytest.fail(f"processes left after ActorSystem.shutdown() (killed): {left}")
+            pytest.fail(f"processes left after ActorSystem.shutdown() (killed): {left}\n"
+                        f"last lines of node.log:\n{_log_tail(tmp_path / 'node.log')}")
 
 
 # -- a raw RLPx peer in the test process ---------------------------------------------------

@@ -60,3 +60,16 @@ def test_actor_system_shutdown_sends_quitting(nodes, tmp_path):
         assert ev["reason"] == "QUITTING" and ev["remote_requested"] is True, ev
     finally:
         other.close()
+
+
+def test_actor_system_shutdown_is_not_taken_for_crashes(nodes, tmp_path):
+    """At the ActorSystem's shutdown the Server's Listener and Dialer exit on purpose: no
+    "restarting" warning (the Server logged one for each, and published actor_exited)."""
+    a = nodes.start("alpha")
+    b = nodes.start("beta")
+    nodes.connect(b, a)
+    nodes.expect("peer_added", node="alpha", peer_id=b.id_hex)
+    assert nodes.close() == {}
+    log = (tmp_path / "node.log").read_text()
+    assert "peer added" in log  # the node log is written (nodes fixture)
+    assert "restarting" not in log and "exited" not in log, log
