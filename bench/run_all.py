@@ -51,7 +51,8 @@ Everything talks to 127.0.0.1 only; every wait is bounded; every actor system is
 and its process group SIGKILLed if anything is left, every subprocess is closed (they also
 exit when this script's pipes close).  A benchmark that fails prints n/a with the reason and
 the run goes on; an ethereumjs sender that loses its connection fails its figure at once (it
-does not dial again, so waiting would only use up the timeout).  Profiling the node is a separate command: bench/profile_node.py.
+does not dial again, so waiting would only use up the timeout).  Profiling the node is a
+separate command: bench/profile_node.py.
 """
 
 from __future__ import annotations
