@@ -77,8 +77,9 @@ def parse_enode(url: str) -> Enode:
 
     Raises :class:`EnodeError` for a wrong scheme, white space, control or non-ASCII characters
     anywhere, a node id that is not 128 hex characters or not a secp256k1 point, a missing or
-    invalid host or port, or unknown query keys.  An empty ``discport=`` is ignored, as
-    go-ethereum p2p/enode/urlv4.go does.
+    invalid host or port, or a malformed query.  As go-ethereum p2p/enode/urlv4.go does, query
+    keys other than ``discport`` and an empty ``discport=`` are ignored, and of several
+    ``discport`` values the first counts.
     """
     if not isinstance(url, str):
         raise EnodeError("enode URL must be a string")
@@ -127,10 +128,8 @@ def parse_enode(url: str) -> Enode:
             query = parse_qs(parts.query, strict_parsing=True)  # an empty discport= is ignored, as urlv4.go does
         except ValueError:
             raise EnodeError(f"invalid enode URL {_short(url)}: malformed query") from None
-        for key, values in query.items():
-            if key != "discport":
-                raise EnodeError(f"invalid enode URL {_short(url)}: unknown query key {key!r}")
-            udp_port = _port(values[-1], "discport")
+        if "discport" in query:  # other keys are ignored, and the first discport counts, as in urlv4.go
+            udp_port = _port(query["discport"][0], "discport")
     if parts.fragment:
         raise EnodeError(f"invalid enode URL {_short(url)}: unexpected fragment")
     return Enode(node_id, host, tcp_port, udp_port)

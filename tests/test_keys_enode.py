@@ -219,8 +219,6 @@ def test_enode_discport_equal_to_tcp_port_is_omitted():
     f"enode://{HEX}@1.2.3.4:30303?discport=abc",
     f"enode://{HEX}@1.2.3.4:³",                       # a unicode digit int() rejects
     f"enode://{HEX}@1.2.3.4:30303?discport=%C2%B3",
-    f"enode://{HEX}@1.2.3.4:30303?foo=1",             # unknown query key
-    f"enode://{HEX}@1.2.3.4:30303?discport=1&x=2",
     f"enode://{HEX}@1.2.3.4:30303?discport",          # malformed query
     f"enode://{HEX}1.2.3.4:30303",                    # missing @
     f"enode://1.2.3.4:30303",
@@ -242,3 +240,11 @@ def test_malformed_enodes(url):
 def test_enode_not_a_string():
     raises_exactly(EnodeError, parse_enode, b"enode://")
     raises_exactly(EnodeError, parse_enode, None)
+
+
+def test_enode_query_as_go_ethereum_reads_it():
+    # p2p/enode/urlv4.go: other keys ignored, an empty discport ignored, the first discport counts
+    assert parse_enode(f"enode://{HEX}@1.2.3.4:30303?foo=1").udp_port == 30303
+    assert parse_enode(f"enode://{HEX}@1.2.3.4:30303?discport=1&x=2").udp_port == 1
+    assert parse_enode(f"enode://{HEX}@1.2.3.4:30303?discport=").udp_port == 30303
+    assert parse_enode(f"enode://{HEX}@1.2.3.4:30303?discport=7&discport=8").udp_port == 7
