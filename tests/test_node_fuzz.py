@@ -45,14 +45,10 @@ mismatch and beta was never dropped; no process of the node is left over from th
 the node's log holds exactly one line per fuzz connection (the Server's "inbound connection
 ended" / "peer removed") and no ERROR / CRITICAL / Traceback.
 
-The node's log: the fixtures' ``thespian.log`` (``logDefs`` of the ActorSystem) receives only
-Thespian's own records.  The node's actors log through ``logging.getLogger("devp2p")``, a
-logger object created in the test process before Thespian forks the actor processes; Thespian
-then replaces ``logging.root``/the logger manager in each actor process, so the inherited
-"devp2p" logger still points at the test process's old root and its records never reach the
-Thespian logger (nor, under pytest, the test's output: not even with ``-s``).  The ``node_log`` fixture below therefore adds a FileHandler
-to the "devp2p" logger before the ActorSystem starts; the forked actor processes inherit it
-(checked by a positive control: alpha's "peer added" line for beta).  Both files are checked.
+The node's log: the actors' own records ("devp2p" logger) are in ``tmp_path/node.log``, written
+by the handler the ``nodes`` fixture installs before the ActorSystem forks (Thespian's
+``thespian.log`` never gets them); a positive control checks that alpha's "peer added" line
+for beta is there.  Both files are checked.
 
 A failure names the seed, the case number, its kind and its input (hex).  ECIES encryption uses
 fresh randomness, so handshake packets differ between runs; everything else follows the seed.
@@ -62,7 +58,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import logging
 import random
 import re
 import socket
@@ -122,22 +117,6 @@ pytestmark = pytest.mark.timeout(120)
 
 
 # --------------------------------------------------------------------------- node log
-
-
-@pytest.fixture
-def node_log(tmp_path):
-    """A file handler on the node's "devp2p" logger, installed before the ActorSystem forks
-    (request it before ``nodes``); yields the file's path."""
-    path = tmp_path / "devp2p.log"
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s pid=%(process)d %(message)s"))
-    logger = logging.getLogger("devp2p")
-    logger.addHandler(handler)
-    try:
-        yield path
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
 
 
 def read_text(path) -> str:
@@ -922,7 +901,7 @@ def ended_lines(text: str) -> collections.Counter:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_node_survives_fuzzed_connections(node_log, nodes, tmp_path, seed):
+def test_node_survives_fuzzed_connections(nodes, tmp_path, seed):
     started = time.monotonic()
     rng = random.Random(seed)
     alpha = nodes.start("alpha", key=keccak256(b"fuzz alpha %d" % seed), protocols=[echo()], timeouts=TIMEOUTS)
@@ -1022,6 +1001,7 @@ def test_node_survives_fuzzed_connections(node_log, nodes, tmp_path, seed):
     assert left, f"seed={seed}: processes besides the baseline: {set(nodes.pids()) ^ set(baseline)}"
 
     # -- the log: one line per fuzz connection, no error, no traceback
+    node_log = tmp_path / "node.log"  # the nodes fixture's handler
     want = +fz.ports
     wait_until(lambda: ended_lines(read_text(node_log)) == want, 10.0)
     text = read_text(node_log)
