@@ -1,9 +1,12 @@
 """YAML text -> a document of dicts, lists and scalars, every failure a :class:`ConfigError`.
 
-PyYAML's SafeLoader (``safe_load``), with two additions: a key given twice in one mapping is an
+PyYAML's SafeLoader (``safe_load``), with three changes: a key given twice in one mapping is an
 error (``safe_load`` keeps the last value silently, so a second ``max_peers:`` further down a
-node would quietly win over the first), and the exceptions PyYAML's constructors let out for
-values that parse but cannot be built are turned into ConfigErrors like its own YAMLErrors.
+node would quietly win over the first); merge keys (``<<``) are resolved here, as the YAML
+merge-key spec (https://yaml.org/type/merge.html) says, not by PyYAML (6.0.4 changed its answer:
+an alias of a mapping that overrides a merged key lost the override); and the exceptions PyYAML's
+constructors let out for values that parse but cannot be built are turned into ConfigErrors
+like its own YAMLErrors.
 """
 
 from __future__ import annotations
@@ -15,6 +18,52 @@ from .errors import ConfigError, show_value
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 """Tag of a ``<<`` merge key (its own keys may override merged ones: not duplicates)."""
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose merge keys follow the merge-key spec whatever the PyYAML version."""
+
+    def flatten_mapping(self, node):
+        node.value = _merged_pairs(node, set())
+
+
+def _merged_pairs(node, visiting: set[int]) -> list:
+    """The (key node, value node) pairs of the mapping ``node`` with every ``<<`` resolved, in an
+    order where a later pair overrides an earlier one when the mapping is built: merged pairs
+    first (of a list of mappings, the first one last, so it wins over the rest), then the
+    mapping's own keys, which override every merged one.  A merged mapping carries its own
+    merges.  The merge sources are read, never modified.  Raises ``yaml.constructor.ConstructorError``
+    for a merge value that is not a mapping or a list of mappings, and for a merge that
+    includes itself through an alias."""
+    if id(node) in visiting:
+        raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                "found a merge that includes itself", node.start_mark)
+    visiting.add(id(node))
+    merged, own = [], []
+    for key_node, value_node in node.value:
+        if key_node.tag != MERGE_TAG:
+            if key_node.tag == "tag:yaml.org,2002:value":  # a plain "=" key is a string, as in PyYAML
+                key_node.tag = "tag:yaml.org,2002:str"
+            own.append((key_node, value_node))
+            continue
+        if isinstance(value_node, yaml.MappingNode):
+            sources = [value_node]
+        elif isinstance(value_node, yaml.SequenceNode):
+            sources = list(reversed(value_node.value))
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping for merging, but found {source.id}", source.start_mark)
+        else:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark,
+                f"expected a mapping or list of mappings for merging, but found {value_node.id}",
+                value_node.start_mark)
+        for source in sources:
+            merged.extend(_merged_pairs(source, visiting))
+    visiting.discard(id(node))
+    return merged + own
 
 
 def _duplicate_key(root) -> str | None:
@@ -53,7 +102,7 @@ def read_yaml(text: str, source: str = "<config>"):
     :class:`ConfigError` (no key path: the position in the text is given instead)."""
     loader = None
     try:
-        loader = yaml.SafeLoader(text)  # reads the text at once: a ReaderError comes from here
+        loader = _Loader(text)  # reads the text at once: a ReaderError comes from here
         root = loader.get_single_node()
         duplicate = _duplicate_key(root)
         if duplicate is not None:

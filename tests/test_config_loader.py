@@ -212,6 +212,36 @@ def test_review_findings(tmp_path, text, path, words):
     assert info.value.path == path and words in str(info.value), str(info.value)
 
 
+@pytest.mark.parametrize("text, want", [
+    # an alias carries the mapping it names, merges included, and explicit keys override merged ones
+    ("x: &t\n  <<: {a: 1}\n  a: 2\nz:\n  <<: *t\n", {"x": {"a": 2}, "z": {"a": 2}}),
+    ("x: &t\n  <<: {a: 1}\n  a: 2\nz:\n  <<: *t\n  a: 3\n", {"x": {"a": 2}, "z": {"a": 3}}),
+    # merges nested two deep, through two aliases
+    ("a: &a {k: 1, m: 1}\nb: &b {<<: *a, k: 2}\nc: {<<: *b}\n",
+     {"a": {"k": 1, "m": 1}, "b": {"k": 2, "m": 1}, "c": {"k": 2, "m": 1}}),
+    # a list of mappings: the first one wins over the later ones, explicit keys over all
+    ("a: &a {k: 1}\nb: &b {k: 2, n: 2}\nc: {<<: [*a, *b]}\nd: {<<: [*b, *a]}\ne: {<<: [*a, *b], k: 3}\n",
+     {"a": {"k": 1}, "b": {"k": 2, "n": 2}, "c": {"k": 1, "n": 2}, "d": {"k": 2, "n": 2}, "e": {"k": 3, "n": 2}}),
+    # merging leaves the source as written
+    ("s: &s {k: 1}\nt: {<<: *s, k: 2}\nu: *s\n", {"s": {"k": 1}, "t": {"k": 2}, "u": {"k": 1}}),
+])
+def test_merge_keys_follow_the_merge_key_spec(text, want):
+    # https://yaml.org/type/merge.html, whatever the installed PyYAML does (6.0.4 changed it)
+    from config.yaml_reader import read_yaml
+    assert read_yaml(text) == want
+
+
+@pytest.mark.parametrize("text, words", [
+    ("a: {<<: 1}\n", "expected a mapping or list of mappings for merging"),
+    ("a: {<<: [1]}\n", "expected a mapping for merging"),
+    ("a: &x {<<: *x}\n", "a merge that includes itself"),
+])
+def test_bad_merges_are_config_errors(text, words):
+    from config.yaml_reader import read_yaml
+    with pytest.raises(ConfigError, match=words):
+        read_yaml(text)
+
+
 def test_merge_sources_and_odd_keys_are_not_duplicates(tmp_path):
     # an anchored mapping that overrides a merged key, merged again elsewhere; a plain "=" key
     from config.yaml_reader import read_yaml
