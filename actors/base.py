@@ -1,7 +1,7 @@
 """Common base of the node's actors.
 
 * Dispatch by message type to ``on_<ClassName>(msg, sender)`` methods.
-* Every ``receiveMessage`` returns :meth:`NodeActor.watch` (THESPIAN_FACTS §1: the watch set is
+* Every ``receiveMessage`` returns :meth:`NodeActor.watch` (docs/thespian-facts.md §1: the watch set is
   replaced by whatever each handler returns, so a socket-owning actor must return it always).
 * One Thespian tick drives a heap of named timers (:mod:`actors.timers`); subclasses call
   ``self.timers.set(name, at)`` and implement ``on_timer(name)``.

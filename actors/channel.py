@@ -2,13 +2,13 @@
 
 Why not Thespian's own transport for this hop: on multiprocTCPBase every message waits for an
 application-level ACK, one in flight per sender/receiver pair, so one hop costs ~0.25-0.5 ms
-and a pair carries ~2,000 messages/s (THESPIAN_FACTS §5).  The Peer <-> Protocol hop is on
+and a pair carries ~2,000 messages/s (docs/thespian-facts.md §5).  The Peer <-> Protocol hop is on
 the path of every subprotocol message twice per round trip, and it dominated the node's
 round-trip time (bench/run_all.py ``rtt``).  A socket watched with ThespianWatch wakes an
-actor in ~32 µs (THESPIAN_FACTS §1).
+actor in ~32 µs (docs/thespian-facts.md §1).
 
 So the Peer makes an AF_UNIX stream socketpair before it forks a Protocol actor
-(``createActor`` forks, THESPIAN_FACTS §2: the child inherits the fd), keeps one end and
+(``createActor`` forks, docs/thespian-facts.md §2: the child inherits the fd), keeps one end and
 tells the child the number of the other in :class:`messages.protocol.ProtocolStart`.  Both
 actors stay ordinary Thespian actors (created, supervised and stopped by Thespian); only the
 hot messages (ToProtocol, FromProtocol, OutboundCredit, ProtocolStop, protocol events and
@@ -17,7 +17,7 @@ prefixed with its length (4 bytes, big-endian).  The channel is as trusted as Th
 transport (which also unpickles): both ends are processes of the same node, and an AF_UNIX
 socketpair has no address anyone else can reach.
 
-Writes never block an actor (DESIGN.md: a blocking write between two busy actors can
+Writes never block an actor (docs/architecture.md: a blocking write between two busy actors can
 deadlock): :meth:`Channel.send` queues and writes what the socket takes; the owner calls
 :meth:`Channel.flush` again on a timer while :attr:`Channel.pending` is non-zero.  End of
 stream means the other process is gone.

@@ -3,7 +3,7 @@
 Thespian 4.0.1 (actorManager ``_shutdownActor``): an actor asked to exit sends
 ActorExitRequest to each child and exits only when every child's ChildActorExited has been
 handled (systemCommon ``_handleChildExited`` empties ``childAddresses``); there is no time
-limit.  But ChildActorExited notices get lost (THESPIAN_FACTS §3: when several children die
+limit.  But ChildActorExited notices get lost (docs/thespian-facts.md §3: when several children die
 at once), and while an actor is exiting Thespian hands it nothing but ActorExitRequest and
 ChildActorExited, so the actor's own liveness checks (the Server's /proc sweep) no longer run.
 One lost notice therefore keeps the actor - and every ancestor up to the ActorSystem's admin,

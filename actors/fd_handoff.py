@@ -1,7 +1,7 @@
 """Handing accepted TCP sockets from the Listener to the Server, and from the Server to Peers.
 
 An inbound connection's socket goes, with SCM_RIGHTS, over the Server's *inbound hand-off
-socket* (an abstract-namespace AF_UNIX datagram socket, THESPIAN_FACTS §2b), in the same
+socket* (an abstract-namespace AF_UNIX datagram socket, docs/thespian-facts.md §2b), in the same
 datagram as the connection's ``conn_id`` and remote address.  The Server then forks the Peer
 actor while it holds the socket, so the Peer *inherits* it: no message from the Peer to fetch
 it, no socket from each Peer into the Listener.  (Before: a Thespian message from the Listener

@@ -1,6 +1,6 @@
 """A new actor's first message, handed over through the fork that creates it.
 
-On multiprocTCPBase ``createActor`` forks the creating process (THESPIAN_FACTS §2), so the new
+On multiprocTCPBase ``createActor`` forks the creating process (docs/thespian-facts.md §2), so the new
 actor process starts with a copy of its creator's memory.  The creator puts the start message
 (PeerStartInbound / PeerStartOutbound for a Peer, ProtocolStart for a Protocol actor) in
 :data:`_pending` just before it forks and takes it away just after; in the child, Thespian's

@@ -3,7 +3,7 @@
 
 It owns the TCP socket and drives an :class:`rlpx.connection.Connection`:
 
-* Inbound: fetches the accepted socket from the Listener over SCM_RIGHTS (THESPIAN_FACTS §2b).
+* Inbound: fetches the accepted socket from the Listener over SCM_RIGHTS (docs/thespian-facts.md §2b).
   Outbound: connects itself, non-blocking, polling for completion (§2 "Outbound dial").
 * Handshake (``handshake_s``), checkpoint 1 with the Server, Hello exchange (``handshake_s``),
   checkpoint 2, then one Protocol actor per matched capability.
@@ -79,7 +79,7 @@ FLUSH_POLL_S = 0.002
 """Retry interval for a partially written out-buffer (Thespian watches readability only)."""
 
 CONNECT_POLL_S = 0.005
-"""Poll interval for a non-blocking connect (THESPIAN_FACTS §2: success is not reported)."""
+"""Poll interval for a non-blocking connect (docs/thespian-facts.md §2: success is not reported)."""
 
 
 class _Link:

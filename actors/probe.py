@@ -1,5 +1,5 @@
 """A tiny actor that answers "pgid" with its process group id (to find and clean up every
-process of an actor system: they all share the admin's group, THESPIAN_FACTS §7)."""
+process of an actor system: they all share the admin's group, docs/thespian-facts.md §7)."""
 
 import os
 

@@ -11,12 +11,12 @@ its death is a dropped connection, published, and static nodes are dialled again
 learnt from ``ChildActorExited`` (de-duplicated: a dead child's address no longer matches) and
 from a periodic liveness sweep - each child's process in /proc, or a dead-letter probe while
 its pid is unknown - because some notices are lost when several children die at once
-(THESPIAN_FACTS §3).  Faults are injected with
+(docs/thespian-facts.md §3).  Faults are injected with
 :class:`messages.supervision.FaultRequest`.
 
 Peer pool (``NodeConfig.peer_pool``): the Server keeps that many Peer actors started and idle
 (state ``pooled``), and gives a new connection - inbound or dialled - to one of them, so the
-fork (5-8 ms, THESPIAN_FACTS §5) and the new process's start-up are not on the connection's
+fork (5-8 ms, docs/thespian-facts.md §5) and the new process's start-up are not on the connection's
 path; it creates a Peer on demand only when the pool is empty.  The pool is refilled off that
 path (:data:`POOL_REFILL_DELAY_S` after a Peer is taken, one fork per timer tick).  A pooled
 Peer is an ordinary child of the Server with a record in ``peers`` (its pid taken from Thespian
@@ -78,7 +78,7 @@ STOP_TIMEOUT_S = 3.0
 POOL_REFILL_DELAY_S = 0.25
 """The Peer pool is (re)filled this long after the node is ready or after the first Peer is
 taken from a full pool, seconds, then one fork per timer tick until full.  A fork takes 5-8 ms
-of the Server's time (THESPIAN_FACTS §5); the delay keeps the forks away from the connection
+of the Server's time (docs/thespian-facts.md §5); the delay keeps the forks away from the connection
 that was just handed over, whose handshake (~20-50 ms on loopback) then runs without them.
 Measured: forking the pool at once while the node's first dial ran made that Peer's messages
 to the Server (ActorPid, PeerGone) go missing in ~15 % of the runs of
@@ -608,7 +608,7 @@ class Server(NodeActor):
                 self._child_gone(child, "found dead by liveness check")
 
     def _probe_unknown_pids(self):
-        """The dead-letter probe (THESPIAN_FACTS §3: a Liveness message to a dead actor comes
+        """The dead-letter probe (docs/thespian-facts.md §3: a Liveness message to a dead actor comes
         back as DeadEnvelope) for the children :meth:`_sweep` cannot check: those whose pid is
         not known yet (the Listener and the Dialer until their ActorPid arrives).  Every Peer's
         pid is known from its creation, so Peers are checked in /proc only: probing each of them
@@ -805,7 +805,7 @@ class Server(NodeActor):
         # ActorExitRequest once the actor runs; before that the signal ends the process).
         # Peers with a connection are asked, as Thespian does, to send Disconnect(QUITTING).
         # Nor does the Server wait for a pooled Peer's exit notice: ChildActorExited is lost
-        # when many children die at once (THESPIAN_FACTS §3), and with the pool a Server has
+        # when many children die at once (docs/thespian-facts.md §3), and with the pool a Server has
         # ~10 children dying together at shutdown; measured, 2 of 5 shutdowns of a four-node
         # test (tests/test_node_admission.py) left a Server whose children were all gone waiting
         # for a lost notice until ActorSystem.shutdown() gave up.  Telling Thespian ourselves

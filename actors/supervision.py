@@ -9,7 +9,7 @@ DESIGN names; Thespian itself only reports ``ChildActorExited``).
   where n counts the restarts still inside the intensity window.
 
 All times are ``time.monotonic()`` seconds.  :class:`ChildSupervisor` de-duplicates exit
-notices (THESPIAN_FACTS §3: ``ChildActorExited`` can arrive up to three times) by the child's
+notices (docs/thespian-facts.md §3: ``ChildActorExited`` can arrive up to three times) by the child's
 incarnation number.
 """
 

@@ -1,6 +1,6 @@
 """Starting and stopping the actor system and nodes (multiprocTCPBase).
 
-Security (DESIGN.md, THESPIAN_FACTS §2/§9): Thespian binds every transport socket to 0.0.0.0
+Security (docs/architecture.md, docs/thespian-facts.md §2/§9): Thespian binds every transport socket to 0.0.0.0
 and unpickles whatever arrives, so by default the node binds all of them to loopback.
 :func:`bind_thespian_to` patches ``IPActorAddress.bindArgs`` (Thespian 4.0.1,
 thespian/system/transport/IPBase.py) so that sockets bind to the advertised address instead
@@ -109,7 +109,7 @@ def start_actor_system(admin_port: int, bind: str = DEFAULT_BIND, level: str = "
     """Start a fresh multiprocTCPBase system on ``bind:admin_port``.
 
     Refuses (:class:`NodeStartError`) when the admin port is taken: Thespian would otherwise
-    silently join the other system and run its stale code (THESPIAN_FACTS §7).
+    silently join the other system and run its stale code (docs/thespian-facts.md §7).
     """
     if port_in_use(bind, admin_port):
         raise NodeStartError(f"actor system admin port {bind}:{admin_port} is already in use")
@@ -172,7 +172,7 @@ def _exit():
 
 
 def system_pgid(asys: ActorSystem, timeout_s: float = 5.0) -> int | None:
-    """Process group of the running system's admin and actors (THESPIAN_FACTS §7), or None."""
+    """Process group of the running system's admin and actors (docs/thespian-facts.md §7), or None."""
     from thespian.actors import ActorExitRequest
 
     from .probe import PgidProbe

@@ -1,4 +1,4 @@
-"""Logical timers over one Thespian tick (THESPIAN_FACTS §4: ``wakeupAfter`` has no cancel,
+"""Logical timers over one Thespian tick (docs/thespian-facts.md §4: ``wakeupAfter`` has no cancel,
 scheduling many is O(n^2), coinciding expiries arrive in reverse order).
 
 :class:`Timers` keeps named deadlines in a heap; setting a name again replaces it, and

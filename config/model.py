@@ -65,7 +65,7 @@ class ProtocolConfig:
 class SupervisionConfig:
     """The Server's children: Listener and Dialer are permanent (OTP restart types); a Peer is
     temporary (its death is a dropped connection).  ``liveness_s``: interval of the liveness
-    sweep that finds children whose ChildActorExited was lost (THESPIAN_FACTS §3)."""
+    sweep that finds children whose ChildActorExited was lost (docs/thespian-facts.md §3)."""
 
     listener: RestartPolicy = field(default_factory=RestartPolicy)
     dialer: RestartPolicy = field(default_factory=RestartPolicy)
@@ -82,7 +82,7 @@ class NodeConfig:
 
     ``peer_pool``: Peer actors the Server keeps started and idle, so that a new connection
     (inbound or dialled) is handed to a running process instead of waiting for a fork
-    (``createActor`` takes 5-8 ms, and the new process then pays its start-up; THESPIAN_FACTS
+    (``createActor`` takes 5-8 ms, and the new process then pays its start-up; docs/thespian-facts.md
     §5).  No go-ethereum equivalent (goroutines cost nothing to start); 0 = create each Peer on
     demand.  Each idle Peer costs ~4 MiB (PSS).  Off by default (opt-in): measured, a pool cuts
     dial -> peer added (bench/run_all.py ``dial``) from ~62-83 ms to ~49-51 ms (measured before

@@ -3,7 +3,7 @@
 ProtocolStart travels through Thespian; the others between a Peer and a running Protocol
 travel, in order, through the pair's private channel (:mod:`actors.channel`).
 
-Batching and credit (DESIGN.md "Batching"): one :class:`ToProtocol` carries every message of
+Batching and credit (docs/architecture.md "Batching"): one :class:`ToProtocol` carries every message of
 one protocol decoded from one socket read; one :class:`FromProtocol` carries every send of
 one Protocol handler.  The Peer keeps at most ``INBOUND_WINDOW`` ToProtocol batches unacked
 per protocol (it stops reading the socket while a window is full) and a Protocol keeps at most

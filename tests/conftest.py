@@ -9,11 +9,11 @@ import pytest
 os.environ.setdefault("THESPIAN_BASE_IPADDR", "127.0.0.1")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-VECTORS = ROOT.parent / "shared" / "vectors" / "rlpx_vectors.json"
+VECTORS = ROOT / "tests" / "data" / "rlpx_vectors.json"
 
 
 @pytest.fixture(scope="session")
 def vectors():
-    """The official RLPx test vectors from ../shared/vectors/rlpx_vectors.json."""
+    """The official RLPx test vectors from tests/data/rlpx_vectors.json (sources in tests/data/README.md)."""
     with open(VECTORS) as f:
         return json.load(f)

@@ -4,7 +4,7 @@
   (:func:`actors.system.start_actor_system`: Thespian bound to 127.0.0.1, transientUnique),
   an :class:`actors.collector.EventCollector`, and nodes started in it.  :meth:`NodeSystem.close`
   shuts the system down and then checks that no process of its process group is left
-  (THESPIAN_FACTS §7): leftovers are SIGKILLed with ``killpg`` and reported.
+  (docs/thespian-facts.md §7): leftovers are SIGKILLed with ``killpg`` and reported.
 * the ``nodes`` fixture: one NodeSystem per test; teardown fails the test on leftovers.
 * :class:`RawPeer`: an RLPx peer driven from the test process with
   :class:`rlpx.connection.Connection` over a plain blocking socket (for silent, misbehaving
@@ -93,7 +93,7 @@ def wait_until(pred, timeout_s: float, interval_s: float = 0.02):
 # -- processes ---------------------------------------------------------------------------
 
 class PgidProbe(Actor):
-    """Replies to "pgid" with its process group: the ActorSystem's group (THESPIAN_FACTS §7)."""
+    """Replies to "pgid" with its process group: the ActorSystem's group (docs/thespian-facts.md §7)."""
 
     def receiveMessage(self, msg, sender):
         if msg == "pgid":
@@ -343,7 +343,7 @@ def nodes(tmp_path):
             handler.close()
         if left and system.sigkilled:
             # Thespian 4.0.1: after actors were SIGKILLed, shutdown() can leave its admin and
-            # logger (and top-level actors) running (THESPIAN_FACTS §3: "the test fixture's killpg
+            # logger (and top-level actors) running (docs/thespian-facts.md §3: "the test fixture's killpg
             # is needed").  close() has killed them; check that nothing survived that.
             assert not group_pids(system.pgid), f"processes survive killpg: {group_pids(system.pgid)}"
         elif left:

@@ -1,5 +1,5 @@
 """Every message dataclass survives pickle, as it must between actor processes
-(multiprocTCPBase pickles every message; simpleSystemBase never does, THESPIAN_FACTS §8).
+(multiprocTCPBase pickles every message; simpleSystemBase never does, docs/thespian-facts.md §8).
 
 Instances are built from the field annotations, so a new message class is covered as soon as
 it is added - and one with a field type this test does not know fails until it is taught."""

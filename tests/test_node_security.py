@@ -1,5 +1,5 @@
 """Security: Thespian unpickles whatever reaches an actor's socket, so no socket of a running node
-may listen on a non-loopback address - except the devp2p port itself (DESIGN.md)."""
+may listen on a non-loopback address - except the devp2p port itself (docs/architecture.md)."""
 
 from __future__ import annotations
 

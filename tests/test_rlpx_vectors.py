@@ -1,4 +1,4 @@
-"""Every vector of ../shared/vectors/rlpx_vectors.json, checked against rlpx/."""
+"""Every vector of tests/data/rlpx_vectors.json, checked against rlpx/."""
 
 import pytest
 

@@ -1,7 +1,7 @@
 """run_node.py driven as a subprocess, exactly as a user runs it.
 
 Output goes to files, never pipes: the daemonised Thespian admin inherits the launcher's
-stdout/stderr, so a pipe would never reach EOF (THESPIAN_FACTS §7).  Every process started
+stdout/stderr, so a pipe would never reach EOF (docs/thespian-facts.md §7).  Every process started
 here is found again by its command line (actor processes are forks of run_node.py and carry
 its arguments) and must be gone at the end of each test.
 """
