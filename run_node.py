@@ -87,8 +87,8 @@ def run(launch, args) -> int:
     a node stops at its restart limit, then stop the nodes and reap the actor processes.
     Returns 0, or 1 (listen port taken, actor system or node start failure, restart limit)."""
     from actors.event_writer import EventWriter, WriteEventsTo
-    from actors.system import (NodeStartError, port_in_use, reap_process_group, start_actor_system, start_node,
-                               stop_node, system_pgid)
+    from actors.system import (NodeStartError, begin_dialing, port_in_use, reap_process_group, start_actor_system,
+                               start_node, stop_node, system_pgid)
     from actors.collector import WaitFor
 
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
@@ -118,9 +118,11 @@ def run(launch, args) -> int:
         writer = asys.createActor(EventWriter)
         asys.ask(writer, WriteEventsTo(args.events), 5)
         for node in launch.nodes:
-            server, started = start_node(asys, node, subscribers=(writer,), register=True)
+            server, started = start_node(asys, node, subscribers=(writer,), register=True, hold_dials=True)
             servers.append(server)
             logging.info("node %s listening: %s", node.name, started.enode)
+        for server in servers:  # every node listens before the first dial
+            begin_dialing(asys, server)
         deadline = time.monotonic() + args.duration if args.duration else None
         seen = 0
         while stop["signal"] is None:

@@ -140,6 +140,7 @@ class Server(NodeActor):
     def on_StartServer(self, msg, sender):
         cfg = self.cfg = msg.config
         self.launcher = sender
+        self.dials_held = msg.hold_dials
         for sub in msg.subscribers:
             self.subscribers[str(sub)] = (sub, frozenset())
         try:
@@ -218,12 +219,18 @@ class Server(NodeActor):
             # sends the bound port), otherwise remotes record our enode with port 0.
             from dataclasses import replace
             self.cfg = replace(self.cfg, listen_port=self.port)
-        self._start_dialer()
+        if not self.dials_held:
+            self._start_dialer()
         enode = self.enode_url()
         self.send(self.launcher, NodeStarted(self.cfg.name, enode, self.local_id, self.port))
         self._publish("ready", {"enode": enode, "id": self.local_id.hex(), "listen_port": self.port})
         if self.cfg.peer_pool:
             self.after("pool", POOL_REFILL_DELAY_S)
+
+    def on_BeginDialing(self, msg, sender):
+        if self.dials_held and self.started and not (self.stopping or self.exiting):
+            self.dials_held = False
+            self._start_dialer()
 
     def enode_url(self) -> str:
         """Our ``enode://<128 hex id>@host:port`` URL, with the bound TCP port (0 with
@@ -733,10 +740,12 @@ class Server(NodeActor):
         if msg.op == "add_peer":
             if msg.enode not in self.static_nodes:
                 self.static_nodes.append(msg.enode)
-            self.send(self.dialer, msg)
+            if self.dialer is not None:  # else it starts with self.static_nodes
+                self.send(self.dialer, msg)
         elif msg.op == "remove_peer":
             self.static_nodes = [u for u in self.static_nodes if parse_enode(u).node_id != enode.node_id]
-            self.send(self.dialer, msg)
+            if self.dialer is not None:
+                self.send(self.dialer, msg)
             for rec in self.peers.values():
                 if rec.node_id == enode.node_id or rec.dial_id == enode.node_id:
                     self.send(rec.addr, DisconnectPeer(int(DiscReason.REQUESTED)))

@@ -17,7 +17,7 @@ import socket
 
 from thespian.actors import ActorSystem
 
-from messages.lifecycle import NodeStarted, NodeStopped, StartFailed, StartServer, StopNode
+from messages.lifecycle import BeginDialing, NodeStarted, NodeStopped, StartFailed, StartServer, StopNode
 
 DEFAULT_BIND = "127.0.0.1"
 """Where Thespian sockets listen unless configured otherwise (loopback: never exposed)."""
@@ -124,11 +124,13 @@ def server_global_name(node_name: str) -> str:
     return f"devp2p-server-{node_name}"
 
 
-def start_node(asys: ActorSystem, config, timeout_s: float = 15.0, subscribers=(), register: bool = False):
+def start_node(asys: ActorSystem, config, timeout_s: float = 15.0, subscribers=(), register: bool = False,
+               hold_dials: bool = False):
     """Create a Server actor for ``config`` and wait for it to listen.
 
     ``subscribers``: actor addresses that get every event from the start; ``register``: make the
-    Server findable by :func:`server_global_name` (for admin commands from another process).
+    Server findable by :func:`server_global_name` (for admin commands from another process);
+    ``hold_dials``: dial nothing until :func:`begin_dialing`.
     Returns ``(server address, NodeStarted)``; raises :class:`NodeStartError`.
     """
     from actors.server import Server
@@ -137,7 +139,7 @@ def start_node(asys: ActorSystem, config, timeout_s: float = 15.0, subscribers=(
         server = asys.createActor(Server, globalName=server_global_name(config.name))
     else:
         server = asys.createActor(Server)
-    reply = asys.ask(server, StartServer(config, tuple(subscribers)), timeout_s)
+    reply = asys.ask(server, StartServer(config, tuple(subscribers), hold_dials), timeout_s)
     if isinstance(reply, NodeStarted):
         return server, reply
     if isinstance(reply, StartFailed):
@@ -145,6 +147,12 @@ def start_node(asys: ActorSystem, config, timeout_s: float = 15.0, subscribers=(
         raise NodeStartError(f"node {config.name}: {reply.error}")
     asys.tell(server, _exit())
     raise NodeStartError(f"node {config.name}: no answer from the Server within {timeout_s} s ({reply!r})")
+
+
+def begin_dialing(asys: ActorSystem, server) -> None:
+    """Let a node started with ``hold_dials`` dial: once every node of a file listens, none of
+    them dials a sibling that is not listening yet (a refused dial waits out the dial history)."""
+    asys.tell(server, BeginDialing())
 
 
 def join_actor_system(admin_port: int, bind: str = DEFAULT_BIND) -> ActorSystem:

@@ -14,11 +14,18 @@ class StartServer:
     """Launcher -> Server: run a node with ``config``; the reply is :class:`NodeStarted` or :class:`StartFailed`.
 
     ``subscribers``: actor addresses subscribed to every event before anything happens
-    (so they see ``ready``).
+    (so they see ``ready``).  ``hold_dials``: listen, but dial nothing until
+    :class:`BeginDialing` arrives (so the nodes of one file all listen before the first dial).
     """
 
     config: NodeConfig
     subscribers: tuple = ()
+    hold_dials: bool = False
+
+
+@dataclass(frozen=True)
+class BeginDialing:
+    """Launcher -> Server: a node started with ``hold_dials`` starts its Dialer now."""
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,34 @@ def test_two_nodes_connect_admin_and_sigterm(tmp_path, runs):
     assert processes_with(run.config) == []
 
 
+@pytest.mark.parametrize("dialer_first", [True, False])
+def test_nodes_of_one_file_connect_at_once_in_either_order(tmp_path, runs, dialer_first):
+    # default timeouts: a refused first dial would wait out the 35 s dial history
+    dialer = f"""  - name: alpha
+    listen_addr: 127.0.0.1:{free_port()}
+    static_nodes: [beta]
+"""
+    listener = f"""  - name: beta
+    listen_addr: 127.0.0.1:{free_port()}
+"""
+    text = f"actor_system: {{admin_port: {free_port()}}}\nnodes:\n" + (
+        dialer + listener if dialer_first else listener + dialer)
+    run = runs(tmp_path, text, "--events", "events.jsonl")
+    added = run.wait_events("peer_added", count=2, timeout_s=10)
+    events = run.read_events()
+    readies = [e for e in events if e["event"] == "ready"]
+    first_dial = min(i for i, e in enumerate(events) if e["event"] in ("peer_added", "dial_failed"))
+    assert len(readies) == 2 and all(events.index(r) < first_dial for r in readies)
+    assert not [e for e in events if e["event"] == "dial_failed"]
+    last_ready = max(_seconds(e["time"]) for e in readies)
+    assert max(_seconds(e["time"]) for e in added) - last_ready < 2.0
+
+
+def _seconds(stamp: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
 def test_sigint_stops_cleanly(tmp_path, runs):
     run = runs(tmp_path, two_node_yaml(free_port(), free_port(), free_port()), "--events", "events.jsonl")
     run.wait_events("peer_added", count=2)
