@@ -78,8 +78,24 @@ OUT_HIGH_WATER = 8 << 20
 FLUSH_POLL_S = 0.002
 """Retry interval for a partially written out-buffer (Thespian watches readability only)."""
 
+ORPHAN_EXIT_S = 30.0
+"""A finished Peer exits by itself if the Server has not ordered its exit within this time, seconds."""
+
 CONNECT_POLL_S = 0.005
 """Poll interval for a non-blocking connect (docs/thespian-facts.md §2: success is not reported)."""
+
+
+def _errno_cause(code) -> str:
+    """The kind (:data:`messages.peer.CAUSES`) of a socket error number."""
+    if code == errno.ECONNREFUSED:
+        return "refused"
+    if code == errno.ETIMEDOUT:
+        return "timeout"
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "unreachable"
+    if code in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
+        return "reset"
+    return "error"
 
 
 class _Link:
@@ -128,7 +144,8 @@ class Peer(NodeActor):
         self.trusted = False
         self.static = False
         self.connecting = False
-        self.stage = "dial"
+        self.stage = "connect"  # -> handshake -> hello -> running; "checkpoint" when rejected there
+        self.cause = ""
         self.links: dict[str, _Link] = {}
         self.closing = False
         self.finished = False
@@ -139,6 +156,7 @@ class Peer(NodeActor):
         self.read_paused = False  # socket left out of the watch because a protocol window is full
         self.draining = False     # Disconnect written, write side shut: reading until the remote closes
         self.eof_pending = ""     # remote closed while a checkpoint held its last bytes (see _read)
+        self.eof_cause = ""
         self.hello_info: dict = {}
         self._rview = receive_buffer(READ_CHUNK)  # actors/reading.py
         self._pending_restart_info: dict[str, tuple] = {}
@@ -194,10 +212,10 @@ class Peer(NodeActor):
             self.sock.setblocking(False)
             rc = self.sock.connect_ex(self.remote)
         except (RLPxError, OSError) as exc:
-            self._finish_failed(f"dial {msg.enode[:24]}...: {exc}")
+            self._finish_failed(f"dial {msg.enode[:24]}...: {exc}", _errno_cause(getattr(exc, "errno", None)))
             return
         if rc not in (0, errno.EINPROGRESS, errno.EAGAIN):
-            self._finish_failed(f"connect: {os.strerror(rc)}")
+            self._finish_failed(f"connect: {os.strerror(rc)}", _errno_cause(rc))
             return
         self.connecting = True
         self.after("connect_poll", CONNECT_POLL_S)
@@ -212,7 +230,7 @@ class Peer(NodeActor):
     def _check_connect(self):
         err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
-            self._finish_failed(f"connect: {os.strerror(err)}")
+            self._finish_failed(f"connect: {os.strerror(err)}", _errno_cause(err))
             return
         try:
             self.sock.getpeername()
@@ -228,7 +246,7 @@ class Peer(NodeActor):
         try:
             _, fds, _, _ = socket.recv_fds(self.usock, 16, 1)
         except OSError as exc:
-            self._finish_failed(f"fd hand-off failed: {exc}")
+            self._finish_failed(f"fd hand-off failed: {exc}", "error")
             return
         if not fds:
             return
@@ -290,14 +308,16 @@ class Peer(NodeActor):
             self._feed(b"".join(chunks) if len(chunks) > 1 else chunks[0])
         if (eof or error) and not self.closing:
             detail = "connection closed by remote" if eof else f"read error: {error}"
+            cause = "closed" if eof else _errno_cause(getattr(error, "errno", None))
             if self.conn is not None and self.conn.state in (CHECKPOINT1, CHECKPOINT2):
                 # A remote that rejects us sends Disconnect(reason) and closes at once, but while
                 # a checkpoint is pending the Connection holds those bytes unread.  Decide when
                 # the Server answers (on_CheckpointReply), as go-ethereum reads the Disconnect
                 # after its checkpoint, so the remote's reason is not lost to NETWORK_ERROR.
                 self.eof_pending = detail
+                self.eof_cause = cause
                 return
-            self._close(DiscReason.NETWORK_ERROR, send=False, error=detail)
+            self._close(DiscReason.NETWORK_ERROR, send=False, error=detail, cause=cause)
 
     def _feed(self, data: bytes):
         try:
@@ -306,7 +326,7 @@ class Peer(NodeActor):
             self._handle_events(exc.events)
             self.log.debug("peer %s: %s", self._label(), exc.detail)
             self._close(exc.reason if exc.reason is not None else DiscReason.PROTOCOL_ERROR,
-                        send=exc.reason is not None, error=exc.detail)
+                        send=exc.reason is not None, error=exc.detail, cause="protocol_error")
             return
         self._handle_events(events)
         self._flush()
@@ -331,7 +351,8 @@ class Peer(NodeActor):
                                                          matched=len(ev.table.rows), info=self.hello_info))
             elif isinstance(ev, DisconnectReceived):
                 self.log.debug("peer %s: remote sent Disconnect(%s)", self._label(), ev.reason.name)
-                self._close(ev.reason, send=False, remote=True, error="remote requested disconnect")
+                self._close(ev.reason, send=False, remote=True, error=f"remote sent Disconnect({ev.reason.name})",
+                            cause="remote_disconnect")
 
     # -- checkpoints -------------------------------------------------------------------
     def on_CheckpointReply(self, msg: CheckpointReply, sender):
@@ -339,7 +360,7 @@ class Peer(NodeActor):
         if (self.eof_pending and not self.closing and self.conn is not None
                 and self.conn.state not in (CHECKPOINT1, CHECKPOINT2)):
             # the held bytes are processed and held no Disconnect: the remote just closed
-            self._close(DiscReason.NETWORK_ERROR, send=False, error=self.eof_pending)
+            self._close(DiscReason.NETWORK_ERROR, send=False, error=self.eof_pending, cause=self.eof_cause)
 
     def _checkpoint_reply(self, msg: CheckpointReply):
         if self.closing or self.conn is None:
@@ -347,7 +368,8 @@ class Peer(NodeActor):
         if msg.reason is not None:
             reason = DiscReason(msg.reason)
             self.log.debug("peer %s: rejected at %s: %s", self._label(), msg.stage, reason.name)
-            self._close(reason, send=True, error=f"rejected: {reason.name}")
+            self.stage = "checkpoint"
+            self._close(reason, send=True, error=f"rejected by this node: {reason.name}", cause="rejected")
             return
         try:
             if msg.stage == POST_HANDSHAKE and self.conn.state == CHECKPOINT1:
@@ -365,7 +387,8 @@ class Peer(NodeActor):
                 return
         except ConnectionFailure as exc:
             self._handle_events(exc.events)
-            self._close(exc.reason or DiscReason.PROTOCOL_ERROR, send=exc.reason is not None, error=exc.detail)
+            self._close(exc.reason or DiscReason.PROTOCOL_ERROR, send=exc.reason is not None, error=exc.detail,
+                        cause="protocol_error")
             return
         self._handle_events(events)
         self._flush()
@@ -427,7 +450,8 @@ class Peer(NodeActor):
         if link.restarting:
             if len(link.pending) > link.pc.hold_max and not self.closing:
                 self._close(DiscReason.SUBPROTOCOL_ERROR, send=True,
-                            error=f"more than {link.pc.hold_max} messages for {link.name} held while it restarts")
+                            error=f"more than {link.pc.hold_max} messages for {link.name} held while it restarts",
+                            cause="subprotocol")
             return
         while link.pending and link.sent - link.acked < INBOUND_WINDOW:
             batch = []
@@ -464,7 +488,7 @@ class Peer(NodeActor):
                         self._flush()
             except (ValueError, RLPxError) as exc:
                 self.log.debug("peer %s: protocol %s wrote a bad message: %s", self._label(), link.name, exc)
-                self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=str(exc))
+                self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=str(exc), cause="subprotocol")
                 return
             if self.cfg.enable_msg_events:
                 self._traffic("send", link.name, msg.messages)
@@ -539,11 +563,12 @@ class Peer(NodeActor):
     def on_ProtocolDisconnect(self, msg, sender):
         self.log.debug("peer %s: protocol %s disconnects: %s %s", self._label(), msg.name,
                       DiscReason(msg.reason).name, msg.error)
-        self._close(DiscReason(msg.reason), send=True, error=msg.error or f"{msg.name} requested disconnect")
+        self._close(DiscReason(msg.reason), send=True, error=msg.error or f"{msg.name} requested disconnect",
+                    cause="subprotocol")
 
     def on_ProtocolEnded(self, msg, sender):
         reason = DiscReason.SUBPROTOCOL_ERROR if msg.error else DiscReason.QUITTING
-        self._close(reason, send=True, error=msg.error or f"protocol {msg.name} ended")
+        self._close(reason, send=True, error=msg.error or f"protocol {msg.name} ended", cause="subprotocol")
 
     def on_ProtocolEvent(self, msg, sender):
         if self.server is not None:
@@ -558,7 +583,7 @@ class Peer(NodeActor):
         self.send(self.server, PeerInfoUpdate(dict(self.hello_info)))
 
     def on_DisconnectPeer(self, msg, sender):
-        self._close(DiscReason(msg.reason), send=True, error="disconnect requested by node")
+        self._close(DiscReason(msg.reason), send=True, error="disconnect requested by node", cause="requested")
 
     def on_ChildActorExited(self, msg, sender):
         if self.closing:
@@ -574,7 +599,8 @@ class Peer(NodeActor):
         ident = {"actor": "protocol", "protocol": link.name, "peer_id": self._peer_hex()}
         if link.pc.on_failure != "restart":
             self._sup_event("actor_exited", dict(ident, cause="exited", policy="disconnect"))
-            self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=f"protocol {link.name} actor exited")
+            self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=f"protocol {link.name} actor exited",
+                        cause="subprotocol")
             return
         decision = link.sup.exited(link.incarnation, True, time.monotonic())
         if decision.action == "duplicate":
@@ -584,7 +610,7 @@ class Peer(NodeActor):
             self._sup_event("restart_limit_reached", dict(ident, restarts=decision.attempt - 1,
                                                           within_s=link.pc.restart.within_s))
             self._close(DiscReason.SUBPROTOCOL_ERROR, send=True,
-                        error=f"protocol {link.name} restart limit reached")
+                        error=f"protocol {link.name} restart limit reached", cause="subprotocol")
             return
         # hand the new instance everything the dead one had not acknowledged, in order
         self._drop_channel(link)
@@ -643,12 +669,13 @@ class Peer(NodeActor):
         # The node is shutting down or our parent went away: best-effort Disconnect, no waiting.
         if not self.finished:
             if not self.closing:
-                self._close(DiscReason.QUITTING, send=True, error="node shutting down", linger=False)
+                self._close(DiscReason.QUITTING, send=True, error="node shutting down", linger=False,
+                            cause="requested")
             self._finish()
 
     def on_handler_error(self, msg, sender, exc):
         if not self.closing:
-            self._close(DiscReason.NETWORK_ERROR, send=True, error=f"internal error: {exc}")
+            self._close(DiscReason.NETWORK_ERROR, send=True, error=f"internal error: {exc}", cause="error")
         elif not self.finished:
             self._finish()  # a failure while closing must not leave the connection half-closed
 
@@ -663,13 +690,13 @@ class Peer(NodeActor):
         elif name == "connect_poll" and self.connecting:
             self._check_connect()
         elif name == "connect_deadline" and self.connecting:
-            self._finish_failed("dial timeout")
+            self._finish_failed(f"dial timeout after {t.dial_s:g} s", "timeout")
         elif name == "fd" and self.usock is not None:
-            self._finish_failed("fd hand-off timeout")
+            self._finish_failed("fd hand-off timeout", "timeout")
         elif name == "handshake" and not self.closing and self.stage != "running":
             self.log.debug("peer %s: handshake timeout", self._label())
             self._close(DiscReason.READ_TIMEOUT, send=self.conn is not None and self.conn.codec is not None,
-                        error="handshake timeout")
+                        error=f"handshake timeout after {t.handshake_s:g} s", cause="timeout")
         elif name == "liveness" and not self.closing:
             self._check_protocols_alive()
             self.after("liveness", self.cfg.supervision.liveness_s)
@@ -684,7 +711,8 @@ class Peer(NodeActor):
                 self.timers.set("idle", now + t.idle_s)
             elif idle_for >= t.idle_s:
                 self.log.debug("peer %s: nothing received for %.1f s", self._label(), idle_for)
-                self._close(DiscReason.READ_TIMEOUT, send=True, error="read timeout")
+                self._close(DiscReason.READ_TIMEOUT, send=True, error=f"read timeout: nothing for {idle_for:.1f} s",
+                            cause="timeout")
             else:
                 self.timers.set("idle", self.last_recv + t.idle_s)
         elif name == "write" and self.conn is not None and self.conn.out:
@@ -693,7 +721,10 @@ class Peer(NodeActor):
             if self.closing:
                 self._finish()
             else:
-                self._close(DiscReason.NETWORK_ERROR, send=False, error="write timeout")
+                self._close(DiscReason.NETWORK_ERROR, send=False, error=f"write timeout after {t.write_s:g} s",
+                            cause="timeout")
+        elif name == "orphaned" and self.finished:
+            self.send(self.myAddress, ActorExitRequest())  # no exit order from the Server came
         elif name == "grace" and not self.finished:
             self._finish()
         elif name.startswith("restart:"):
@@ -714,7 +745,8 @@ class Peer(NodeActor):
             except OSError as exc:
                 out.clear()
                 if not self.closing:
-                    self._close(DiscReason.NETWORK_ERROR, send=False, error=f"write error: {exc}")
+                    self._close(DiscReason.NETWORK_ERROR, send=False, error=f"write error: {exc}",
+                                cause=_errno_cause(exc.errno))
                 else:
                     self._finish()
                 return
@@ -750,11 +782,14 @@ class Peer(NodeActor):
         addr = f"{self.remote[0]}:{self.remote[1]}" if self.remote else "?"
         return f"{ident}@{addr}"
 
-    def _close(self, reason: DiscReason, send: bool, error: str = "", remote: bool = False, linger: bool = True):
-        """Begin closing: queue Disconnect(reason) if ``send``, stop protocols, flush, then finish."""
+    def _close(self, reason: DiscReason, send: bool, error: str = "", remote: bool = False, linger: bool = True,
+               cause: str = "error"):
+        """Begin closing: queue Disconnect(reason) if ``send``, stop protocols, flush, then finish.
+        ``error`` is the one-line cause, ``cause`` its kind (:data:`messages.peer.CAUSES`)."""
         if self.closing:
             return
         self.closing = True
+        self.cause = cause
         self.reason = DiscReason(reason)
         self.remote_requested = remote
         self.error = error
@@ -809,17 +844,18 @@ class Peer(NodeActor):
             except OSError:
                 pass
 
-    def _finish_failed(self, error: str):
+    def _finish_failed(self, error: str, cause: str = "error"):
         if self.closing:
             return
         self.log.debug("peer %s: %s", self._label(), error)
         self.closing = True
+        self.cause = cause
         self.reason = DiscReason.NETWORK_ERROR
         self.error = error
         self._finish()
 
     def _finish(self):
-        """Close the socket, report :class:`PeerGone` to the Server, and exit."""
+        """Close the socket, report :class:`PeerGone` to the Server, and wait for its exit order."""
         if self.finished:
             return
         self.finished = True
@@ -847,9 +883,13 @@ class Peer(NodeActor):
         elif self.dial is not None:
             node_id = self.dial.node_id
         if self.server is not None:
+            # the Server orders our exit once it has handled this, so that its record of the
+            # connection always ends with our own cause, never with our process's exit notice
             self.send(self.server, PeerGone(node_id, int(self.reason), self.remote_requested, self.stage,
-                                            self.error))
-        self.send(self.myAddress, ActorExitRequest())
+                                            self.error, self.cause))
+            self.after("orphaned", ORPHAN_EXIT_S)
+        else:
+            self.send(self.myAddress, ActorExitRequest())
 
 
 __all__ = ["Peer"]

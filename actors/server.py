@@ -69,9 +69,6 @@ from .prefork import rehearse_connection
 UNCLAIMED_TIMEOUT_S = 10.0
 """A socket held for a pooled Peer that has not fetched it within this time is closed, seconds."""
 
-REAP_GRACE_S = 0.25
-"""How long a Peer noticed dead may still report its own PeerGone, seconds."""
-
 STOP_TIMEOUT_S = 3.0
 """How long StopNode waits for peers to report their Disconnect before giving up, seconds."""
 
@@ -90,7 +87,7 @@ POOLED = "pooled"
 
 class _PeerRec:
     __slots__ = ("addr", "inbound", "conn_id", "dial_id", "static", "node_id", "seen_id", "state", "info", "remote",
-                 "since", "pid", "dead_noticed")
+                 "since", "pid")
 
     def __init__(self, addr, inbound, conn_id=None, dial_id=None, static=False, remote=()):
         self.addr = addr
@@ -105,7 +102,6 @@ class _PeerRec:
         self.remote = remote
         self.since = time.time()
         self.pid: int | None = None
-        self.dead_noticed: tuple | None = None  # (monotonic time, how) once its death is noticed
 
 
 class Server(NodeActor):
@@ -359,7 +355,7 @@ class Server(NodeActor):
         while self.pool:
             key = self.pool.pop(0)
             rec = self.peers.get(key)
-            if rec is None or rec.state != POOLED or rec.dead_noticed is not None:
+            if rec is None or rec.state != POOLED:
                 continue  # died in the pool (being reaped)
             rec.inbound = inbound
             rec.conn_id, rec.dial_id = kw.get("conn_id"), kw.get("dial_id")
@@ -449,20 +445,26 @@ class Server(NodeActor):
         key = self._find(sender)
         if key is not None:
             rec = self.peers.pop(key)
-            self._peer_gone(rec, DiscReason(msg.reason), msg.remote_requested, msg.error, msg.stage)
+            self._peer_gone(rec, DiscReason(msg.reason), msg.remote_requested, msg.error, msg.stage, msg.cause)
+        # the Peer waits for this, so that its exit notice never overtakes its PeerGone
+        self.send(sender, ActorExitRequest())
 
-    def _peer_gone(self, rec: _PeerRec, reason: DiscReason, remote: bool, error: str, stage: str = ""):
+    def _peer_gone(self, rec: _PeerRec, reason: DiscReason, remote: bool, error: str, stage: str = "",
+                   cause: str = ""):
         who = (rec.node_id or rec.seen_id or rec.dial_id or b"").hex()[:16] or "?"
-        self.log.info("node %s: %s %s %s: %s%s%s", self.cfg.name,
-                      "peer removed" if rec.state == "added" else ("dial failed" if not rec.inbound else
-                                                                    "inbound connection ended"),
-                      who, "%s:%s" % tuple(rec.remote[:2]) if rec.remote else "", reason.name,
-                      " (remote requested)" if remote else "", f" - {error}" if error else "")
+        where = "%s:%s" % tuple(rec.remote[:2]) if rec.remote else "?"
+        if rec.state == "added":
+            what = "peer removed"
+        else:
+            what = "dial failed" if not rec.inbound else "inbound connection ended"
+            what += f" at {stage}" if stage else ""
+        self.log.info("node %s: %s %s %s: %s (%s%s)", self.cfg.name, what, who, where, error or "-", reason.name,
+                      ", remote requested" if remote else "")
         if rec.state == "added":
             self.admission.remove(rec.node_id)
             self._publish("peer_removed", {
                 "peer_id": rec.node_id.hex(), "reason": reason.name, "reason_code": int(reason),
-                "remote_requested": remote, "error": error, "inbound": rec.inbound,
+                "remote_requested": remote, "error": error, "cause": cause, "inbound": rec.inbound,
             })
         else:
             if rec.inbound and self.listener is not None:
@@ -473,12 +475,12 @@ class Server(NodeActor):
                 self._publish("dial_failed", {
                     "peer_id": rec.dial_id.hex(), "address": f"{rec.remote[0]}:{rec.remote[1]}",
                     "reason": reason.name, "reason_code": int(reason), "remote_requested": remote,
-                    "error": error, "stage": stage,
+                    "error": error, "stage": stage, "cause": cause,
                 })
             elif rec.seen_id is not None:
                 self._publish("peer_rejected", {
                     "peer_id": rec.seen_id.hex(), "reason": reason.name, "reason_code": int(reason),
-                    "remote_requested": remote, "error": error, "inbound": True,
+                    "remote_requested": remote, "error": error, "stage": stage, "cause": cause, "inbound": True,
                 })
         if rec.node_id is not None and self.dialer is not None:
             self.send(self.dialer, PeerDown(rec.node_id))
@@ -507,13 +509,15 @@ class Server(NodeActor):
                     self.after("pool", POOL_REFILL_DELAY_S)
             return
         if key is not None:
-            # A Peer that ends normally reports PeerGone just before its process exits, and the
-            # exit notice can overtake that message: wait REAP_GRACE_S for it before declaring
-            # the Peer dead, so that its own reason is the one published.
-            rec = self.peers[key]
-            if rec.dead_noticed is None:
-                rec.dead_noticed = (time.monotonic(), how)
-                self.after(f"reap:{key}", REAP_GRACE_S)
+            if self.exiting:
+                # the ActorSystem shuts down: Thespian stops every Peer, which says QUITTING to its
+                # remote on the way out, and whose own PeerGone may come after its exit notice
+                rec = self.peers.pop(key)
+                self._peer_gone(rec, DiscReason.QUITTING, False, "node shutting down", cause="requested")
+                return
+            # A Peer that ends normally reports PeerGone and waits for our exit order (on_PeerGone),
+            # so a Peer whose process is gone while its record is still here has crashed.
+            self._reap(key, how)
             return
         if self.stopping or self.exiting:
             return  # stopping on purpose (StopNode, or the ActorSystem's shutdown): not a crash
@@ -641,19 +645,14 @@ class Server(NodeActor):
     def on_handler_error(self, msg, sender, exc):
         """The Server is the top of the node's tree: it logs and carries on, never crashes."""
 
-    def _reap(self, key: int):
-        rec = self.peers.pop(key, None)
-        if rec is None:
-            return  # its PeerGone arrived in the meantime
-        how = rec.dead_noticed[1]
+    def _reap(self, key: int, how: str):
+        rec = self.peers.pop(key)
         self._publish("actor_exited", {"actor": "peer", "peer_id": (rec.node_id or rec.dial_id or b"").hex(),
                                        "cause": how})
-        self._peer_gone(rec, DiscReason.NETWORK_ERROR, False, f"peer actor {how}")
+        self._peer_gone(rec, DiscReason.NETWORK_ERROR, False, f"peer actor {how}", cause="error")
 
     def on_timer(self, name):
-        if name.startswith("reap:"):
-            self._reap(int(name[len("reap:"):]))
-        elif name.startswith("restart:"):
+        if name.startswith("restart:"):
             self._restart(name[len("restart:"):])
         elif name == "liveness":
             self._sweep()

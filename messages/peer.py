@@ -110,7 +110,8 @@ class PeerGone:
 
     ``node_id`` is None if the handshake never completed; ``reason`` a DiscReason code;
     ``remote_requested`` True when the remote sent Disconnect; ``stage`` where it ended
-    ("dial", "handshake", "hello", "running"); ``error`` one line.
+    (:data:`STAGES`); ``error`` the cause in one line; ``cause`` its kind (:data:`CAUSES`).
+    The Server answers with ActorExitRequest.
     """
 
     node_id: bytes | None
@@ -118,6 +119,19 @@ class PeerGone:
     remote_requested: bool
     stage: str
     error: str = ""
+    cause: str = ""
+
+
+STAGES = ("connect", "handshake", "hello", "checkpoint", "running")
+"""Where a connection can end: the TCP connect (outbound only), the RLPx auth/ack, the Hello
+exchange, a rejection at one of the Server's checkpoints, or after the peer was added."""
+
+CAUSES = ("refused", "timeout", "unreachable", "reset", "closed", "remote_disconnect", "rejected",
+          "protocol_error", "subprotocol", "requested", "error")
+"""Kinds of :attr:`PeerGone.cause`: connection refused; a deadline passed (dial, handshake, read,
+write); no route; reset by the remote; closed by the remote without Disconnect; the remote sent
+Disconnect; a checkpoint of this node refused it; the remote broke RLPx or the base protocol;
+a subprotocol ended or failed; this node asked (admin, shutdown); anything else."""
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ actor sees only its own messages."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from node_fixtures import STRESS, TEST_PROTO, echo, free_port, nodes, sender  # noqa: F401 - fixture
-from rlpx.enode import Enode
+from rlpx.enode import Enode, parse_enode
 from rlpx.keys import generate_private_key, node_id_from_private_key
 
 
@@ -48,12 +50,41 @@ def test_static_nodes_from_config(nodes):
     a = nodes.start("alpha", static_nodes=[b_enode])
     # b is not up yet: the dial fails (refused) and is retried after dial_history_s
     failed = nodes.expect("dial_failed", node="alpha")[0].data
-    assert failed["peer_id"] == node_id_from_private_key(kb).hex() and failed["stage"] == "dial"
+    assert failed["peer_id"] == node_id_from_private_key(kb).hex()
+    # the real cause, not the Peer's exit: a Peer that ends after a failed dial did not crash
+    assert (failed["stage"], failed["cause"], failed["reason"]) == ("connect", "refused", "NETWORK_ERROR")
+    assert "Connection refused" in failed["error"]
     b = nodes.start("beta", key=kb, listen_port=port_b)
     ev = nodes.expect("peer_added", node="alpha")[0].data
     assert ev["peer_id"] == b.id_hex and ev["inbound"] is False
     ev = nodes.expect("peer_added", node="beta")[0].data
     assert ev["peer_id"] == a.id_hex and ev["inbound"] is True
+    assert not nodes.events(kind="actor_exited")
+
+
+def test_dial_failures_name_their_stage_and_cause(nodes):
+    """A dial refused at a checkpoint of the remote, and one rejected by a silent remote's
+    handshake deadline: each dial_failed says where it ended and why."""
+    b = nodes.start("beta", max_peers=0)
+    a = nodes.start("alpha", static_nodes=[b.enode])
+    failed = nodes.expect("dial_failed", node="alpha")[0].data
+    assert (failed["stage"], failed["cause"], failed["reason"]) == ("hello", "remote_disconnect", "TOO_MANY_PEERS")
+    assert failed["remote_requested"] is True and "Disconnect(TOO_MANY_PEERS)" in failed["error"]
+    rejected = nodes.expect("peer_rejected", node="beta")[0].data
+    assert (rejected["stage"], rejected["cause"], rejected["reason"]) == ("checkpoint", "rejected", "TOO_MANY_PEERS")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        port = silent.getsockname()[1]
+        target = Enode(node_id_from_private_key(generate_private_key()), "127.0.0.1", port, port).url()
+        assert nodes.admin(a, "add_peer", target).ok
+        late = nodes.expect("dial_failed", node="alpha", timeout_s=10,
+                            peer_id=parse_enode(target).node_id.hex())[0].data
+        assert (late["stage"], late["cause"], late["reason"]) == ("handshake", "timeout", "READ_TIMEOUT")
+    finally:
+        silent.close()
+    assert not nodes.events(kind="actor_exited")
 
 
 def test_subprotocol_offsets_and_routing(nodes):

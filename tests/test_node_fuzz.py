@@ -892,7 +892,7 @@ EXTRA_WEIGHTS = {"random_bytes": 2, "mutated_auth": 3, "bitflip_auth": 1, "auth_
                  "data_after_disconnect": 1, "parallel_running": 1}
 """How the cases beyond one of each kind are drawn."""
 
-LINE_END = re.compile(r"node alpha: (?:inbound connection ended|peer removed) \S+ 127\.0\.0\.1:(\d+): ")
+LINE_END = re.compile(r"node alpha: (?:inbound connection ended(?: at \w+)?|peer removed) \S+ 127\.0\.0\.1:(\d+): ")
 
 
 def ended_lines(text: str) -> collections.Counter:
