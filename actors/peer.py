@@ -40,10 +40,10 @@ from collections import deque
 from thespian.actors import ActorExitRequest, ThespianWatch
 
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply, CheckpointRequest
-from messages.peer import FdRequest, MsgTraffic, PeerGone, PeerInfoUpdate
+from messages.peer import FdRequest, MsgTraffic, PeerGone, PeerInfoReply
 from messages.supervision import InjectFault, SupervisionEvent
 from messages.protocol import (INBOUND_WINDOW, MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, OutboundCredit,
-                               ProtocolStart, ProtocolStop, ToProtocol)
+                               ProtocolInfoRequest, ProtocolStart, ProtocolStop, ToProtocol)
 from protocols import load_class, resolve
 from rlpx import base_protocol as bp
 from rlpx.caps import LocalProtocol
@@ -77,6 +77,9 @@ OUT_HIGH_WATER = 8 << 20
 
 FLUSH_POLL_S = 0.002
 """Retry interval for a partially written out-buffer (Thespian watches readability only)."""
+
+INFO_TIMEOUT_S = 1.0
+"""How long a PeerInfoRequest waits for the Protocol actors' answers, seconds."""
 
 ORPHAN_EXIT_S = 30.0
 """A finished Peer exits by itself if the Server has not ordered its exit within this time, seconds."""
@@ -160,6 +163,7 @@ class Peer(NodeActor):
         self.hello_info: dict = {}
         self._rview = receive_buffer(READ_CHUNK)  # actors/reading.py
         self._pending_restart_info: dict[str, tuple] = {}
+        self.info_requests: dict[int, set] = {}  # PeerInfoRequest id -> protocols yet to answer
 
     # -- watch -------------------------------------------------------------------------
     def watch(self):
@@ -574,13 +578,37 @@ class Peer(NodeActor):
         if self.server is not None:
             self.send(self.server, msg)
 
+    def on_PeerInfoRequest(self, msg, sender):
+        """Ask every running Protocol actor for its part of admin_peers; reply when all have
+        answered or after :data:`INFO_TIMEOUT_S` (a protocol that does not answer shows its last
+        info, or "handshake")."""
+        waiting = {name for name, link in self.links.items() if link.chan is not None}
+        if not waiting or self.closing:
+            self._reply_info(msg.request_id)
+            return
+        self.info_requests[msg.request_id] = waiting
+        for name in waiting:
+            self._to_protocol(self.links[name], ProtocolInfoRequest(msg.request_id))
+        self.after(f"info:{msg.request_id}", INFO_TIMEOUT_S)
+
     def on_ProtocolInfo(self, msg, sender):
         link = self.links.get(msg.name)
-        if link is None or not self.hello_info:
+        if link is None:
             return
         link.info = msg.info
-        self.hello_info["protocols"][msg.name] = msg.info
-        self.send(self.server, PeerInfoUpdate(dict(self.hello_info)))
+        waiting = self.info_requests.get(msg.request_id)
+        if waiting is not None:
+            waiting.discard(msg.name)
+            if not waiting:
+                self._reply_info(msg.request_id)
+
+    def _reply_info(self, request_id: int) -> None:
+        self.info_requests.pop(request_id, None)
+        self.timers.cancel(f"info:{request_id}")
+        info = dict(self.hello_info)
+        info["protocols"] = {name: ("handshake" if link.info is None else link.info)
+                             for name, link in self.links.items()} or dict(info.get("protocols", {}))
+        self.send(self.server, PeerInfoReply(request_id, info))
 
     def on_DisconnectPeer(self, msg, sender):
         self._close(DiscReason(msg.reason), send=True, error="disconnect requested by node", cause="requested")
@@ -729,6 +757,10 @@ class Peer(NodeActor):
             self._finish()
         elif name.startswith("restart:"):
             self._restart_protocol(name[len("restart:"):])
+        elif name.startswith("info:"):
+            request_id = int(name[len("info:"):])
+            if request_id in self.info_requests:
+                self._reply_info(request_id)
 
     # -- writing -----------------------------------------------------------------------
     def _flush(self):

@@ -9,7 +9,8 @@ A subprotocol author subclasses :class:`Protocol` and overrides the hooks:
 * :meth:`Protocol.stopped` ``(reason)`` - the connection is closing with that DiscReason;
 * :meth:`Protocol.peer_info` - JSON-able data for admin_peers ``protocols[name]``.
 
-and calls :meth:`send`, :meth:`disconnect`, :meth:`end`, :meth:`emit` and :meth:`publish_info`.
+and calls :meth:`send`, :meth:`disconnect`, :meth:`end` and :meth:`emit`.  :meth:`Protocol.peer_info`
+is asked for each time admin_peers is served.
 
 Sends made during one handler leave as one :class:`messages.protocol.FromProtocol` batch (more
 when over ``MAX_BATCH_BYTES``), at most ``OUTBOUND_WINDOW`` batches unacknowledged; the rest
@@ -138,11 +139,6 @@ class Protocol(NodeActor):
         if self.peer is not None:
             self.send_to_peer(ProtocolEvent(self.name, self.peer_id, kind, data))
 
-    def publish_info(self) -> None:
-        """Push :meth:`peer_info` to the Peer (shown by admin peers)."""
-        if self.peer is not None:
-            self.send_to_peer(ProtocolInfo(self.name, self.peer_info()))
-
     def send_to_peer(self, msg) -> None:
         """Send a message to this protocol's Peer actor (over the channel once started)."""
         if self._chan is None:
@@ -218,8 +214,15 @@ class Protocol(NodeActor):
         self.remote_addr = msg.remote_addr
         self.on_failure = msg.on_failure
         self.running = True
-        if self._guard(self.started):
-            self.publish_info()
+        self._guard(self.started)
+
+    def on_ProtocolInfoRequest(self, msg, sender):
+        try:
+            info = self.peer_info()
+        except Exception as exc:  # noqa: BLE001 - a failing info hook must not fail the protocol
+            self.log.warning("protocol %s: peer_info() failed: %s: %s", self.name, type(exc).__name__, exc)
+            info = None
+        self.send_to_peer(ProtocolInfo(self.name, info, msg.request_id))
 
     def on_ToProtocol(self, msg, sender):
         if msg.credit > self._out_acked:

@@ -47,7 +47,7 @@ from messages.admin import AdminResult, NodeInfoReply, PeersReply
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply
 from messages.events import NodeEvent, Subscribed
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
-from messages.peer import (DialDone, DisconnectPeer, FdSent, Liveness, PeerDown, PeerStartInbound,
+from messages.peer import (DialDone, DisconnectPeer, FdSent, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
                            PeerStartOutbound, PeerUp, SlotFree)
 from protocols import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
@@ -68,6 +68,9 @@ from .prefork import rehearse_connection
 
 UNCLAIMED_TIMEOUT_S = 10.0
 """A socket held for a pooled Peer that has not fetched it within this time is closed, seconds."""
+
+PEER_INFO_TIMEOUT_S = 2.0
+"""How long admin_peers waits for the Peers' current entries before answering with what it has, seconds."""
 
 STOP_TIMEOUT_S = 3.0
 """How long StopNode waits for peers to report their Disconnect before giving up, seconds."""
@@ -131,6 +134,8 @@ class Server(NodeActor):
         self.inbox = None     # inbound hand-off socket (actors/fd_handoff.py) and its name
         self.inbox_name = b""
         self.held: dict[str, tuple[int, float]] = {}  # conn_id -> (fd, since) for a pooled Peer to fetch
+        self.info_requests: dict[int, tuple] = {}  # GetPeers being answered: id -> (asker, Peer keys waited for)
+        self._next_info_request = 0
 
     # -- start -------------------------------------------------------------------------
     def on_StartServer(self, msg, sender):
@@ -482,6 +487,10 @@ class Server(NodeActor):
                     "peer_id": rec.seen_id.hex(), "reason": reason.name, "reason_code": int(reason),
                     "remote_requested": remote, "error": error, "stage": stage, "cause": cause, "inbound": True,
                 })
+        for request_id, (_, waiting) in list(self.info_requests.items()):
+            waiting.intersection_update(self.peers)  # rec's key is no longer there
+            if not waiting:
+                self._answer_peers(request_id)
         if rec.node_id is not None and self.dialer is not None:
             self.send(self.dialer, PeerDown(rec.node_id))
         if self.stopping and not self.peers:
@@ -654,6 +663,8 @@ class Server(NodeActor):
     def on_timer(self, name):
         if name.startswith("restart:"):
             self._restart(name[len("restart:"):])
+        elif name.startswith("peers:"):
+            self._answer_peers(int(name[len("peers:"):]))
         elif name == "liveness":
             self._sweep()
             self._expire_held()
@@ -692,10 +703,15 @@ class Server(NodeActor):
         for code, size in msg.messages:
             self._publish(kind, {"peer_id": peer, "protocol": msg.protocol, "code": code, "size": size})
 
-    def on_PeerInfoUpdate(self, msg, sender):
+    def on_PeerInfoReply(self, msg, sender):
         key = self._find(sender)
         if key is not None:
             self.peers[key].info = msg.info
+        request = self.info_requests.get(msg.request_id)
+        if request is not None:
+            request[1].discard(key)
+            if not request[1]:
+                self._answer_peers(msg.request_id)
 
     # -- admin -------------------------------------------------------------------------
     def _not_running(self, sender) -> bool:
@@ -707,10 +723,29 @@ class Server(NodeActor):
         return True
 
     def on_GetPeers(self, msg, sender):
+        """admin_peers: every added peer is asked for its entry as of now (its protocols' info
+        included, go-ethereum p2p/server.go ``PeersInfo``); the answer goes out when all have
+        replied, or after :data:`PEER_INFO_TIMEOUT_S` with the entries last known."""
         if self._not_running(sender):
             return
+        keys = {key for key, rec in self.peers.items() if rec.state == "added"}
+        self._next_info_request += 1
+        request_id = self._next_info_request
+        self.info_requests[request_id] = (sender, keys)
+        if not keys:
+            self._answer_peers(request_id)
+            return
+        for key in keys:
+            self.send(self.peers[key].addr, PeerInfoRequest(request_id))
+        self.after(f"peers:{request_id}", PEER_INFO_TIMEOUT_S)
+
+    def _answer_peers(self, request_id: int) -> None:
+        request = self.info_requests.pop(request_id, None)
+        if request is None:
+            return
+        self.timers.cancel(f"peers:{request_id}")
         infos = [r.info for r in self.peers.values() if r.state == "added"]
-        self.send(sender, PeersReply(tuple(sorted(infos, key=lambda i: i.get("id", "")))))
+        self.send(request[0], PeersReply(tuple(sorted(infos, key=lambda i: i.get("id", "")))))
 
     def on_GetNodeInfo(self, msg, sender):
         if self._not_running(sender):

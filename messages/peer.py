@@ -98,9 +98,18 @@ class PeerDown:
 
 
 @dataclass(frozen=True)
-class PeerInfoUpdate:
-    """Peer -> Server: the admin_peers entry of this connection changed (e.g. protocol info)."""
+class PeerInfoRequest:
+    """Server -> Peer: reply with :class:`PeerInfoReply`, the admin_peers entry as of now (each
+    running protocol is asked for its part, go-ethereum p2p/peer.go ``Peer.Info``)."""
 
+    request_id: int
+
+
+@dataclass(frozen=True)
+class PeerInfoReply:
+    """Peer -> Server: ``info`` is this connection's admin_peers entry (go-ethereum ``PeerInfo``)."""
+
+    request_id: int
     info: dict
 
 

@@ -118,13 +118,17 @@ class ProtocolStop:
 class ProtocolInfoRequest:
     """Peer -> Protocol: reply with :class:`ProtocolInfo` (per-protocol data for admin_peers)."""
 
+    request_id: int
+
 
 @dataclass(frozen=True)
 class ProtocolInfo:
-    """Protocol -> Peer: JSON-able ``info`` for protocol ``name``."""
+    """Protocol -> Peer: JSON-able ``info`` for protocol ``name`` (None: "handshake", as
+    go-ethereum shows a protocol without info), answering request ``request_id``."""
 
     name: str
     info: object
+    request_id: int = 0
 
 
 @dataclass(frozen=True)

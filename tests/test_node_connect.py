@@ -9,6 +9,8 @@ import socket
 import pytest
 
 from node_fixtures import STRESS, TEST_PROTO, echo, free_port, nodes, sender  # noqa: F401 - fixture
+from config.model import ProtocolConfig
+from protocols.forkid import MAINNET
 from rlpx.enode import Enode, parse_enode
 from rlpx.keys import generate_private_key, node_id_from_private_key
 
@@ -131,3 +133,19 @@ def test_subprotocol_offsets_and_routing(nodes):
         assert {i["size"] for i in items} == {sizes[name]}, name
         # the payload starts with the sender's sequence number 0, 1, 2, ...
         assert [int(i["head"][:16], 16) for i in items] == list(range(2 * lengths[name])), name
+
+
+def test_admin_peers_shows_what_the_protocols_know_now(nodes):
+    """The eth entry of admin_peers is the remote's Status, asked for when admin_peers is served
+    (it was published once, before the Status exchange, and stayed null)."""
+    eth = ProtocolConfig("eth", 68)
+    a = nodes.start("alpha", protocols=[eth, echo()])
+    b = nodes.start("beta", protocols=[eth, echo()])
+    nodes.connect(a, b)
+    for node in ("alpha", "beta"):
+        nodes.expect("protocol_event", node=node, kind="eth_status", data__side="remote", data__accepted=True)
+    [peer] = nodes.peers(a)
+    assert peer["protocols"]["eth"] == {"version": 68, "difficulty": MAINNET.genesis_td,
+                                        "head": "0x" + MAINNET.genesis_hash.hex()}
+    assert peer["protocols"]["test"] == {"version": 1, "echo": True, "received": 0}
+    assert nodes.peers(b)[0]["protocols"]["eth"]["version"] == 68
