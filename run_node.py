@@ -5,6 +5,9 @@ Run nodes (foreground, until SIGINT/SIGTERM, or ``--duration`` seconds)::
 
     python run_node.py [--config FILE] [--events FILE|-] [--log-level LEVEL] [--duration S]
 
+Events go to ``--events`` as JSON Lines (default: stdout); a terminal on stdout gets one
+readable line per event instead (go-ethereum's log style), besides any ``--events FILE``.
+
 Without ``--config`` the built-in default (config/default.yaml) runs: two local nodes that
 connect and exchange test/1 messages.
 
@@ -46,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("mode", nargs="?", help="for fault: raise, exit or kill")
     p.add_argument("--config", help="YAML file describing the node(s); default: the built-in two-node demo")
     p.add_argument("--node", help="which node of the file an admin command addresses")
-    p.add_argument("--events", default="-", help="write JSON Lines events here ('-' = stdout, '' = nowhere)")
-    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--events", default=None,
+                   help="write JSON Lines events here ('-' = stdout, '' = nowhere); default: stdout, "
+                        "unless stdout is a terminal, which gets one readable line per event instead")
+    p.add_argument("--log-level", default=None, choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="default: INFO, or WARNING on a terminal (its event lines say what INFO would)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     return p
 
@@ -58,9 +64,11 @@ def _fail(msg: str, code: int) -> int:
 
 
 def _load(args):
+    """The config of ``args``; only ``run`` creates missing key files (admin commands write nothing)."""
     from config.loader import load_default, load_file
 
-    return load_file(args.config) if args.config else load_default()
+    create = args.command == "run"
+    return load_file(args.config, create_keys=create) if args.config else load_default(create_keys=create)
 
 
 def main(argv=None) -> int:
@@ -90,8 +98,16 @@ def run(launch, args) -> int:
     from actors.system import (NodeStartError, begin_dialing, port_in_use, reap_process_group, start_actor_system,
                                start_node, stop_node, system_pgid)
     from actors.collector import WaitFor
+    from actors.system import LOG_FORMAT
+    from node.console import TerminalFormatter
 
-    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    console = sys.stdout.isatty() and args.events != "-"
+    events = args.events if args.events is not None else ("" if console else "-")
+    level = args.log_level or ("WARNING" if console else "INFO")
+    terminal_log = sys.stderr.isatty()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter() if terminal_log else logging.Formatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
     asc = launch.actor_system
     for node in launch.nodes:
         if not node.no_listen and node.listen_port and port_in_use(node.listen_host, node.listen_port):
@@ -105,7 +121,7 @@ def run(launch, args) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        asys = start_actor_system(asc.admin_port, asc.bind, args.log_level)
+        asys = start_actor_system(asc.admin_port, asc.bind, level, terminal=terminal_log)
     except NodeStartError as exc:
         return _fail(str(exc), 1)
     except Exception as exc:  # noqa: BLE001 - Thespian start-up failure: one line, no traceback
@@ -116,7 +132,7 @@ def run(launch, args) -> int:
     try:
         pgid = system_pgid(asys)
         writer = asys.createActor(EventWriter)
-        asys.ask(writer, WriteEventsTo(args.events), 5)
+        asys.ask(writer, WriteEventsTo(events, console), 5)
         for node in launch.nodes:
             server, started = start_node(asys, node, subscribers=(writer,), register=True, hold_dials=True)
             servers.append(server)

@@ -89,15 +89,20 @@ def port_in_use(host: str, port: int) -> bool:
         s.close()
 
 
-def log_defs(level: str = "INFO", filename: str | None = None) -> dict:
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+"""Log lines for files and pipes; a terminal gets :class:`node.console.TerminalFormatter`'s."""
+
+
+def log_defs(level: str = "INFO", filename: str | None = None, terminal: bool = False) -> dict:
     """logging dictConfig for Thespian's logger process: records at ``level`` and above to stderr
-    (or ``filename``), one line each."""
+    (or ``filename``), one line each, in go-ethereum's terminal style with ``terminal``."""
     handler = {"class": "logging.StreamHandler", "formatter": "line", "level": level}
     if filename:
         handler = {"class": "logging.FileHandler", "filename": filename, "formatter": "line", "level": level}
+    line = {"()": "node.console.TerminalFormatter"} if terminal else {"format": LOG_FORMAT}
     return {
         "version": 1,
-        "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(message)s"}},
+        "formatters": {"line": line},
         "handlers": {"main": handler},
         "root": {"handlers": ["main"], "level": level},
         "disable_existing_loggers": False,
@@ -105,7 +110,7 @@ def log_defs(level: str = "INFO", filename: str | None = None) -> dict:
 
 
 def start_actor_system(admin_port: int, bind: str = DEFAULT_BIND, level: str = "INFO",
-                       log_file: str | None = None) -> ActorSystem:
+                       log_file: str | None = None, terminal: bool = False) -> ActorSystem:
     """Start a fresh multiprocTCPBase system on ``bind:admin_port``.
 
     Refuses (:class:`NodeStartError`) when the admin port is taken: Thespian would otherwise
@@ -115,7 +120,7 @@ def start_actor_system(admin_port: int, bind: str = DEFAULT_BIND, level: str = "
         raise NodeStartError(f"actor system admin port {bind}:{admin_port} is already in use")
     bind_thespian_to(bind)
     logging.getLogger("devp2p").setLevel(level)
-    return ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=log_defs(level, log_file),
+    return ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=log_defs(level, log_file, terminal),
                        transientUnique=True)
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, fields
 from protocols import REGISTRY, UnknownProtocolError, load_class, resolve
 from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError, KeyFileError
-from rlpx.keys import load_or_create_key_file, node_id_from_private_key
+from rlpx.keys import generate_private_key, load_key_file, load_or_create_key_file, node_id_from_private_key
 
 from actors.supervision import RESTART_TYPES, RestartPolicy
 
@@ -156,9 +156,10 @@ def _host_port(value, path) -> tuple[str, int]:
     return host, _int(int(port), path, 0, 65535)
 
 
-def load_file(path: str) -> LaunchConfig:
+def load_file(path: str, create_keys: bool = True) -> LaunchConfig:
     """Read and validate a YAML config file.  Raises :class:`ConfigError` (unreadable file,
-    bad YAML, or any invalid key)."""
+    bad YAML, or any invalid key).  ``create_keys``: create missing key files (only for running
+    the nodes; otherwise a missing key file stands for a key never written anywhere)."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -167,22 +168,23 @@ def load_file(path: str) -> LaunchConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError("", f"cannot read config file {path}: not UTF-8 text (byte {exc.start})") from None
     base = os.path.dirname(os.path.abspath(path))
-    return load_text(text, base_dir=base, source=path)
+    return load_text(text, base_dir=base, source=path, create_keys=create_keys)
 
 
-def load_default(base_dir: str | None = None) -> LaunchConfig:
+def load_default(base_dir: str | None = None, create_keys: bool = True) -> LaunchConfig:
     """The built-in default config; key files go under ``base_dir`` (default: working directory)."""
     with open(DEFAULT_CONFIG, encoding="utf-8") as f:
-        return load_text(f.read(), base_dir=base_dir or os.getcwd(), source=DEFAULT_CONFIG)
+        return load_text(f.read(), base_dir=base_dir or os.getcwd(), source=DEFAULT_CONFIG, create_keys=create_keys)
 
 
-def load_text(text: str, base_dir: str, source: str = "<config>") -> LaunchConfig:
+def load_text(text: str, base_dir: str, source: str = "<config>", create_keys: bool = True) -> LaunchConfig:
     """Parse YAML ``text`` and validate it; relative key files resolve against ``base_dir``."""
-    return parse(read_yaml(text, source), base_dir)
+    return parse(read_yaml(text, source), base_dir, create_keys)
 
 
-def parse(doc, base_dir: str) -> LaunchConfig:
-    """Validate an already-parsed document (dicts and lists).  Raises :class:`ConfigError`."""
+def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
+    """Validate an already-parsed document (dicts and lists).  Raises :class:`ConfigError`.
+    ``create_keys`` as for :func:`load_file`."""
     if not isinstance(doc, dict):
         raise ConfigError("", "the config must be a mapping with `nodes:` (or `node:`)")
     _unknown(doc, {"actor_system", "nodes", "node"}, "")
@@ -231,7 +233,12 @@ def parse(doc, base_dir: str) -> LaunchConfig:
         _want(key_path, str, f"{p}.key_file")
         full_key = key_path if os.path.isabs(key_path) else os.path.join(base_dir, key_path)
         try:
-            key = load_or_create_key_file(full_key)
+            if create_keys:
+                key = load_or_create_key_file(full_key)
+            elif os.path.exists(full_key):
+                key = load_key_file(full_key)
+            else:
+                key = generate_private_key()  # in memory only: this node has never run here
         except KeyFileError as exc:
             raise ConfigError(f"{p}.key_file", str(exc)) from None
         listen = raw.get("listen_addr", "127.0.0.1:30303")

@@ -309,6 +309,51 @@ def test_admin_command_without_running_node(tmp_path):
                             stdin=subprocess.DEVNULL, timeout=30).returncode
     assert rc == 1
     assert "no node is running" in (tmp_path / "e").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e", "n.yaml", "o"]  # no key file: only run creates one
+
+
+def test_console_on_a_terminal(tmp_path):
+    """stdout a pseudo-terminal: one readable line per event in go-ethereum's style, the test
+    report in words; the JSON Lines go to --events unchanged."""
+    import pty
+    import re
+    import select
+
+    cfg = tmp_path / "node.yaml"
+    cfg.write_text(two_node_yaml(free_port(), free_port(), free_port()))
+    master, slave = pty.openpty()
+    err = open(tmp_path / "stderr.txt", "w")
+    proc = subprocess.Popen([sys.executable, RUN_NODE, "--config", str(cfg), "--events", "events.jsonl"],
+                            cwd=str(tmp_path), stdout=slave, stderr=err, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    text = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"mismatches" not in text and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    text += os.read(master, 65536)
+                except OSError:
+                    break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=30)
+        err.close()
+        os.close(master)
+        for pid in processes_with(str(cfg)):
+            os.kill(pid, signal.SIGKILL)
+    assert rc == 0
+    lines = text.decode().replace("\r\n", "\n").splitlines()
+    stamp = r"\[\d\d-\d\d\|\d\d:\d\d:\d\d\.\d{3}\]"
+    connected = [ln for ln in lines if re.match(rf"INFO {stamp} Peer connected +node=(alpha|beta) id=[0-9a-f]{{8}}… "
+                                                rf"name=(alpha|beta) caps=test/1 inbound=(true|false) ", ln)]
+    assert len(connected) == 2, lines
+    assert [ln for ln in lines if re.match(rf"INFO {stamp} echoed 50 x 64 B in \d+\.\d\d s, [\d,]+ msg/s, "
+                                           rf"0 mismatches +node=beta ", ln)], lines
+    assert not [ln for ln in lines if ln.startswith("{")], "JSON on the terminal"
+    events = [json.loads(ln) for ln in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events].count("peer_added") == 2
 
 
 def test_msg_events_when_enabled(tmp_path, runs):
