@@ -22,13 +22,15 @@ def _tcp_inode(local_port: int, remote_port: int) -> int | None:
     return None
 
 
-def _unix_sockets(prefix: str) -> list[tuple[int, bytes]]:
-    """(inode, abstract name) of AF_UNIX sockets whose name starts with ``prefix`` (no NUL)."""
+def _unix_sockets(prefix: str, pids) -> list[tuple[int, bytes]]:
+    """(inode, abstract name) of the AF_UNIX sockets held by the processes ``pids`` whose name
+    starts with ``prefix`` (no NUL): another node running on this machine has its own."""
+    held = set().union(*(_socket_inodes(pid) for pid in pids))
     found = []
     with open("/proc/net/unix") as f:
         for line in f.readlines()[1:]:
             cols = line.split()
-            if len(cols) >= 8 and cols[7].startswith("@" + prefix):
+            if len(cols) >= 8 and cols[7].startswith("@" + prefix) and int(cols[6]) in held:
                 found.append((int(cols[6]), b"\0" + cols[7][1:].encode()))
     return found
 
@@ -59,7 +61,7 @@ def test_each_inbound_socket_is_held_by_its_peer_only(nodes):
         assert len({h[0] for h in holders}) == 3  # three different Peers
         assert os.getpid() not in {h[0] for h in holders}
 
-        inbox = _unix_sockets("devp2p-inbound-")
+        inbox = _unix_sockets("devp2p-inbound-", pids)
         assert len(inbox) == 1
         assert len(_holders(pids, inbox[0][0])) == 1  # the Server's own, no inherited copies
     finally:
@@ -75,7 +77,7 @@ def test_bad_datagrams_on_the_inbox_are_dropped_and_the_node_carries_on(nodes):
     import socket
 
     a = nodes.start("alpha")
-    (_, name), = _unix_sockets("devp2p-inbound-")
+    (_, name), = _unix_sockets("devp2p-inbound-", nodes.pids())
     r, w = os.pipe()
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
         s.sendto(b"no-fd-here 127.0.0.1 1", name)

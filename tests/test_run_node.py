@@ -2,8 +2,8 @@
 
 Output goes to files, never pipes: the daemonised Thespian admin inherits the launcher's
 stdout/stderr, so a pipe would never reach EOF (docs/thespian-facts.md §7).  Every process started
-here is found again by its command line (actor processes are forks of run_node.py and carry
-its arguments) and must be gone at the end of each test.
+here is found again by a token in its environment (actor processes are forks of run_node.py and
+inherit it; no other process on the machine has it) and must be gone at the end of each test.
 """
 
 from __future__ import annotations
@@ -30,22 +30,35 @@ def free_port() -> int:
     return port
 
 
-def processes_with(marker: str) -> list[int]:
-    """Live (non-zombie) PIDs whose command line contains ``marker``."""
+RUN_TOKEN = "DEVP2P_TEST_RUN"
+"""Environment variable that marks the processes of one run_node.py started here: every actor
+process is a fork of it and inherits its environment, and no other process on the machine has it."""
+
+
+def processes_with(token: str) -> list[int]:
+    """Live (non-zombie) PIDs whose environment has ``RUN_TOKEN=token``."""
+    needle = f"{RUN_TOKEN}={token}".encode()
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().split(b"\0")
             with open(f"/proc/{entry}/stat") as f:
                 st = f.read()
         except OSError:
             continue
-        if marker in cmd and st[st.rindex(")") + 2] not in "ZX":
+        if needle in env and st[st.rindex(")") + 2] not in "ZX":
             pids.append(int(entry))
     return pids
+
+
+def run_env() -> tuple[str, dict]:
+    """A fresh token and the environment that carries it."""
+    import uuid
+    token = uuid.uuid4().hex
+    return token, dict(os.environ, **{RUN_TOKEN: token})
 
 
 def wait_until(pred, timeout_s: float, what: str):
@@ -75,8 +88,13 @@ class Run:
         cmd = [sys.executable, RUN_NODE, *args]
         if self.config:
             cmd += ["--config", self.config]
+        self.token, env = run_env()
         self.proc = subprocess.Popen(cmd, cwd=str(tmp_path), stdout=self.out, stderr=self.err,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
+
+    def processes(self) -> list[int]:
+        """The live processes of this run (the launcher and every actor process it started)."""
+        return processes_with(self.token)
 
     def read_events(self) -> list[dict]:
         try:
@@ -106,8 +124,7 @@ class Run:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        marker = self.config or str(self.dir)
-        left = processes_with(marker) if self.config else []
+        left = self.processes()
         for pid in left:
             os.kill(pid, signal.SIGKILL)
         self.out.close()
@@ -190,7 +207,7 @@ def test_two_nodes_connect_admin_and_sigterm(tmp_path, runs):
     assert kinds.count("stopped") == 2
     quits = [e for e in run.read_events() if e["event"] == "peer_removed" and e["reason"] == "QUITTING"]
     assert quits, "peers must be disconnected with QUITTING on shutdown"
-    assert processes_with(run.config) == []
+    assert run.processes() == []
 
 
 @pytest.mark.parametrize("dialer_first", [True, False])
@@ -224,10 +241,13 @@ def _seconds(stamp: str) -> float:
 def test_sigint_stops_cleanly(tmp_path, runs):
     run = runs(tmp_path, two_node_yaml(free_port(), free_port(), free_port()), "--events", "events.jsonl")
     run.wait_events("peer_added", count=2)
+    # control: the token finds the run's processes (launcher, admin, logger, writer, 2 Servers,
+    # their Listeners and Dialers, 2 Peers, 2 Protocol actors)
+    assert len(run.processes()) >= 14
     run.proc.send_signal(signal.SIGINT)
     assert run.wait_exit() == 0
     assert "Traceback" not in run.stderr()
-    assert processes_with(run.config) == []
+    assert run.processes() == []
     assert [e["event"] for e in run.read_events()].count("stopped") == 2
 
 
@@ -248,7 +268,7 @@ def test_default_config_shows_the_main_job(tmp_path, runs):
     reports = [e for e in run.read_events() if e["event"] == "protocol_event" and e["kind"] == "test_report"]
     assert reports and reports[0]["data"]["count"] == 2000 and reports[0]["data"]["mismatches"] == 0
     assert (tmp_path / "data" / "alpha.key").exists()
-    assert processes_with(RUN_NODE + " --events") == []
+    assert run.processes() == []
 
 
 @pytest.mark.parametrize("text, words", [
@@ -267,7 +287,7 @@ def test_invalid_config_exits_2_and_starts_nothing(tmp_path, runs, text, words):
     err = run.stderr()
     assert words in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
-    assert processes_with(run.config) == []
+    assert run.processes() == []
 
 
 def test_taken_listen_port_fails_with_one_line(tmp_path, runs):
@@ -283,7 +303,7 @@ def test_taken_listen_port_fails_with_one_line(tmp_path, runs):
         assert "already in use" in err and "Traceback" not in err
     finally:
         blocker.close()
-    assert processes_with(run.config) == []
+    assert run.processes() == []
 
 
 def test_taken_admin_port_fails_with_one_line(tmp_path, runs):
@@ -298,7 +318,7 @@ def test_taken_admin_port_fails_with_one_line(tmp_path, runs):
         assert f"admin port 127.0.0.1:{port} is already in use" in err and "Traceback" not in err
     finally:
         blocker.close()
-    assert processes_with(run.config) == []
+    assert run.processes() == []
 
 
 def test_admin_command_without_running_node(tmp_path):
@@ -323,8 +343,9 @@ def test_console_on_a_terminal(tmp_path):
     cfg.write_text(two_node_yaml(free_port(), free_port(), free_port()))
     master, slave = pty.openpty()
     err = open(tmp_path / "stderr.txt", "w")
+    token, env = run_env()
     proc = subprocess.Popen([sys.executable, RUN_NODE, "--config", str(cfg), "--events", "events.jsonl"],
-                            cwd=str(tmp_path), stdout=slave, stderr=err, stdin=subprocess.DEVNULL)
+                            cwd=str(tmp_path), stdout=slave, stderr=err, stdin=subprocess.DEVNULL, env=env)
     os.close(slave)
     text = b""
     try:
@@ -341,9 +362,10 @@ def test_console_on_a_terminal(tmp_path):
         rc = proc.wait(timeout=30)
         err.close()
         os.close(master)
-        for pid in processes_with(str(cfg)):
+        left = processes_with(token)
+        for pid in left:
             os.kill(pid, signal.SIGKILL)
-    assert rc == 0
+    assert rc == 0 and left == []
     lines = text.decode().replace("\r\n", "\n").splitlines()
     stamp = r"\[\d\d-\d\d\|\d\d:\d\d:\d\d\.\d{3}\]"
     connected = [ln for ln in lines if re.match(rf"INFO {stamp} Peer connected +node=(alpha|beta) id=[0-9a-f]{{8}}… "
