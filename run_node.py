@@ -97,6 +97,7 @@ def run(launch, args) -> int:
     from actors.event_writer import EventWriter, WriteEventsTo
     from actors.system import (NodeStartError, begin_dialing, port_in_use, reap_process_group, start_actor_system,
                                start_node, stop_node, system_pgid)
+    from actors.adapter import UnsupportedThespian
     from actors.collector import WaitFor
     from actors.system import LOG_FORMAT
     from node.console import TerminalFormatter
@@ -122,7 +123,7 @@ def run(launch, args) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         asys = start_actor_system(asc.admin_port, asc.bind, level, terminal=terminal_log)
-    except NodeStartError as exc:
+    except (NodeStartError, UnsupportedThespian) as exc:
         return _fail(str(exc), 1)
     except Exception as exc:  # noqa: BLE001 - Thespian start-up failure: one line, no traceback
         return _fail(f"cannot start the actor system: {exc}", 1)
@@ -171,6 +172,7 @@ def admin(launch, args) -> int:
     (admin_peers / admin_nodeInfo shapes; keyed by node name when several nodes are asked).
     Returns 0, 1 (cannot join, no answer within 10 s, request refused) or 2 (bad arguments or node)."""
     from config.loader import ConfigError
+    from actors.adapter import UnsupportedThespian
     from actors.system import NodeStartError, join_actor_system, server_global_name
     from actors.server import Server
     from messages.admin import AdminCommand, AdminResult, GetNodeInfo, GetPeers, NodeInfoReply, PeersReply
@@ -194,7 +196,7 @@ def admin(launch, args) -> int:
         return _fail(str(exc), 2)
     try:
         asys = join_actor_system(launch.actor_system.admin_port, launch.actor_system.bind)
-    except NodeStartError as exc:
+    except (NodeStartError, UnsupportedThespian) as exc:
         return _fail(str(exc), 1)
     results = {}
     for node in nodes:

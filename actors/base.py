@@ -3,13 +3,13 @@
 * Dispatch by message type to ``on_<ClassName>(msg, sender)`` methods.
 * Every ``receiveMessage`` returns :meth:`NodeActor.watch` (docs/thespian-facts.md §1: the watch set is
   replaced by whatever each handler returns, so a socket-owning actor must return it always).
-* One Thespian tick drives a heap of named timers (:mod:`actors.timers`); subclasses call
+* One Thespian tick drives a heap of named timers (:mod:`node.timers`); subclasses call
   ``self.timers.set(name, at)`` and implement ``on_timer(name)``.
 * An exception in a handler is logged once and passed to :meth:`NodeActor.on_handler_error`;
   it is not re-raised, because Thespian would retry the message and clear the watch.  The
   default reaction is to crash (exit), so the supervisor restarts the actor.
 * Actors with ``WATCH_SHORTCUT`` (the Peer and Protocol actors) get the readiness of their
-  watched fds without a pass of Thespian's loop (:mod:`actors.watch_shortcut`).
+  watched fds without a pass of Thespian's loop (:mod:`actors.adapter.watch_shortcut`).
 * Fault injection: :class:`messages.supervision.InjectFault` makes the next handler raise,
   the actor exit, or its process die by SIGKILL.
 """
@@ -26,9 +26,9 @@ from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 
 from messages.supervision import InjectFault
 
-from . import fork_start, watch_shortcut
-from .lifeline import die_with_parent, orphaned
-from .timers import Timers
+from .adapter import fork_start, watch_shortcut
+from .adapter.lifeline import die_with_parent, orphaned
+from node.timers import Timers
 
 TICK = "_devp2p_tick"
 
@@ -43,10 +43,10 @@ class NodeActor(Actor):
     log = logging.getLogger("devp2p")
 
     PARENT_DEATH_SIGNAL = signal.SIGTERM
-    """Signal this actor's process gets when its creator dies (actors/lifeline.py)."""
+    """Signal this actor's process gets when its creator dies (actors/adapter/lifeline.py)."""
 
     WATCH_SHORTCUT = False
-    """Deliver readiness of watched fds without a pass of Thespian's loop (actors/watch_shortcut.py)."""
+    """Deliver readiness of watched fds without a pass of Thespian's loop (actors/adapter/watch_shortcut.py)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -103,7 +103,7 @@ class NodeActor(Actor):
         the fork and ``gc.unfreeze()`` undoes it here right after; the child keeps them frozen,
         so its full collections never write to (and copy) the pages it shares with us.
         ``start``: the child's first message, from this actor's address: handed over through the
-        fork (actors/fork_start.py) where Thespian forks and the patch that delivers it is in
+        fork (actors/adapter/fork_start.py) where Thespian forks and the patch that delivers it is in
         place, else sent after the creation.
         """
         by_fork = start is not None and fork_start.delivered_by_fork(self._myRef)

@@ -1,5 +1,5 @@
 """The Dialer actor (go-ethereum p2p/dial.go): keeps static nodes connected and fills dynamic
-dial slots, using :class:`actors.dial_scheduler.DialScheduler`.  It asks the Server to create a
+dial slots, using :class:`node.dial_scheduler.DialScheduler`.  It asks the Server to create a
 Peer for each dial (:class:`messages.peer.DialRequest`) and learns the outcome from
 :class:`messages.peer.DialDone`, :class:`messages.peer.PeerUp` and :class:`messages.peer.PeerDown`.
 """
@@ -15,7 +15,7 @@ from messages.supervision import ActorPid
 from rlpx.errors import EnodeError
 
 from .base import NodeActor
-from .dial_scheduler import DialScheduler
+from node.dial_scheduler import DialScheduler
 
 TICK_S = 1.0
 """Re-check interval while anything waits for its dial history to expire, seconds."""

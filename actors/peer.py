@@ -12,7 +12,7 @@ It owns the TCP socket and drives an :class:`rlpx.connection.Connection`:
   ``INBOUND_WINDOW`` batches per protocol are unacknowledged; while a window is full the
   socket is left out of the watch, so TCP flow control pushes back on the remote.
 * Protocol actors: each runs in its own process and talks to the Peer over a private channel
-  (:mod:`actors.channel`, made before the fork, watched here): Thespian's transport would add
+  (:mod:`actors.io.channel`, made before the fork, watched here): Thespian's transport would add
   ~0.25-0.5 ms and an ACK to each hop.  End of stream on a channel means that Protocol's
   process is gone (detected at once, besides ChildActorExited and the /proc liveness check).
 * Write path: :class:`messages.protocol.FromProtocol` batches are checked (code < length),
@@ -55,9 +55,11 @@ from rlpx.errors import RLPxError
 from rlpx.keys import node_hash, node_id_from_private_key
 
 from .base import NodeActor
-from .channel import Channel, ChannelClosed
-from .reading import read_available, receive_buffer
-from .supervision import ChildSupervisor, process_alive
+from .io.channel import Channel, ChannelClosed
+from .io.reading import read_available, receive_buffer
+from node.supervision import ChildSupervisor
+
+from .io.procs import process_alive
 
 READ_CHUNK = 1 << 20
 """Bytes asked of one ``recv`` call."""
@@ -124,7 +126,7 @@ class _Link:
         self.incarnation = 0
         self.restarting = False
         self.pid = None        # the Protocol actor's process, for the liveness check
-        self.chan = None       # actors.channel.Channel to the running Protocol actor
+        self.chan = None       # actors.io.channel.Channel to the running Protocol actor
 
 
 class Peer(NodeActor):
@@ -161,7 +163,7 @@ class Peer(NodeActor):
         self.eof_pending = ""     # remote closed while a checkpoint held its last bytes (see _read)
         self.eof_cause = ""
         self.hello_info: dict = {}
-        self._rview = receive_buffer(READ_CHUNK)  # actors/reading.py
+        self._rview = receive_buffer(READ_CHUNK)  # actors/io/reading.py
         self._pending_restart_info: dict[str, tuple] = {}
         self.info_requests: dict[int, set] = {}  # PeerInfoRequest id -> protocols yet to answer
 
@@ -195,7 +197,7 @@ class Peer(NodeActor):
         self.remote = tuple(msg.remote)
         self.stage = "handshake"
         if msg.fd >= 0:
-            # inherited from the Server, which forked this process holding it (actors/fd_handoff.py)
+            # inherited from the Server, which forked this process holding it (actors/io/fd_handoff.py)
             self._adopt(msg.fd)
             return
         self.usock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -440,7 +442,7 @@ class Peer(NodeActor):
                               link.name, link.version, link.offset, link.length, link.spec.options,
                               self.remote, close_fds, link.pc.on_failure, child_end.fileno())
         try:
-            # the child inherits child_end and its ProtocolStart from the fork (actors/fork_start.py)
+            # the child inherits child_end and its ProtocolStart from the fork (actors/adapter/fork_start.py)
             link.addr = self.createActor(load_class(link.spec.actor), start=start)
         finally:
             child_end.close()

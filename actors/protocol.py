@@ -18,7 +18,7 @@ waits here until the Peer grants credit.  Every inbound batch is acknowledged af
 handler, piggybacked on the outbound batch when there is one.
 
 Everything between the Peer and a running Protocol actor (both directions) travels over their
-private channel (:mod:`actors.channel`), watched by both; :class:`ProtocolStart`, fault
+private channel (:mod:`actors.io.channel`), watched by both; :class:`ProtocolStart`, fault
 injection and ``ActorExitRequest`` come through Thespian.  End of stream on the channel means
 the Peer is gone: the actor exits.
 
@@ -40,7 +40,7 @@ from messages.protocol import (MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, P
 from rlpx.disc import DiscReason
 
 from .base import NodeActor
-from .channel import Channel, ChannelClosed
+from .io.channel import Channel, ChannelClosed
 
 CHANNEL_FLUSH_S = 0.002
 """Retry interval while bytes for the Peer are left in the channel's out-buffer, seconds."""

@@ -1,10 +1,10 @@
 """The Server actor: one per node (go-ethereum p2p/server.go ``Server.run``).
 
-It owns the peer set and the admission checkpoints (:class:`actors.admission.Admission`),
+It owns the peer set and the admission checkpoints (:class:`node.admission.Admission`),
 creates the Listener, the Dialer and one Peer actor per connection, publishes peer events
 to subscribers, answers admin queries, and shuts the node down.
 
-Supervision (Erlang/OTP one-for-one, actors/supervision.py): the Listener and the Dialer are
+Supervision (Erlang/OTP one-for-one, node/supervision.py): the Listener and the Dialer are
 permanent children restarted under their policy (intensity N in T seconds, exponential
 backoff; past the intensity the node stops, as an OTP supervisor would); a Peer is temporary:
 its death is a dropped connection, published, and static nodes are dialled again.  Deaths are
@@ -27,7 +27,7 @@ a disconnected peer at stop.  Off by default (config/model.py ``peer_pool``): wi
 lost messages were seen (a pooled Peer's PeerGone after the pool was forked during the node's
 first dial, avoided by :data:`POOL_REFILL_DELAY_S`; a ``stopped`` event at shutdown) and
 processes were left after shutdown: the Server and its pooled Peers held each other in
-Thespian's exit drain (fixed: ``patch_drain_accepts_incoming`` in actors/thespian_patches.py;
+Thespian's exit drain (fixed: ``patch_drain_accepts_incoming`` in actors/adapter/thespian_patches.py;
 with ``peer_pool: 2`` as the default of a scratch copy the node, supervision and interop tests
 then passed 8 passes of 8, against about one pass in three failing before).  It stays off:
 it takes the fork off a connection's path but not off the node's CPU, and the 100-client
@@ -57,14 +57,16 @@ from rlpx.keys import node_hash, node_id_from_private_key
 
 from messages.supervision import FAULT_MODES, InjectFault
 
-from . import fd_handoff
-from .admission import Admission
-from .supervision import ChildSupervisor, process_alive
+from .io import fd_handoff
+from node.admission import Admission
+from node.supervision import ChildSupervisor
+
+from .io.procs import process_alive
 from .base import NodeActor
 from .dialer import Dialer
 from .listener import Listener
 from .peer import Peer
-from .prefork import rehearse_connection
+from .io.prefork import rehearse_connection
 
 UNCLAIMED_TIMEOUT_S = 10.0
 """A socket held for a pooled Peer that has not fetched it within this time is closed, seconds."""
@@ -131,7 +133,7 @@ class Server(NodeActor):
         self.pool: list[int] = []  # keys (in self.peers) of idle pooled Peers, oldest first
         self._seen: dict[str, int] = {}  # str(real address) -> key in self.peers (see _find)
         self.exiting = False  # ActorExitRequest received: create no more children
-        self.inbox = None     # inbound hand-off socket (actors/fd_handoff.py) and its name
+        self.inbox = None     # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
         self.held: dict[str, tuple[int, float]] = {}  # conn_id -> (fd, since) for a pooled Peer to fetch
         self.info_requests: dict[int, tuple] = {}  # GetPeers being answered: id -> (asker, Peer keys waited for)
@@ -159,7 +161,7 @@ class Server(NodeActor):
             self.send(sender, StartFailed(cfg.name, str(exc)))
             return
         # the wire layer's one-time set-up, done here once instead of in every Peer forked from
-        # this process (actors/prefork.py: PSS per peer 14.65 -> 12.1 MiB)
+        # this process (actors/io/prefork.py: PSS per peer 14.65 -> 12.1 MiB)
         rehearse_connection([(p.name, p.version, p.length) for p in map(resolve, cfg.protocols)])
         self.static_nodes = list(cfg.static_nodes)
         self.sup = {"listener": ChildSupervisor(cfg.supervision.listener),
@@ -244,7 +246,7 @@ class Server(NodeActor):
         return ThespianWatch([self.inbox.fileno()]) if self.inbox is not None else None
 
     def on_WatchMessage(self, msg, sender):
-        """An accepted socket from the Listener (actors/fd_handoff.py) becomes a Peer.
+        """An accepted socket from the Listener (actors/io/fd_handoff.py) becomes a Peer.
 
         One per pass of Thespian's loop, so that the messages that arrived meanwhile (the new
         Peers' checkpoints) get their turn between forks.  Measured in the 100-client burst
@@ -280,7 +282,7 @@ class Server(NodeActor):
             return
         start = PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd)
         try:
-            # the fork: the Peer inherits fd, and its start message (actors/fork_start.py)
+            # the fork: the Peer inherits fd, and its start message (actors/adapter/fork_start.py)
             self._new_peer(True, start, conn_id=conn_id, remote=remote)
         except Exception as exc:  # noqa: BLE001 - e.g. fork() failing with EAGAIN/ENOMEM
             self.log.warning("node %s: inbound %s:%s dropped, no Peer could be started: %s",
@@ -349,7 +351,7 @@ class Server(NodeActor):
     def _new_peer(self, inbound: bool, start=None, **kw) -> tuple[int, _PeerRec]:
         """Fork a Peer actor and record it; its pid is known at once (NodeActor.child_pid).
         ``start``: its PeerStartInbound/PeerStartOutbound, handed over through the fork
-        (actors/fork_start.py); None for a pooled Peer (it gets one when it is given a connection)."""
+        (actors/adapter/fork_start.py); None for a pooled Peer (it gets one when it is given a connection)."""
         addr = self.createActor(Peer, start=start)
         rec = _PeerRec(addr, inbound, **kw)
         rec.pid = self.child_pid(addr)
@@ -540,7 +542,7 @@ class Server(NodeActor):
                 return
 
     def _supervise(self, slot: str, how: str):
-        """The Listener or the Dialer died: restart it under its policy (actors/supervision.py)."""
+        """The Listener or the Dialer died: restart it under its policy (node/supervision.py)."""
         setattr(self, slot, None)
         sup = self.sup[slot]
         cause = self.injected.pop(slot, None) or how

@@ -1,12 +1,8 @@
 """Starting and stopping the actor system and nodes (multiprocTCPBase).
 
-Security (docs/architecture.md, docs/thespian-facts.md §2/§9): Thespian binds every transport socket to 0.0.0.0
-and unpickles whatever arrives, so by default the node binds all of them to loopback.
-:func:`bind_thespian_to` patches ``IPActorAddress.bindArgs`` (Thespian 4.0.1,
-thespian/system/transport/IPBase.py) so that sockets bind to the advertised address instead
-of ``''``; with ``THESPIAN_BASE_IPADDR`` set to the same address, every actor, the admin and
-the logger listen there only.  The patch is applied in the launching process before the
-system starts; actor processes are forked from it and inherit it.
+Every process that starts or joins a system first goes through :func:`actors.adapter.install`
+(the Thespian version check and every adaptation, including binding Thespian's sockets to
+``bind``, loopback by default: docs/thespian.md, docs/security.md).
 """
 
 from __future__ import annotations
@@ -17,57 +13,12 @@ import socket
 
 from thespian.actors import ActorSystem
 
+from .adapter import install
+
 from messages.lifecycle import BeginDialing, NodeStarted, NodeStopped, StartFailed, StartServer, StopNode
 
 DEFAULT_BIND = "127.0.0.1"
 """Where Thespian sockets listen unless configured otherwise (loopback: never exposed)."""
-
-_patched_host: str | None = None
-
-
-def bind_thespian_to(host: str = DEFAULT_BIND) -> None:
-    """Make every Thespian socket created from now on in this process (and its forks) bind
-    to ``host`` instead of all interfaces; set ``THESPIAN_BASE_IPADDR`` to it."""
-    global _patched_host
-    from thespian.system.transport import IPBase
-
-    from .exit_watch import patch_exit_rechecks_children
-    from .thespian_patches import (patch_actor_run_headroom, patch_cheap_actor_init_args,
-                                   patch_cheap_incoming_delay, patch_child_inaccessible,
-                                   patch_children_close_incoming_sockets,
-                                   patch_drain_accepts_incoming, patch_fork_start_message,
-                                   patch_poll_selector, patch_setproctitle_import)
-
-    # every process that starts or joins a system goes through here: also apply the cheaper
-    # per-socket bookkeeping, the cheaper wait of each loop pass, children that do not inherit
-    # their creator's incoming sockets, and, in each new actor process, a cheap failed import of
-    # the optional setproctitle and a cheap look at the actor's __init__ arguments
-    # (actors/thespian_patches.py); and an exiting actor that cannot reach a child forgets that
-    # child, not its last one; each actor's loop runs with frame-stack room (no mmap per call);
-    # an exiting actor ACKs what is sent to it while it waits for its own last ACKs; a new
-    # actor takes its first message from the fork that created it; and an exiting actor stops
-    # waiting for children whose process is gone though their notice was lost (exit_watch.py)
-    patch_setproctitle_import()
-    patch_cheap_actor_init_args()
-    patch_cheap_incoming_delay()
-    patch_poll_selector()
-    patch_children_close_incoming_sockets()
-    patch_child_inaccessible()
-    patch_actor_run_headroom()
-    patch_drain_accepts_incoming()
-    patch_fork_start_message()
-    patch_exit_rechecks_children()
-    os.environ["THESPIAN_BASE_IPADDR"] = host
-    if _patched_host is None:
-        def bind_args(self):
-            name = self.bindname
-            if name and name[0] == "" and _patched_host:
-                return ((_patched_host,) + tuple(name[1:]),)
-            return (name,)
-
-        IPBase.IPActorAddress.bindArgs = property(bind_args)
-    _patched_host = host
-
 
 class NodeStartError(RuntimeError):
     """A node (or the actor system) could not start; the message is one line for the user."""
@@ -118,7 +69,7 @@ def start_actor_system(admin_port: int, bind: str = DEFAULT_BIND, level: str = "
     """
     if port_in_use(bind, admin_port):
         raise NodeStartError(f"actor system admin port {bind}:{admin_port} is already in use")
-    bind_thespian_to(bind)
+    install(bind)
     logging.getLogger("devp2p").setLevel(level)
     return ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=log_defs(level, log_file, terminal),
                        transientUnique=True)
@@ -168,7 +119,7 @@ def join_actor_system(admin_port: int, bind: str = DEFAULT_BIND) -> ActorSystem:
     """
     if not port_in_use(bind, admin_port):
         raise NodeStartError(f"no node is running with actor system admin port {bind}:{admin_port}")
-    bind_thespian_to(bind)
+    install(bind)
     return ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=False, transientUnique=True)
 
 
@@ -188,7 +139,7 @@ def system_pgid(asys: ActorSystem, timeout_s: float = 5.0) -> int | None:
     """Process group of the running system's admin and actors (docs/thespian-facts.md §7), or None."""
     from thespian.actors import ActorExitRequest
 
-    from .probe import PgidProbe
+    from .adapter.probe import PgidProbe
 
     probe = asys.createActor(PgidProbe)
     pgid = asys.ask(probe, "pgid", timeout_s)

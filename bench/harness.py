@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 from thespian.actors import ActorExitRequest  # noqa: E402
 
 from actors.collector import CollectFrom, EventCollector, Found, GetEvents, WaitFor  # noqa: E402
-from actors.probe import PgidProbe  # noqa: E402
+from actors.adapter.probe import PgidProbe  # noqa: E402
 from actors.system import (live_group_members, reap_process_group, start_actor_system, start_node,  # noqa: E402
                            stop_node)
 from config.model import NodeConfig, ProtocolConfig, Timeouts  # noqa: E402

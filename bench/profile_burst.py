@@ -163,7 +163,7 @@ def main() -> int:
     ap.add_argument("--without", choices=("delay-patch",), help="A/B: leave out a change (bench-only)")
     args = ap.parse_args()
     if args.without == "delay-patch":
-        import actors.thespian_patches as tp
+        import actors.adapter.thespian_patches as tp
         tp._delay_applied = True  # patch_cheap_incoming_delay() then does nothing
     pyspy = None
     if args.pyspy:

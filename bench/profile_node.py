@@ -35,7 +35,7 @@ OUT_DIR = pathlib.Path(tempfile.gettempdir()) / "devp2p-profiles"
 # (category, predicate on one frame "func (file:line)"); the innermost matching frame decides.
 CATEGORIES = [
     ("idle: waiting in select/poll", lambda f: f.startswith(("select (", "poll (", "epoll", "_wait (", "wait ("))
-        or "selectors.py" in f or "loop_selector.py" in f),  # actors/loop_selector.py: Thespian's wait
+        or "selectors.py" in f or "loop_selector.py" in f),  # actors/adapter/loop_selector.py: Thespian's wait
     ("keccak MAC (pycryptodome)", lambda f: "Crypto/Hash" in f or "_update_mac" in f or "mac_" in f.split(" (")[0]),
     ("AES-CTR (cryptography)", lambda f: "cryptography/" in f),
     ("snappy (cramjam)", lambda f: "rlpx/snappy.py" in f),

@@ -31,11 +31,9 @@ from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError, KeyFileError
 from rlpx.keys import generate_private_key, load_key_file, load_or_create_key_file, node_id_from_private_key
 
-from actors.supervision import RESTART_TYPES, RestartPolicy
-
 from .errors import ConfigError
 from .errors import show_value as _show
-from .model import NodeConfig, ProtocolConfig, SupervisionConfig, Timeouts
+from .model import RESTART_TYPES, NodeConfig, ProtocolConfig, RestartPolicy, SupervisionConfig, Timeouts
 from .yaml_reader import read_yaml
 
 DEFAULT_ADMIN_PORT = 19001

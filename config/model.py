@@ -11,7 +11,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actors.supervision import RestartPolicy
+PERMANENT, TRANSIENT, TEMPORARY = "permanent", "transient", "temporary"
+RESTART_TYPES = (PERMANENT, TRANSIENT, TEMPORARY)
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How one kind of child is restarted (Erlang/OTP supervisor child spec; applied by
+    :class:`node.supervision.ChildSupervisor`).  ``restart`` is one of :data:`RESTART_TYPES`;
+    defaults: OTP's intensity of 3 restarts in 5 s, backoff 0.1 s doubling to at most 5 s.
+    Raises ValueError for values out of range."""
+
+    restart: str = PERMANENT
+    max_restarts: int = 3
+    within_s: float = 5.0
+    backoff_s: float = 0.1
+    backoff_max_s: float = 5.0
+
+    def __post_init__(self):
+        if self.restart not in RESTART_TYPES:
+            raise ValueError(f"restart must be one of {', '.join(RESTART_TYPES)}, got {self.restart!r}")
+        if self.max_restarts < 0 or self.within_s <= 0 or self.backoff_s < 0 or self.backoff_max_s < 0:
+            raise ValueError("max_restarts >= 0, within_s > 0, backoff_s >= 0 and backoff_max_s >= 0 required")
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from thespian.actors import ActorAddress
+if TYPE_CHECKING:  # messages load no Thespian: the address is only a field's type
+    from thespian.actors import ActorAddress
 
 ALL_EVENTS = frozenset({"ready", "peer_added", "peer_removed", "dial_failed", "msg_send", "msg_recv",
                         "protocol_event", "actor_exited", "actor_restarted", "stopped"})

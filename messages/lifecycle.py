@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from thespian.actors import ActorAddress
+if TYPE_CHECKING:  # messages load no Thespian: the address is only a field's type
+    from thespian.actors import ActorAddress
 
 from config.model import NodeConfig
 
@@ -50,7 +52,7 @@ class StartFailed:
 class StartListener:
     """Server -> Listener: bind ``host:port`` and accept for node ``config``; hand accepted
     sockets to the Server's inbound hand-off socket ``inbox`` (abstract AF_UNIX name,
-    actors/fd_handoff.py)."""
+    actors/io/fd_handoff.py)."""
 
     config: NodeConfig
     server: ActorAddress

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from thespian.actors import ActorAddress
+if TYPE_CHECKING:  # messages load no Thespian: the address is only a field's type
+    from thespian.actors import ActorAddress
 
 from config.model import NodeConfig
 
@@ -19,7 +21,7 @@ class PeerStartInbound:
     """Server -> Peer: run as recipient on inbound connection ``conn_id`` from ``remote``.
 
     ``fd``: the accepted socket, inherited from the Server by a Peer forked for this connection
-    (actors/fd_handoff.py); -1 for a pooled Peer, which fetches it from the Server (FdRequest).
+    (actors/io/fd_handoff.py); -1 for a pooled Peer, which fetches it from the Server (FdRequest).
     """
 
     config: NodeConfig = field(repr=False)  # see CONFIG_REPR_NOTE

@@ -1,7 +1,7 @@
 """Messages between a Peer and its Protocol actors.
 
 ProtocolStart travels through Thespian; the others between a Peer and a running Protocol
-travel, in order, through the pair's private channel (:mod:`actors.channel`).
+travel, in order, through the pair's private channel (:mod:`actors.io.channel`).
 
 Batching and credit (docs/architecture.md "Batching"): one :class:`ToProtocol` carries every message of
 one protocol decoded from one socket read; one :class:`FromProtocol` carries every send of
@@ -13,8 +13,10 @@ per protocol (it stops reading the socket while a window is full) and a Protocol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from thespian.actors import ActorAddress
+if TYPE_CHECKING:  # messages load no Thespian: the address is only a field's type
+    from thespian.actors import ActorAddress
 
 INBOUND_WINDOW = 8
 """Unacknowledged inbound batches per Protocol actor before the Peer pauses reading."""
@@ -35,7 +37,7 @@ class ProtocolStart:
     ``offset``/``length`` the protocol's code range; ``options`` from its ProtocolConfig;
     ``close_fds`` the Peer's socket fds this forked child inherited and must close;
     ``on_failure`` "disconnect" or "restart" (what a failing hook leads to);
-    ``channel_fd`` the inherited fd of this actor's end of its :mod:`actors.channel` stream to
+    ``channel_fd`` the inherited fd of this actor's end of its :mod:`actors.io.channel` stream to
     the Peer (-1: none, everything goes through Thespian).
     """
 

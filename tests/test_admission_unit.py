@@ -1,8 +1,8 @@
-"""Admission (actors/admission.py), the Server's checkpoints, without an actor system."""
+"""Admission (node/admission.py), the Server's checkpoints, without an actor system."""
 
 from __future__ import annotations
 
-from actors.admission import Admission
+from node.admission import Admission
 from config.model import NodeConfig
 from rlpx.disc import DiscReason
 from rlpx.keys import generate_private_key, node_id_from_private_key

@@ -1,4 +1,4 @@
-"""Unit tests for :mod:`actors.channel` over plain local sockets (no actor system, one process).
+"""Unit tests for :mod:`actors.io.channel` over plain local sockets (no actor system, one process).
 
 Covered:
 - round trip of the typed Peer <-> Protocol messages and plain objects, in order, in both
@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from actors.channel import LENGTH_BYTES, Channel, ChannelClosed
+from actors.io.channel import LENGTH_BYTES, Channel, ChannelClosed
 from messages.protocol import FromProtocol, OutboundCredit, ProtocolStop, ToProtocol
 
 TIMEOUT = 5.0

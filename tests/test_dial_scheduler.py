@@ -1,10 +1,10 @@
-"""DialScheduler (actors/dial_scheduler.py) without an actor system."""
+"""DialScheduler (node/dial_scheduler.py) without an actor system."""
 
 from __future__ import annotations
 
 import pytest
 
-from actors.dial_scheduler import DialScheduler
+from node.dial_scheduler import DialScheduler
 from rlpx.enode import Enode
 from rlpx.keys import generate_private_key, node_id_from_private_key
 

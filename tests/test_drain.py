@@ -1,4 +1,4 @@
-"""actors/thespian_patches.py ``patch_drain_accepts_incoming``: two actors that exit at the same
+"""actors/adapter/thespian_patches.py ``patch_drain_accepts_incoming``: two actors that exit at the same
 time, each with a message in flight to the other on a new connection, both end promptly.
 
 Without the patch each waits for the other's ACK until Thespian's drain limit
@@ -12,8 +12,8 @@ import time
 from thespian.actors import Actor, ActorExitRequest
 from thespian.system import systemCommon
 
-from actors.supervision import process_alive
-from actors.thespian_patches import patch_drain_accepts_incoming
+from actors.io.procs import process_alive
+from actors.adapter.thespian_patches import patch_drain_accepts_incoming
 from node_fixtures import nodes, wait_until  # noqa: F401 - fixture
 
 HOLD_S = 0.3

@@ -1,4 +1,4 @@
-"""actors/exit_watch.py: an exiting actor whose child's ChildActorExited is lost still exits.
+"""actors/adapter/exit_watch.py: an exiting actor whose child's ChildActorExited is lost still exits.
 
 The loss is made on purpose: Thespian learns of a child's exit from the child's own
 ChildActorExited (sent as it exits) and from SIGCHLD; the parent blocks SIGCHLD and the child,
@@ -17,8 +17,8 @@ from thespian.system.actorManager import ActorManager
 from thespian.system.admin.adminCore import AdminCore
 from thespian.system.transport import ReceiveEnvelope
 
-from actors import exit_watch
-from actors.supervision import process_alive
+from actors.adapter import exit_watch
+from actors.io.procs import process_alive
 from node_fixtures import nodes, wait_until  # noqa: F401 - fixture
 
 EXIT_WAIT_S = 5.0

@@ -1,4 +1,4 @@
-"""actors/fd_handoff.py: an accepted TCP socket goes with its conn_id and remote address over an
+"""actors/io/fd_handoff.py: an accepted TCP socket goes with its conn_id and remote address over an
 abstract AF_UNIX datagram socket and arrives usable; malformed datagrams are refused with every
 fd they carried closed; the registry of fds a new child must close is honoured by the Thespian
 patch and is empty in a forked child."""
@@ -12,8 +12,8 @@ import socket
 import pytest
 from thespian.system.transport import TCPTransport as T
 
-from actors import fd_handoff
-from actors.thespian_patches import patch_children_close_incoming_sockets
+from actors.io import fd_handoff
+from actors.adapter.thespian_patches import patch_children_close_incoming_sockets
 
 from forking import answer_in_child
 

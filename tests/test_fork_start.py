@@ -1,12 +1,12 @@
-"""actors/fork_start.py: a child created with ``start=msg`` gets ``msg`` as its first message,
+"""actors/adapter/fork_start.py: a child created with ``start=msg`` gets ``msg`` as its first message,
 from its creator, through the fork (no Thespian message) on multiprocTCPBase, and by an ordinary
 send where the system does not fork (NodeActor.createActor)."""
 
 from __future__ import annotations
 
-from actors import fork_start
+from actors.adapter import fork_start
 from actors.base import NodeActor
-from actors.thespian_patches import patch_fork_start_message
+from actors.adapter.thespian_patches import patch_fork_start_message
 from node_fixtures import nodes  # noqa: F401 - fixture
 
 

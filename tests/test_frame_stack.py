@@ -1,4 +1,4 @@
-"""actors/frame_stack.py: a loop run through run_with_headroom never maps a frame-stack chunk
+"""actors/adapter/frame_stack.py: a loop run through run_with_headroom never maps a frame-stack chunk
 per call, where the same loop at a chunk boundary maps one for every call (CPython 3.11/3.12).
 
 Allocation is counted as minor page faults (each fresh chunk is a new mapping, touched at
@@ -12,8 +12,8 @@ import sys
 import pytest
 from thespian.actors import Actor
 
-from actors import frame_stack
-from actors.frame_stack import DECLARED_STACK_SLOTS, run_with_headroom
+from actors.adapter import frame_stack
+from actors.adapter.frame_stack import DECLARED_STACK_SLOTS, run_with_headroom
 from node_fixtures import nodes  # noqa: F401 - fixture
 
 CALLS = 2000

@@ -1,4 +1,4 @@
-"""actors/loop_selector.py: PassSelector reports what selectors.PollSelector reports for the
+"""actors/adapter/loop_selector.py: PassSelector reports what selectors.PollSelector reports for the
 calls Thespian's transport loop makes (read, write, both, closed fd, timeouts)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from actors.loop_selector import PassSelector
+from actors.adapter.loop_selector import PassSelector
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 

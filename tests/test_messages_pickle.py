@@ -17,8 +17,7 @@ from thespian.actors import ActorAddress
 from thespian.system.transport.IPBase import TCPv4ActorAddress
 
 import messages
-from actors.supervision import RestartPolicy
-from config.model import NodeConfig, ProtocolConfig, SupervisionConfig, Timeouts
+from config.model import NodeConfig, ProtocolConfig, RestartPolicy, SupervisionConfig, Timeouts
 from rlpx.keys import generate_private_key
 
 MODULES = sorted({f"messages.{m.name}" for m in pkgutil.iter_modules(messages.__path__)}
@@ -72,6 +71,8 @@ CLASSES = message_classes()
 
 
 def build(cls):
+    if cls.__name__ in SAMPLES:  # a class that validates its fields (RestartPolicy): its own sample
+        return SAMPLES[cls.__name__]
     kwargs = {f.name: sample(f.type if isinstance(f.type, str) else f.type.__name__)
               for f in dataclasses.fields(cls) if f.init}
     return cls(**kwargs)

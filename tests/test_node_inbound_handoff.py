@@ -1,4 +1,4 @@
-"""Inbound sockets reach their Peer by inheritance (actors/fd_handoff.py): after several inbound
+"""Inbound sockets reach their Peer by inheritance (actors/io/fd_handoff.py): after several inbound
 connections, each node-side connection socket is held by exactly one process of the system (its
 Peer: not the Listener, the Server, another Peer or a Protocol actor), and so is the Server's
 inbound hand-off socket.  A copy anywhere else would keep a connection open after its Peer

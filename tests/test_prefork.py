@@ -1,4 +1,4 @@
-"""actors/prefork.py: the in-memory RLPx rehearsal the Server runs before forking Peers, and the
+"""actors/io/prefork.py: the in-memory RLPx rehearsal the Server runs before forking Peers, and the
 other per-process savings (setproctitle import guard, libc prctl looked up once)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-import actors.prefork as prefork
-from actors import lifeline
-from actors.thespian_patches import patch_setproctitle_import
+import actors.io.prefork as prefork
+from actors.adapter import lifeline
+from actors.adapter.thespian_patches import patch_setproctitle_import
 from rlpx.connection import Connection, DisconnectReceived, Messages
 
 

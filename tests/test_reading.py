@@ -1,9 +1,9 @@
-"""actors/reading.py: non-blocking reads into a reused buffer stop at would-block, a short read,
+"""actors/io/reading.py: non-blocking reads into a reused buffer stop at would-block, a short read,
 the limit, end of stream or an error, and hand every byte to the sink in order."""
 
 import socket
 
-from actors.reading import read_available, receive_buffer
+from actors.io.reading import read_available, receive_buffer
 
 
 def _pair():

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from actors.supervision import RestartPolicy
+from config.model import RestartPolicy
 from config.model import ProtocolConfig, SupervisionConfig
 from messages.admin import AdminResult
 from messages.supervision import FaultRequest

@@ -1,8 +1,9 @@
-"""actors/supervision.py: restart types, intensity, backoff, duplicate exit notices."""
+"""node/supervision.py: restart types, intensity, backoff, duplicate exit notices."""
 
 import pytest
 
-from actors.supervision import ChildSupervisor, RestartPolicy
+from config.model import RestartPolicy
+from node.supervision import ChildSupervisor
 
 
 def test_permanent_restarts_with_backoff_until_intensity():

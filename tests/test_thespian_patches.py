@@ -1,4 +1,4 @@
-"""actors/thespian_patches.py: the cheap ``TCPIncoming_Common.delay`` gives Thespian's result,
+"""actors/adapter/thespian_patches.py: the cheap ``TCPIncoming_Common.delay`` gives Thespian's result,
 children close their creator's incoming sockets, and the poll(2) selector patch is in place in
 every process that starts or joins an actor system, an fd listed twice in the loop merges,
 actor __init__ arguments are picked as Thespian picks them, and an exiting actor drops the
@@ -13,9 +13,9 @@ import pytest
 from thespian.system.timing import ExpirationTimer, currentTime
 from thespian.system.transport import TCPTransport as T
 
-from actors.loop_selector import PassSelector
-from actors.system import bind_thespian_to
-from actors.thespian_patches import patch_cheap_incoming_delay, patch_poll_selector
+from actors.adapter.loop_selector import PassSelector
+from actors.adapter import install
+from actors.adapter.thespian_patches import patch_cheap_incoming_delay, patch_poll_selector
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_children_close_incoming_sockets_and_sibling_pipes():
     sockets and the pipes it keeps for its other child processes, besides Thespian's own list."""
     import multiprocessing
 
-    from actors.thespian_patches import patch_children_close_incoming_sockets
+    from actors.adapter.thespian_patches import patch_children_close_incoming_sockets
 
     patch_children_close_incoming_sockets()
     a, b = socket.socketpair()
@@ -106,7 +106,7 @@ def test_children_close_incoming_sockets_and_sibling_pipes():
 
 
 def test_transport_loop_uses_poll_selector():
-    bind_thespian_to()
+    install()
     assert T.selectors.DefaultSelector is PassSelector
     # every other name still comes from the real module
     assert T.selectors.EVENT_READ == selectors.EVENT_READ
@@ -128,7 +128,7 @@ def test_poll_selector_patch_is_idempotent():
 def test_fd_registered_for_read_and_write_gets_both_events():
     """Thespian's loop may list one fd for reading (a stale watch) and for writing (a new socket
     that reused the number): the selector merges instead of raising KeyError."""
-    bind_thespian_to()
+    install()
     a, b = socket.socketpair()
     sel = T.selectors.DefaultSelector()
     try:
@@ -149,7 +149,7 @@ def test_actor_init_args_as_thespian_passes_them():
     Thespian's own method, including for classes without a Python __init__."""
     from thespian.system.utilis import withPossibleInitArgs
 
-    from actors.thespian_patches import patch_cheap_actor_init_args
+    from actors.adapter.thespian_patches import patch_cheap_actor_init_args
 
     class Named:
         def __init__(self, capabilities, *, requirements=None):
@@ -193,7 +193,7 @@ class _Intent:
 def test_unreachable_child_is_the_one_dropped_at_exit():
     from thespian.system.actorManager import ActorManager
 
-    bind_thespian_to()
+    install()
     parent = _ExitingParent(["A", "B", "C"])
     # Thespian's lambda passes its loop variable as it is after the loop: the last child, "C"
     ActorManager._childInaccessible(parent, "C", _Intent("A"))

@@ -1,8 +1,8 @@
-"""Timers (actors/timers.py): named one-shot deadlines over one Thespian tick."""
+"""Timers (node/timers.py): named one-shot deadlines over one Thespian tick."""
 
 from __future__ import annotations
 
-from actors.timers import Timers
+from node.timers import Timers
 
 
 def test_pop_due_in_deadline_order():

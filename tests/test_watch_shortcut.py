@@ -1,4 +1,4 @@
-"""actors/watch_shortcut.py and the selector side of it (actors/loop_selector.py): readiness of
+"""actors/adapter/watch_shortcut.py and the selector side of it (actors/adapter/loop_selector.py): readiness of
 an actor's watched fds is handled inside the selector's wait, and everything Thespian must see
 still ends the wait: its own sockets, the timeout, sends, wakeups and watch-list changes."""
 
@@ -11,10 +11,10 @@ import time
 import pytest
 from thespian.actors import ActorExitRequest, ThespianWatch, WatchMessage
 
-from actors import loop_selector
+from actors.adapter import loop_selector
 from actors.base import NodeActor
-from actors.loop_selector import PassSelector
-from actors.watch_shortcut import WatchShortcut
+from actors.adapter.loop_selector import PassSelector
+from actors.adapter.watch_shortcut import WatchShortcut
 
 from forking import answer_in_child
 from node_fixtures import nodes, wait_until  # noqa: F401 - fixture

@@ -1,5 +1,5 @@
 """The selector Thespian's transport loop builds on every pass, made cheap (see
-:func:`actors.thespian_patches.patch_poll_selector`).
+:func:`actors.adapter.thespian_patches.patch_poll_selector`).
 
 TCPTransport ``_runWithExpiry`` (Thespian 4.0.1) creates a selector, registers every socket it
 reads or writes - all of the actor's Thespian sockets: a Server with 100 Peers has ~200 - waits
@@ -9,7 +9,7 @@ entries per ``register`` in Python; :class:`PassSelector` keeps one int per fd a
 work to ``select.poll``.
 
 An actor may install a watch handler (:func:`set_watch_handler`, used by
-:mod:`actors.watch_shortcut`): when only fds of the actor's watch list are ready, ``select``
+:mod:`actors.adapter.watch_shortcut`): when only fds of the actor's watch list are ready, ``select``
 hands them to the handler and waits again, so each readiness costs one handler call instead of
 a pass of Thespian's loop.  The wait still ends, returning to Thespian, when one of Thespian's
 own sockets is ready, the timeout it asked for is over or the handler says so.  A pass that

@@ -74,7 +74,7 @@ class Channel:
         self._pending = 0
         self._in = bytearray()
         self.closed = False
-        self._rview = None  # receive buffer (actors/reading.py), made on first use
+        self._rview = None  # receive buffer (actors/io/reading.py), made on first use
 
     @classmethod
     def pair(cls) -> tuple["Channel", socket.socket]:

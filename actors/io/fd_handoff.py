@@ -13,7 +13,7 @@ it (:class:`messages.peer.FdRequest`).
 Every fd the creating process holds must not leak into its other children (a copy held by
 another process keeps a connection open after its Peer closes it): :func:`hold` registers an
 fd, :func:`release` removes it, and the Thespian patch
-:func:`actors.thespian_patches.patch_children_close_incoming_sockets` has every new child close
+:func:`actors.adapter.thespian_patches.patch_children_close_incoming_sockets` has every new child close
 the registered ones.  An inbound socket the Server forks a new Peer for is never registered
 (that child is meant to inherit it); one held for a pooled Peer is, until the Peer fetches it.
 

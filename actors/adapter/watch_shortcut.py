@@ -7,7 +7,7 @@ delay of each, a new selector, idle-socket and timeout scans) and ActorManager
 ``_handleOneMessage`` (debug-log formatting, statistics), which measured as much Python as the
 Peer's own work per hop (bench/profile_node.py ``--case rtt``).
 
-How: :class:`actors.loop_selector.PassSelector` (the selector Thespian's loop waits in) calls
+How: :class:`actors.adapter.loop_selector.PassSelector` (the selector Thespian's loop waits in) calls
 :class:`WatchShortcut` when only the actor's watched fds are ready; it runs the actor's
 ``receiveMessage(WatchMessage(fds))`` as ActorManager would (the returned ThespianWatch is
 installed with the transport's ``set_watch``) and the selector waits again in the same pass.

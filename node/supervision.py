@@ -17,26 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PERMANENT, TRANSIENT, TEMPORARY = "permanent", "transient", "temporary"
-RESTART_TYPES = (PERMANENT, TRANSIENT, TEMPORARY)
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    """How one kind of child is restarted.  Defaults: OTP's intensity of 3 restarts in 5 s,
-    backoff 0.1 s doubling to at most 5 s."""
-
-    restart: str = PERMANENT
-    max_restarts: int = 3
-    within_s: float = 5.0
-    backoff_s: float = 0.1
-    backoff_max_s: float = 5.0
-
-    def __post_init__(self):
-        if self.restart not in RESTART_TYPES:
-            raise ValueError(f"restart must be one of {', '.join(RESTART_TYPES)}, got {self.restart!r}")
-        if self.max_restarts < 0 or self.within_s <= 0 or self.backoff_s < 0 or self.backoff_max_s < 0:
-            raise ValueError("max_restarts >= 0, within_s > 0, backoff_s >= 0 and backoff_max_s >= 0 required")
+from config.model import TEMPORARY, TRANSIENT, RestartPolicy
 
 
 @dataclass(frozen=True)
@@ -79,17 +60,3 @@ class ChildSupervisor:
         n = len(self.restarts)
         delay = min(p.backoff_max_s, p.backoff_s * 2 ** (n - 1)) if p.backoff_s > 0 else 0.0
         return Decision("restart", delay, n)
-
-
-def process_alive(pid: int | None) -> bool:
-    """True if process ``pid`` exists and is not a zombie (Linux /proc; True when unknown)."""
-    if not pid:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    return stat[stat.rindex(")") + 2] not in "ZX"

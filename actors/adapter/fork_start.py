@@ -5,7 +5,7 @@ actor process starts with a copy of its creator's memory.  The creator puts the 
 (PeerStartInbound / PeerStartOutbound for a Peer, ProtocolStart for a Protocol actor) in
 :data:`_pending` just before it forks and takes it away just after; in the child, Thespian's
 ActorManager finds it there when it creates the actor instance and queues it as the actor's
-first message, from its parent (``patch_fork_start_message`` in actors/thespian_patches.py).
+first message, from its parent (``patch_fork_start_message`` in actors/adapter/thespian_patches.py).
 The actor handles it exactly as if it had come through Thespian's transport - minus one
 message, connection, ACK and wake-up per actor on the path of every new connection.  Used
 only for children created by ``NodeActor.createActor(..., start=msg)``; anything else (a pooled

@@ -10,7 +10,7 @@ and sends both ways on it; if both actors start a message larger than the socket
 the same moment, both block in the write and the pair deadlocks until Thespian's 5-minute
 transmit timeout (found by tests/test_node_traffic.py with 8 MiB each way between a Peer and
 its Protocol actor).  The patch kept accepted sockets receive-only, so each pair used two.
-Since the Peer <-> Protocol data path left Thespian's transport (actors/channel.py), no pair of
+Since the Peer <-> Protocol data path left Thespian's transport (actors/io/channel.py), no pair of
 actors sends large messages through Thespian in both directions (Server <-> Peer and Peer <->
 Protocol actor exchange small control messages only), and the patch only doubled every
 actor's sockets - each pass of Thespian's loop walks all of them - and cost a TCP connection
@@ -28,7 +28,7 @@ import selectors
 
 class _SelectorsWithPoll:
     """Stands in for the ``selectors`` module inside Thespian's TCPTransport: the same names,
-    but ``DefaultSelector`` is :class:`actors.loop_selector.PassSelector`."""
+    but ``DefaultSelector`` is :class:`actors.adapter.loop_selector.PassSelector`."""
 
     DefaultSelector = None  # set by patch_poll_selector
     EVENT_READ = selectors.EVENT_READ  # read on every pass: no __getattr__ detour for these
@@ -48,7 +48,7 @@ def patch_poll_selector() -> None:
     own comment: "creates selector on each loop, perhaps this could be optimized").  With
     epoll that is epoll_create1 + one epoll_ctl per socket + epoll_wait + close: 10 system
     calls per pass for a Peer actor's ~7 sockets (seen with strace), and a pass runs for every
-    message.  :class:`actors.loop_selector.PassSelector` makes one poll(2) call per pass and
+    message.  :class:`actors.adapter.loop_selector.PassSelector` makes one poll(2) call per pass and
     keeps its per-fd bookkeeping to one int (``selectors.PollSelector`` built a key object and
     two dict entries per fd in Python: with a Server's ~200 sockets, a large share of every
     pass).  It also merges an fd registered twice instead of raising KeyError.  Idempotent.
@@ -137,7 +137,7 @@ def patch_children_close_incoming_sockets() -> None:
     ``is_alive()``, i.e. waitpid).  Closing them in the child only drops the child's copies; the
     creator keeps its own.
 
-    Also closed: the fds the creator registered with :func:`actors.fd_handoff.hold` (the
+    Also closed: the fds the creator registered with :func:`actors.io.fd_handoff.hold` (the
     Server's inbound hand-off socket and accepted sockets meant for other Peers).
     """
     global _child_close_applied
@@ -147,7 +147,7 @@ def patch_children_close_incoming_sockets() -> None:
 
     from multiprocessing import util as mp_util
 
-    from .fd_handoff import held_fds
+    from ..io.fd_handoff import held_fds
 
     original = T.TCPTransport.childResetFileNumList
 
@@ -273,7 +273,7 @@ def patch_actor_run_headroom() -> None:
 
     ``ActorManager.run`` (Thespian 4.0.1, called by ``startChild`` in each forked actor
     process and returning when the actor exits) goes through
-    :func:`actors.frame_stack.run_with_headroom`, so the loop and its handlers, which stay well
+    :func:`actors.adapter.frame_stack.run_with_headroom`, so the loop and its handlers, which stay well
     inside the ~64 KiB of room, never call across a CPython 3.11 frame-stack chunk boundary -
     an mmap and a munmap per crossing call (CPython gh-142183; measured in a Protocol actor: 6
     of each per message).
@@ -364,11 +364,11 @@ _fork_start_applied = False
 
 def patch_fork_start_message() -> None:
     """Queue the start message a new actor inherited from its creator as its first message
-    (idempotent; actors/fork_start.py).
+    (idempotent; actors/adapter/fork_start.py).
 
     Wraps ``ActorManager._createInstance`` (Thespian 4.0.1; called in the new actor process by
     ``ActorManager.run`` before its loop starts): once the instance exists, a message left in
-    :data:`actors.fork_start._pending` goes to the front of the transport's incoming envelopes,
+    :data:`actors.adapter.fork_start._pending` goes to the front of the transport's incoming envelopes,
     from the parent's address, so the loop hands it to ``receiveMessage`` first.
     """
     global _fork_start_applied
