@@ -1,112 +1,56 @@
-"""The Server actor: one per node (go-ethereum p2p/server.go ``Server.run``).
+"""The Server actor: one per node (go-ethereum p2p/server.go ``Server.run``), a thin shell.
 
-It owns the peer set and the admission checkpoints (:class:`node.admission.Admission`),
-creates the Listener, the Dialer and one Peer actor per connection, publishes peer events
-to subscribers, answers admin queries, and shuts the node down.
-
-Supervision (Erlang/OTP one-for-one, node/supervision.py): the Listener and the Dialer are
-permanent children restarted under their policy (intensity N in T seconds, exponential
-backoff; past the intensity the node stops, as an OTP supervisor would); a Peer is temporary:
-its death is a dropped connection, published, and static nodes are dialled again.  Deaths are
-learnt from ``ChildActorExited`` (de-duplicated: a dead child's address no longer matches) and
-from a periodic liveness sweep - each child's process in /proc, or a dead-letter probe while
-its pid is unknown - because some notices are lost when several children die at once
-(docs/thespian-facts.md §3).  Faults are injected with
-:class:`messages.supervision.FaultRequest`.
-
-Peer pool (``NodeConfig.peer_pool``): the Server keeps that many Peer actors started and idle
-(state ``pooled``), and gives a new connection - inbound or dialled - to one of them, so the
-fork (5-8 ms, docs/thespian-facts.md §5) and the new process's start-up are not on the connection's
-path; it creates a Peer on demand only when the pool is empty.  The pool is refilled off that
-path (:data:`POOL_REFILL_DELAY_S` after a Peer is taken, one fork per timer tick).  A pooled
-Peer is an ordinary child of the Server with a record in ``peers`` (its pid taken from Thespian
-at creation), so ChildActorExited and the /proc sweep cover it (the dead-letter probe starts
-once it has a connection, see ``on_timer``); its death is published as ``actor_exited``
-(``pooled``: true) and the pool refilled.  It never counts as a peer, a pending connection or
-a disconnected peer at stop.  Off by default (config/model.py ``peer_pool``): with a pool, rare
-lost messages were seen (a pooled Peer's PeerGone after the pool was forked during the node's
-first dial, avoided by :data:`POOL_REFILL_DELAY_S`; a ``stopped`` event at shutdown) and
-processes were left after shutdown: the Server and its pooled Peers held each other in
-Thespian's exit drain (fixed: ``patch_drain_accepts_incoming`` in actors/adapter/thespian_patches.py;
-with ``peer_pool: 2`` as the default of a scratch copy the node, supervision and interop tests
-then passed 8 passes of 8, against about one pass in three failing before).  It stays off:
-it takes the fork off a connection's path but not off the node's CPU, and the 100-client
-burst measured the same rate with 8 pooled Peers as with none (bench/profile_burst.py
-``--pool``, 3 alternating pairs).
+It creates the Listener, the Dialer and one Peer actor per connection and carries out what its
+plain parts decide: the connections and their checkpoints (:class:`node.peer_table.PeerTable`),
+the permanent children's restarts (:class:`node.children.Children`), the events
+(:mod:`messages.events` records, sent to subscribers).  Supervision (docs/supervision.md): the
+Listener and the Dialer are restarted under their policy, past it the node stops; a Peer is
+temporary, its death a dropped connection.  Deaths are learnt from ``ChildActorExited`` and
+from a periodic liveness sweep (/proc, or a dead-letter probe while a pid is unknown), because
+some notices are lost when several children die at once (docs/thespian-facts.md §3).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import time
+from dataclasses import replace
 
 from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
 
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
-from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointReply
-from messages.events import NodeEvent, Subscribed
+from messages.admission import CheckpointReply
+from messages.events import (SUPERVISION_RECORDS, ActorExited, FaultInjected, MsgRecv, MsgSend, NodeEvent, ProtocolEventRecord,
+                             Ready, Stopped, Subscribed)
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
-from messages.peer import (DialDone, DisconnectPeer, FdSent, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
+from messages.peer import (DialDone, DisconnectPeer, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
                            PeerStartOutbound, PeerUp, SlotFree)
+from messages.supervision import FAULT_MODES, InjectFault
+from node.admission import Admission
+from node.children import Children
+from node.peer_table import ADDED, PeerTable, added_event, ended_event
 from protocols import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
 from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError
 from rlpx.keys import node_hash, node_id_from_private_key
 
-from messages.supervision import FAULT_MODES, InjectFault
-
-from .io import fd_handoff
-from node.admission import Admission
-from node.supervision import ChildSupervisor
-
-from .io.procs import process_alive
 from .base import NodeActor
 from .dialer import Dialer
+from .io import fd_handoff
+from .io.prefork import rehearse_connection
+from .io.procs import process_alive
 from .listener import Listener
 from .peer import Peer
-from .io.prefork import rehearse_connection
-
-UNCLAIMED_TIMEOUT_S = 10.0
-"""A socket held for a pooled Peer that has not fetched it within this time is closed, seconds."""
-
-PEER_INFO_TIMEOUT_S = 2.0
-"""How long admin_peers waits for the Peers' current entries before answering with what it has, seconds."""
 
 STOP_TIMEOUT_S = 3.0
 """How long StopNode waits for peers to report their Disconnect before giving up, seconds."""
 
-POOL_REFILL_DELAY_S = 0.25
-"""The Peer pool is (re)filled this long after the node is ready or after the first Peer is
-taken from a full pool, seconds, then one fork per timer tick until full.  A fork takes 5-8 ms
-of the Server's time (docs/thespian-facts.md §5); the delay keeps the forks away from the connection
-that was just handed over, whose handshake (~20-50 ms on loopback) then runs without them.
-Measured: forking the pool at once while the node's first dial ran made that Peer's messages
-to the Server (ActorPid, PeerGone) go missing in ~15 % of the runs of
-tests/test_node_connect.py::test_static_nodes_from_config (Thespian 4.0.1; cause not found)."""
+PEER_INFO_TIMEOUT_S = 2.0
+"""How long admin_peers waits for the Peers' current entries before answering with what it has, seconds."""
 
-POOLED = "pooled"
-"""_PeerRec.state of an idle Peer actor in the pool (started, not yet given a connection)."""
-
-
-class _PeerRec:
-    __slots__ = ("addr", "inbound", "conn_id", "dial_id", "static", "node_id", "seen_id", "state", "info", "remote",
-                 "since", "pid")
-
-    def __init__(self, addr, inbound, conn_id=None, dial_id=None, static=False, remote=()):
-        self.addr = addr
-        self.inbound = inbound
-        self.conn_id = conn_id
-        self.dial_id = dial_id
-        self.static = static
-        self.node_id: bytes | None = None  # set once checkpoint 1 is passed
-        self.seen_id: bytes | None = None  # the identity from the handshake, even if rejected
-        self.state = "handshake"  # -> connected (checkpoint 1) -> added (checkpoint 2)
-        self.info: dict = {}
-        self.remote = remote
-        self.since = time.time()
-        self.pid: int | None = None
+SLOTS = ("listener", "dialer")
+"""The Server's permanent children."""
 
 
 class Server(NodeActor):
@@ -115,14 +59,16 @@ class Server(NodeActor):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.cfg = None
-        self.peers: dict[int, _PeerRec] = {}
-        self._next_key = 0
+        self.table: PeerTable | None = None
+        self.children: Children | None = None
         self.subscribers: dict[str, tuple] = {}
         self.listener = None
         self.dialer = None
         self.launcher = None
         self.started = False
+        self.dials_held = False
         self.stopping = False
+        self.exiting = False  # ActorExitRequest received: create no more children
         self.stop_requesters: list = []
         self.stop_done = False
         self.stop_reason = "requested"
@@ -130,13 +76,9 @@ class Server(NodeActor):
         self.port = 0
         self.host = "127.0.0.1"
         self.static_nodes: list[str] = []
-        self.pool: list[int] = []  # keys (in self.peers) of idle pooled Peers, oldest first
-        self._seen: dict[str, int] = {}  # str(real address) -> key in self.peers (see _find)
-        self.exiting = False  # ActorExitRequest received: create no more children
-        self.inbox = None     # inbound hand-off socket (actors/io/fd_handoff.py) and its name
+        self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
-        self.held: dict[str, tuple[int, float]] = {}  # conn_id -> (fd, since) for a pooled Peer to fetch
-        self.info_requests: dict[int, tuple] = {}  # GetPeers being answered: id -> (asker, Peer keys waited for)
+        self.info_requests: dict[int, tuple] = {}  # GetPeers being answered: id -> (asker, keys waited for)
         self._next_info_request = 0
 
     # -- start -------------------------------------------------------------------------
@@ -148,10 +90,8 @@ class Server(NodeActor):
             self.subscribers[str(sub)] = (sub, frozenset())
         try:
             for pc in cfg.protocols:
-                # Import the Protocol actor classes here, once: every Peer is forked from this
-                # process and inherits the loaded modules, instead of importing (and, without
-                # .pyc files, compiling) them in each Peer when it starts its Protocol actors -
-                # ~10 % of a Peer's CPU during the 100-client burst (bench/profile_burst.py).
+                # imported once here: every Peer is forked from this process and inherits the
+                # modules, instead of importing them itself (~10 % of a Peer's CPU in the burst)
                 load_class(resolve(pc).actor)
             self.local_id = node_id_from_private_key(cfg.private_key)
             trusted = {parse_enode(u).node_id for u in cfg.trusted_nodes}
@@ -160,17 +100,12 @@ class Server(NodeActor):
         except (UnknownProtocolError, EnodeError) as exc:
             self.send(sender, StartFailed(cfg.name, str(exc)))
             return
-        # the wire layer's one-time set-up, done here once instead of in every Peer forked from
-        # this process (actors/io/prefork.py: PSS per peer 14.65 -> 12.1 MiB)
+        # the wire layer's one-time set-up, once here instead of in every Peer (actors/io/prefork.py)
         rehearse_connection([(p.name, p.version, p.length) for p in map(resolve, cfg.protocols)])
         self.static_nodes = list(cfg.static_nodes)
-        self.sup = {"listener": ChildSupervisor(cfg.supervision.listener),
-                    "dialer": ChildSupervisor(cfg.supervision.dialer)}
-        self.restart_info: dict = {}
-        self.child_pids: dict[str, int] = {}
-        self.injected: dict[str, str] = {}
-        self.admission = Admission(self.local_id, cfg.max_peers, cfg.max_inbound_conns(), trusted,
-                                   have_protocols=bool(cfg.protocols))
+        self.children = Children({"listener": cfg.supervision.listener, "dialer": cfg.supervision.dialer})
+        self.table = PeerTable(Admission(self.local_id, cfg.max_peers, cfg.max_inbound_conns(), trusted,
+                                         have_protocols=bool(cfg.protocols)))
         self.host, self.port = cfg.listen_host, cfg.listen_port
         self.handleDeadLetters()
         if cfg.no_listen:
@@ -182,23 +117,17 @@ class Server(NodeActor):
         self.after("liveness", cfg.supervision.liveness_s)
 
     def _start_listener(self):
-        self.child_pids.pop("listener", None)
         self.listener = self.createActor(Listener)
-        self.sup["listener"].started()
-        cfg = self.cfg
-        if self.started and self.port:
-            # a restarted Listener listens on the address the node announced
-            from dataclasses import replace
-            cfg = replace(cfg, listen_port=self.port)
+        self.children.started("listener", self.listener)
+        # a restarted Listener listens on the address the node announced
+        cfg = replace(self.cfg, listen_port=self.port) if self.started and self.port else self.cfg
         self.send(self.listener, StartListener(cfg, self.myAddress, self.inbox_name))
 
     def _start_dialer(self):
-        self.child_pids.pop("dialer", None)
         self.dialer = self.createActor(Dialer)
-        self.sup["dialer"].started()
-        self.send(self.dialer, StartDialer(self.cfg, self.myAddress, self.local_id,
-                                           tuple(self.static_nodes), tuple()))
-        for rec in self.peers.values():
+        self.children.started("dialer", self.dialer)
+        self.send(self.dialer, StartDialer(self.cfg, self.myAddress, self.local_id, tuple(self.static_nodes)))
+        for rec in self.table:
             if rec.node_id is not None:
                 self.send(self.dialer, PeerUp(rec.node_id, dialed=not rec.inbound))
 
@@ -219,16 +148,13 @@ class Server(NodeActor):
         self.started = True
         if self.port and self.cfg.listen_port != self.port:
             # listen_port 0 = "pick one": Peers announce the real port in their Hello (go-ethereum
-            # sends the bound port), otherwise remotes record our enode with port 0.
-            from dataclasses import replace
+            # sends the bound port), otherwise remotes record our enode with port 0
             self.cfg = replace(self.cfg, listen_port=self.port)
         if not self.dials_held:
             self._start_dialer()
         enode = self.enode_url()
         self.send(self.launcher, NodeStarted(self.cfg.name, enode, self.local_id, self.port))
-        self._publish("ready", {"enode": enode, "id": self.local_id.hex(), "listen_port": self.port})
-        if self.cfg.peer_pool:
-            self.after("pool", POOL_REFILL_DELAY_S)
+        self._publish(Ready(enode, self.local_id.hex(), self.port))
 
     def on_BeginDialing(self, msg, sender):
         if self.dials_held and self.started and not (self.stopping or self.exiting):
@@ -246,13 +172,9 @@ class Server(NodeActor):
         return ThespianWatch([self.inbox.fileno()]) if self.inbox is not None else None
 
     def on_WatchMessage(self, msg, sender):
-        """An accepted socket from the Listener (actors/io/fd_handoff.py) becomes a Peer.
-
-        One per pass of Thespian's loop, so that the messages that arrived meanwhile (the new
-        Peers' checkpoints) get their turn between forks.  Measured in the 100-client burst
-        (bench/profile_burst.py, alternating runs): taking up to 8 per pass gave the same rate,
-        but the first peer was added after 330-380 ms instead of 80-150 ms.
-        """
+        """An accepted socket from the Listener (actors/io/fd_handoff.py) becomes a Peer, one per
+        pass of Thespian's loop, so the messages that arrived meanwhile (the new Peers'
+        checkpoints) get their turn between forks (docs/performance.md)."""
         if self.inbox is None or self.inbox.fileno() not in msg.ready:
             return
         try:
@@ -267,62 +189,22 @@ class Server(NodeActor):
             self._inbound(*got)
 
     def _inbound(self, conn_id: str, remote: tuple, fd: int) -> None:
-        """Give the accepted socket ``fd`` to a Peer: a new Peer inherits it from the fork; an
-        idle pooled one fetches it (FdRequest).  ``fd`` is closed here either way."""
-        if self.stopping or self.exiting:
-            os.close(fd)
-            if self.listener is not None:
-                self.send(self.listener, SlotFree(conn_id))
-            return
-        rec = self._take_pooled(True, conn_id=conn_id, remote=remote)
-        if rec is not None:
-            fd_handoff.hold(fd)  # not for the children forked meanwhile
-            self.held[conn_id] = (fd, time.monotonic())
-            self.send(rec.addr, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote))
-            return
-        start = PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd)
+        """Give the accepted socket ``fd`` to a new Peer, which inherits it from the fork;
+        ``fd`` is closed here either way."""
         try:
-            # the fork: the Peer inherits fd, and its start message (actors/adapter/fork_start.py)
-            self._new_peer(True, start, conn_id=conn_id, remote=remote)
-        except Exception as exc:  # noqa: BLE001 - e.g. fork() failing with EAGAIN/ENOMEM
-            self.log.warning("node %s: inbound %s:%s dropped, no Peer could be started: %s",
-                             self.cfg.name, remote[0], remote[1], exc)
-            if self.listener is not None:
-                self.send(self.listener, SlotFree(conn_id))
-            return
+            if self.stopping or self.exiting:
+                self._free_slot(conn_id)
+                return
+            try:
+                # the fork: the Peer inherits fd, and its start message (actors/adapter/fork_start.py)
+                self._new_peer(True, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd),
+                               conn_id=conn_id, remote=remote)
+            except Exception as exc:  # noqa: BLE001 - e.g. fork() failing with EAGAIN/ENOMEM
+                self.log.warning("node %s: inbound %s:%s dropped, no Peer could be started: %s",
+                                 self.cfg.name, remote[0], remote[1], exc)
+                self._free_slot(conn_id)
         finally:
             os.close(fd)
-
-    def on_FdRequest(self, msg, sender):
-        """A pooled Peer fetches the socket held for its connection."""
-        entry = self.held.pop(msg.conn_id, None)
-        if entry is None:
-            self.send(sender, FdSent(msg.conn_id, False, "unknown or expired connection"))
-            return
-        fd = entry[0]
-        fd_handoff.release(fd)
-        try:
-            fd_handoff.send_fd(self.inbox, msg.path, fd)
-        except OSError as exc:
-            self.send(sender, FdSent(msg.conn_id, False, str(exc)))
-        finally:
-            os.close(fd)
-
-    def _expire_held(self, max_age_s: float = UNCLAIMED_TIMEOUT_S) -> None:
-        """Close sockets held for pooled Peers longer than ``max_age_s`` (the Peer died)."""
-        now = time.monotonic()
-        for conn_id, (fd, since) in list(self.held.items()):
-            if now - since > max_age_s:
-                del self.held[conn_id]
-                fd_handoff.release(fd)
-                os.close(fd)
-
-    def _close_inbox(self) -> None:
-        self._expire_held(max_age_s=-1.0)
-        if self.inbox is not None:
-            fd_handoff.release(self.inbox.fileno())
-            self.inbox.close()
-            self.inbox = None
 
     def on_DialRequest(self, msg, sender):
         try:
@@ -333,169 +215,71 @@ class Server(NodeActor):
         if self.stopping:
             self.send(sender, DialDone(enode.node_id, False, "node stopping"))
             return
-        trusted = enode.node_id in self.admission.trusted
+        trusted = enode.node_id in self.table.admission.trusted
         start = PeerStartOutbound(self.cfg, self.myAddress, msg.enode, static=msg.static, trusted=trusted)
-        kw = dict(dial_id=enode.node_id, static=msg.static, remote=enode.address)
-        rec = self._take_pooled(False, **kw)
-        if rec is not None:
-            self.send(rec.addr, start)
-        else:
-            self._new_peer(False, start, **kw)
+        self._new_peer(False, start, dial_id=enode.node_id, static=msg.static, remote=enode.address)
 
-    def _add_rec(self, rec: _PeerRec) -> int:
-        self._next_key += 1
-        self.peers[self._next_key] = rec
-        return self._next_key
-
-    # -- the Peer pool -----------------------------------------------------------------
-    def _new_peer(self, inbound: bool, start=None, **kw) -> tuple[int, _PeerRec]:
-        """Fork a Peer actor and record it; its pid is known at once (NodeActor.child_pid).
-        ``start``: its PeerStartInbound/PeerStartOutbound, handed over through the fork
-        (actors/adapter/fork_start.py); None for a pooled Peer (it gets one when it is given a connection)."""
+    def _new_peer(self, inbound: bool, start, **kw):
+        """Fork a Peer actor with its start message (actors/adapter/fork_start.py) and record it;
+        its pid is known at once (NodeActor.child_pid)."""
         addr = self.createActor(Peer, start=start)
-        rec = _PeerRec(addr, inbound, **kw)
-        rec.pid = self.child_pid(addr)
-        return self._add_rec(rec), rec
+        return self.table.new(addr, inbound, pid=self.child_pid(addr), **kw)
 
-    def _take_pooled(self, inbound: bool, **kw) -> _PeerRec | None:
-        """The oldest idle pooled Peer, given the connection described by ``kw``; None if none."""
-        while self.pool:
-            key = self.pool.pop(0)
-            rec = self.peers.get(key)
-            if rec is None or rec.state != POOLED:
-                continue  # died in the pool (being reaped)
-            rec.inbound = inbound
-            rec.conn_id, rec.dial_id = kw.get("conn_id"), kw.get("dial_id")
-            rec.static, rec.remote = kw.get("static", False), kw.get("remote", ())
-            rec.state = "handshake"
-            rec.since = time.time()
-            if not self.timers.is_set("pool"):
-                self.after("pool", POOL_REFILL_DELAY_S)
-            return rec
-        return None
-
-    def _refill_pool(self) -> None:
-        """One fork per call while the pool is short; the rest on the next tick, so that
-        messages queued meanwhile (connections, checkpoints) are not held up by a row of forks."""
-        if self.stopping or self.exiting or self.cfg is None or len(self.pool) >= self.cfg.peer_pool:
-            return
-        key, rec = self._new_peer(False)
-        rec.state = POOLED
-        self.pool.append(key)
-        if len(self.pool) < self.cfg.peer_pool:
-            self.after("pool", 0.0)
-
-    def _find(self, addr) -> int | None:
-        """Key of the Peer record for ``addr``.  ActorAddress is unhashable and a freshly created
-        child's address is a local placeholder whose str() changes, so compare with ``==``.
-
-        A Peer's own messages carry its real address, whose str() is stable: a match found by
-        the scan is remembered under it, so the next messages from that Peer (the second
-        checkpoint, PeerInfoUpdate, PeerGone) cost one comparison instead of a scan of every
-        record (~7 % of the Server's busy time with 100 Peers, bench/profile_burst.py)."""
-        hint = self._seen.get(str(addr))
-        if hint is not None:
-            rec = self.peers.get(hint)
-            if rec is not None and rec.addr == addr:
-                return hint
-            del self._seen[str(addr)]
-        for key, rec in self.peers.items():
-            if rec.addr == addr:
-                if len(self._seen) > 4 * len(self.peers) + 64:
-                    self._seen = {s: k for s, k in self._seen.items() if k in self.peers}
-                self._seen[str(addr)] = key
-                return key
-        return None
+    def _free_slot(self, conn_id) -> None:
+        if self.listener is not None and conn_id is not None:
+            self.send(self.listener, SlotFree(conn_id))
 
     def on_CheckpointRequest(self, msg, sender):
-        key = self._find(sender)
-        rec = self.peers.get(key) if key is not None else None
+        rec = self.table.find(sender)
         if rec is None:
             self.send(sender, CheckpointReply(msg.stage, int(DiscReason.REQUESTED)))
             return
-        if self.stopping:
-            reason = DiscReason.QUITTING
-        elif msg.stage == POST_HANDSHAKE:
-            rec.seen_id = msg.node_id
-            reason = self.admission.post_handshake(msg.node_id, msg.inbound)
-            if reason is None and rec.node_id is None:
-                rec.node_id = msg.node_id
-                rec.state = "connected"
-                if self.dialer is not None:
-                    self.send(self.dialer, PeerUp(msg.node_id, dialed=not rec.inbound))
-        elif msg.stage == ADD_PEER:
-            reason = self.admission.add_peer(msg.node_id, msg.inbound, msg.matched)
-            if reason is None:
-                rec.state = "added"
-                rec.info = dict(msg.info or {})
-                self._on_added(rec)
-        else:
-            reason = DiscReason.PROTOCOL_ERROR
-        self.send(sender, CheckpointReply(msg.stage, None if reason is None else int(reason)))
-
-    def _on_added(self, rec: _PeerRec):
-        if rec.inbound and self.listener is not None:
-            self.send(self.listener, SlotFree(rec.conn_id))
-        if not rec.inbound and self.dialer is not None:
-            self.send(self.dialer, DialDone(rec.dial_id, True))
-        info = rec.info
-        self.log.info("node %s: peer added %s %s %s (%s)", self.cfg.name, rec.node_id.hex()[:16],
-                      "inbound from" if rec.inbound else "dialled", "%s:%s" % tuple(rec.remote[:2]),
-                      info.get("name", ""))
-        self._publish("peer_added", {
-            "peer_id": rec.node_id.hex(), "name": info.get("name", ""), "caps": info.get("caps", []),
-            "inbound": rec.inbound, "remote_address": info.get("network", {}).get("remoteAddress", ""),
-            "offsets": info.get("offsets", []), "enode": info.get("enode", ""),
-        })
+        outcome = self.table.checkpoint(rec, msg.stage, msg.node_id, msg.inbound, msg.matched, msg.info,
+                                        stopping=self.stopping)
+        if outcome.connected and self.dialer is not None:
+            self.send(self.dialer, PeerUp(msg.node_id, dialed=not rec.inbound))
+        if outcome.added:
+            if rec.inbound:
+                self._free_slot(rec.conn_id)
+            elif self.dialer is not None:
+                self.send(self.dialer, DialDone(rec.dial_id, True))
+            self.log.info("node %s: peer added %s %s %s (%s)", self.cfg.name, rec.who,
+                          "inbound from" if rec.inbound else "dialled", rec.where, rec.info.get("name", ""))
+            self._publish(added_event(rec))
+        self.send(sender, CheckpointReply(msg.stage, None if outcome.reason is None else int(outcome.reason)))
 
     def on_PeerGone(self, msg, sender):
-        key = self._find(sender)
-        if key is not None:
-            rec = self.peers.pop(key)
-            self._peer_gone(rec, DiscReason(msg.reason), msg.remote_requested, msg.error, msg.stage, msg.cause)
+        rec = self.table.find(sender)
+        if rec is not None:
+            self._ended(rec, DiscReason(msg.reason), msg.remote_requested, msg.error, msg.stage, msg.cause)
         # the Peer waits for this, so that its exit notice never overtakes its PeerGone
         self.send(sender, ActorExitRequest())
 
-    def _peer_gone(self, rec: _PeerRec, reason: DiscReason, remote: bool, error: str, stage: str = "",
-                   cause: str = ""):
-        who = (rec.node_id or rec.seen_id or rec.dial_id or b"").hex()[:16] or "?"
-        where = "%s:%s" % tuple(rec.remote[:2]) if rec.remote else "?"
-        if rec.state == "added":
+    def _ended(self, rec, reason: DiscReason, remote: bool, error: str, stage: str = "", cause: str = ""):
+        """``rec``'s connection is over: log, publish, free its slot or dial, tell the Dialer."""
+        if rec.state == ADDED:
             what = "peer removed"
         else:
-            what = "dial failed" if not rec.inbound else "inbound connection ended"
-            what += f" at {stage}" if stage else ""
-        self.log.info("node %s: %s %s %s: %s (%s%s)", self.cfg.name, what, who, where, error or "-", reason.name,
-                      ", remote requested" if remote else "")
-        if rec.state == "added":
-            self.admission.remove(rec.node_id)
-            self._publish("peer_removed", {
-                "peer_id": rec.node_id.hex(), "reason": reason.name, "reason_code": int(reason),
-                "remote_requested": remote, "error": error, "cause": cause, "inbound": rec.inbound,
-            })
-        else:
-            if rec.inbound and self.listener is not None:
-                self.send(self.listener, SlotFree(rec.conn_id))
-            if not rec.inbound:
-                if self.dialer is not None:
-                    self.send(self.dialer, DialDone(rec.dial_id, False, error))
-                self._publish("dial_failed", {
-                    "peer_id": rec.dial_id.hex(), "address": f"{rec.remote[0]}:{rec.remote[1]}",
-                    "reason": reason.name, "reason_code": int(reason), "remote_requested": remote,
-                    "error": error, "stage": stage, "cause": cause,
-                })
-            elif rec.seen_id is not None:
-                self._publish("peer_rejected", {
-                    "peer_id": rec.seen_id.hex(), "reason": reason.name, "reason_code": int(reason),
-                    "remote_requested": remote, "error": error, "stage": stage, "cause": cause, "inbound": True,
-                })
+            what = ("dial failed" if not rec.inbound else "inbound connection ended") + (f" at {stage}" if stage else "")
+        self.log.info("node %s: %s %s %s: %s (%s%s)", self.cfg.name, what, rec.who, rec.where, error or "-",
+                      reason.name, ", remote requested" if remote else "")
+        was_added = rec.state == ADDED
+        event = ended_event(rec, reason, remote, error, stage, cause)
+        self.table.remove(rec)
+        if event is not None:
+            self._publish(event)
+        if not was_added:
+            if rec.inbound:
+                self._free_slot(rec.conn_id)
+            elif self.dialer is not None:
+                self.send(self.dialer, DialDone(rec.dial_id, False, error))
         for request_id, (_, waiting) in list(self.info_requests.items()):
-            waiting.intersection_update(self.peers)  # rec's key is no longer there
+            waiting.discard(rec.key)
             if not waiting:
                 self._answer_peers(request_id)
         if rec.node_id is not None and self.dialer is not None:
             self.send(self.dialer, PeerDown(rec.node_id))
-        if self.stopping and not self.peers:
+        if self.stopping and not len(self.table):
             self._finish_stop()
 
     # -- supervision -------------------------------------------------------------------
@@ -507,60 +291,38 @@ class Server(NodeActor):
             self._child_gone(msg.deadAddress, "found dead by liveness check")
 
     def _child_gone(self, addr, how: str):
-        key = self._find(addr)
-        if key is not None and self.peers[key].state == POOLED:
-            # an idle pooled Peer died: no connection to report, nothing to wait for (it has no
-            # Server address, so it sends no PeerGone); replace it
-            self.peers.pop(key)
-            if key in self.pool:
-                self.pool.remove(key)
-            if not self.stopping and not self.exiting:
-                self._publish("actor_exited", {"actor": "peer", "peer_id": "", "cause": how, "pooled": True})
-                if not self.timers.is_set("pool"):
-                    self.after("pool", POOL_REFILL_DELAY_S)
-            return
-        if key is not None:
+        rec = self.table.find(addr)
+        if rec is not None:
             if self.exiting:
-                # the ActorSystem shuts down: Thespian stops every Peer, which says QUITTING to its
-                # remote on the way out, and whose own PeerGone may come after its exit notice
-                rec = self.peers.pop(key)
-                self._peer_gone(rec, DiscReason.QUITTING, False, "node shutting down", cause="requested")
+                # the ActorSystem shuts down: Thespian stops every Peer, which says QUITTING to
+                # its remote on the way out, and whose own PeerGone may come after its exit notice
+                self._ended(rec, DiscReason.QUITTING, False, "node shutting down", cause="requested")
                 return
-            # A Peer that ends normally reports PeerGone and waits for our exit order (on_PeerGone),
-            # so a Peer whose process is gone while its record is still here has crashed.
-            self._reap(key, how)
+            # a Peer that ends normally reports PeerGone and waits for our exit order, so a Peer
+            # whose process is gone while its record is still here has crashed
+            self._publish(ActorExited("peer", how, peer_id=(rec.node_id or rec.dial_id or b"").hex()))
+            self._ended(rec, DiscReason.NETWORK_ERROR, False, f"peer actor {how}", cause="error")
             return
         if self.stopping or self.exiting:
             return  # stopping on purpose (StopNode, or the ActorSystem's shutdown): not a crash
-        for slot in ("listener", "dialer"):
-            child = getattr(self, slot)
-            if child is not None and addr == child:
-                pid = self.child_pids.get(slot)
-                if pid and process_alive(pid):
-                    return  # the current incarnation runs: a late or repeated notice about an old one
-                self._supervise(slot, how)
-                return
+        slot = self.children.which(addr)
+        if slot is not None:
+            self._supervise(slot, how)
 
     def _supervise(self, slot: str, how: str):
-        """The Listener or the Dialer died: restart it under its policy (node/supervision.py)."""
+        """The Listener or the Dialer died: restart it under its policy, or stop the node."""
         setattr(self, slot, None)
-        sup = self.sup[slot]
-        cause = self.injected.pop(slot, None) or how
-        decision = sup.exited(sup.incarnation, True, time.monotonic())
-        if decision.action == "duplicate":
-            return
-        self._publish("actor_exited", {"actor": slot, "cause": cause})
+        outcome = self.children.exited(slot, how, time.monotonic())
+        for event in outcome.events:
+            self._publish(event)
+        decision = outcome.decision
         if decision.action == "restart":
-            self.log.warning("node %s: %s %s; restarting in %.2f s (attempt %d)", self.cfg.name, slot, cause,
-                             decision.delay_s, decision.attempt)
-            self.restart_info[slot] = decision
+            self.log.warning("node %s: %s %s; restarting in %.2f s (attempt %d)", self.cfg.name, slot,
+                             outcome.events[0].cause, decision.delay_s, decision.attempt)
             self.after(f"restart:{slot}", decision.delay_s)
         elif decision.action == "give_up":
-            policy = self.cfg.supervision.listener if slot == "listener" else self.cfg.supervision.dialer
             self.log.error("node %s: %s failed %d times within %.1f s; giving up and stopping the node",
-                           self.cfg.name, slot, decision.attempt, policy.within_s)
-            self._publish("restart_limit_reached", {"actor": slot, "restarts": decision.attempt - 1,
-                                                    "within_s": policy.within_s})
+                           self.cfg.name, slot, decision.attempt, self.children.slots[slot].sup.policy.within_s)
             # the failure goes to the parent: the node cannot run without it, so it stops
             self.stop_reason = "restart_limit"
             self.on_StopNode(None, None)
@@ -568,13 +330,53 @@ class Server(NodeActor):
     def _restart(self, slot: str):
         if self.stopping or self.exiting or getattr(self, slot) is not None:
             return
-        decision = self.restart_info.pop(slot, None)
-        if slot == "listener":
-            self._start_listener()
-        else:
-            self._start_dialer()
-        self._publish("actor_restarted", {"actor": slot, "attempt": decision.attempt if decision else 0,
-                                          "delay_s": decision.delay_s if decision else 0.0})
+        event = self.children.restarted(slot)
+        self._start_listener() if slot == "listener" else self._start_dialer()
+        self._publish(event)
+
+    def on_ActorPid(self, msg, sender):
+        """The Listener's and the Dialer's pid (a Peer's is known from its creation)."""
+        if msg.role in SLOTS:
+            self.children.set_pid(msg.role, sender, msg.pid)
+
+    def _sweep(self):
+        """Liveness: children whose process is gone although no ChildActorExited said so; the
+        dead-letter probe (a Liveness message comes back as DeadEnvelope) for those whose pid is
+        not known yet."""
+        for rec in self.table:
+            if rec.pid is None:
+                self.send(rec.addr, Liveness())
+            elif not process_alive(rec.pid):
+                self._child_gone(rec.addr, "found dead by liveness check")
+        for slot in SLOTS:
+            child = getattr(self, slot)
+            if child is None:
+                continue
+            pid = self.children.slots[slot].pid
+            if pid is None:
+                self.send(child, Liveness())
+            elif not process_alive(pid):
+                self._child_gone(child, "found dead by liveness check")
+
+    def on_SupervisionEvent(self, msg, sender):
+        cls = SUPERVISION_RECORDS.get(msg.kind)
+        if cls is not None:
+            self._publish(cls(**msg.data))
+
+    def on_handler_error(self, msg, sender, exc):
+        """The Server is the top of the node's tree: it logs and carries on, never crashes."""
+
+    def on_timer(self, name):
+        if name.startswith("restart:"):
+            self._restart(name[len("restart:"):])
+        elif name.startswith("peers:"):
+            self._answer_peers(int(name[len("peers:"):]))
+        elif name == "liveness":
+            self._sweep()
+            if not self.stopping:
+                self.after("liveness", self.cfg.supervision.liveness_s)
+        elif name == "stop" and self.stopping:
+            self._finish_stop()
 
     # -- fault injection ---------------------------------------------------------------
     def on_FaultRequest(self, msg, sender):
@@ -584,17 +386,17 @@ class Server(NodeActor):
             self.send(sender, AdminResult(False, f"unknown fault mode {msg.mode!r} (use {', '.join(FAULT_MODES)})"))
             return
         kind, _, rest = msg.target.partition(":")
-        target, fault, label = None, InjectFault(msg.mode), msg.target
-        if kind in ("listener", "dialer") and not rest:
+        target, fault = None, InjectFault(msg.mode)
+        if kind in SLOTS and not rest:
             target = getattr(self, kind)
-            self.injected[kind] = f"injected {msg.mode}"
+            if target is not None:
+                self.children.inject(kind, msg.mode)
         elif kind in ("peer", "protocol") and rest:
             prefix, _, proto = rest.partition(":")
             if kind == "protocol" and not proto:
                 self.send(sender, AdminResult(False, "protocol target is protocol:<peer id prefix>:<name>"))
                 return
-            matches = [r for r in self.peers.values()
-                       if r.state == "added" and r.node_id.hex().startswith(prefix.lower())]
+            matches = self.table.with_prefix(prefix)
             if len(matches) > 1:
                 self.send(sender, AdminResult(False, f"peer id prefix {prefix!r} matches {len(matches)} peers"))
                 return
@@ -609,74 +411,9 @@ class Server(NodeActor):
         if target is None:
             self.send(sender, AdminResult(False, f"no such target: {msg.target}"))
             return
-        self._publish("fault_injected", {"target": label, "mode": msg.mode})
+        self._publish(FaultInjected(msg.target, msg.mode))
         self.send(target, fault)
         self.send(sender, AdminResult(True))
-
-    def on_ActorPid(self, msg, sender):
-        """The Listener's and the Dialer's pid (a Peer's is known from its creation: NodeActor.child_pid)."""
-        if msg.role in ("listener", "dialer") and getattr(self, msg.role) is not None \
-                and getattr(self, msg.role) == sender:
-            self.child_pids[msg.role] = msg.pid
-
-    def _sweep(self):
-        """Liveness: children whose process is gone although no ChildActorExited said so."""
-        for rec in list(self.peers.values()):
-            if not process_alive(rec.pid):
-                self._child_gone(rec.addr, "found dead by liveness check")
-        for slot in ("listener", "dialer"):
-            child = getattr(self, slot)
-            if child is not None and not process_alive(self.child_pids.get(slot)):
-                self._child_gone(child, "found dead by liveness check")
-
-    def _probe_unknown_pids(self):
-        """The dead-letter probe (docs/thespian-facts.md §3: a Liveness message to a dead actor comes
-        back as DeadEnvelope) for the children :meth:`_sweep` cannot check: those whose pid is
-        not known yet (the Listener and the Dialer until their ActorPid arrives).  Every Peer's
-        pid is known from its creation, so Peers are checked in /proc only: probing each of them
-        every ``liveness_s`` was ~45 % of the Server's sends in the 100-client burst (cProfile, which
-        slows the burst: fewer in a normal one), each one a wake-up and an ACK of that Peer.  What /proc cannot tell - a pid reused by
-        another process between two sweeps - needs 32,768 forks (Linux pid_max default) within
-        ``liveness_s``.  No message goes to a pooled Peer before the one that hands it a
-        connection: measured (Thespian 4.0.1 + our transport patches), a probe sent to each new
-        pooled Peer made the first dialling Peer's messages to the Server go missing in most runs
-        of tests/test_node_connect.py::test_static_nodes_from_config."""
-        probe = Liveness()
-        for rec in self.peers.values():
-            if rec.state != POOLED and not rec.pid:
-                self.send(rec.addr, probe)
-        for slot in ("listener", "dialer"):
-            child = getattr(self, slot)
-            if child is not None and not self.child_pids.get(slot):
-                self.send(child, probe)
-
-    def on_SupervisionEvent(self, msg, sender):
-        self._publish(msg.kind, msg.data)
-
-    def on_handler_error(self, msg, sender, exc):
-        """The Server is the top of the node's tree: it logs and carries on, never crashes."""
-
-    def _reap(self, key: int, how: str):
-        rec = self.peers.pop(key)
-        self._publish("actor_exited", {"actor": "peer", "peer_id": (rec.node_id or rec.dial_id or b"").hex(),
-                                       "cause": how})
-        self._peer_gone(rec, DiscReason.NETWORK_ERROR, False, f"peer actor {how}", cause="error")
-
-    def on_timer(self, name):
-        if name.startswith("restart:"):
-            self._restart(name[len("restart:"):])
-        elif name.startswith("peers:"):
-            self._answer_peers(int(name[len("peers:"):]))
-        elif name == "liveness":
-            self._sweep()
-            self._expire_held()
-            self._probe_unknown_pids()
-            if not self.stopping:
-                self.after("liveness", self.cfg.supervision.liveness_s)
-        elif name == "stop" and self.stopping:
-            self._finish_stop()
-        elif name == "pool":
-            self._refill_pool()
 
     # -- events ------------------------------------------------------------------------
     def on_Subscribe(self, msg, sender):
@@ -687,33 +424,23 @@ class Server(NodeActor):
     def on_Unsubscribe(self, msg, sender):
         self.subscribers.pop(str(msg.subscriber), None)
 
-    def _publish(self, kind: str, data: dict):
+    def _publish(self, record) -> None:
+        """Send the event ``record`` (messages.events) to every subscriber that wants its kind."""
         if not self.subscribers:
             return
-        ev = NodeEvent(kind, self.cfg.name if self.cfg else "", time.time(), data)
+        ev = NodeEvent.of(record, self.cfg.name if self.cfg else "", time.time())
         for addr, kinds in self.subscribers.values():
-            if not kinds or kind in kinds:
+            if not kinds or ev.kind in kinds:
                 self.send(addr, ev)
 
     def on_ProtocolEvent(self, msg, sender):
-        self._publish("protocol_event", {"peer_id": msg.peer_id.hex(), "protocol": msg.name,
-                                         "kind": msg.kind, "data": msg.data})
+        self._publish(ProtocolEventRecord(msg.peer_id.hex(), msg.name, msg.kind, msg.data))
 
     def on_MsgTraffic(self, msg, sender):
-        kind = "msg_send" if msg.direction == "send" else "msg_recv"
+        record = MsgSend if msg.direction == "send" else MsgRecv
         peer = msg.peer_id.hex()
         for code, size in msg.messages:
-            self._publish(kind, {"peer_id": peer, "protocol": msg.protocol, "code": code, "size": size})
-
-    def on_PeerInfoReply(self, msg, sender):
-        key = self._find(sender)
-        if key is not None:
-            self.peers[key].info = msg.info
-        request = self.info_requests.get(msg.request_id)
-        if request is not None:
-            request[1].discard(key)
-            if not request[1]:
-                self._answer_peers(msg.request_id)
+            self._publish(record(peer, msg.protocol, code, size))
 
     # -- admin -------------------------------------------------------------------------
     def _not_running(self, sender) -> bool:
@@ -725,39 +452,48 @@ class Server(NodeActor):
         return True
 
     def on_GetPeers(self, msg, sender):
-        """admin_peers: every added peer is asked for its entry as of now (its protocols' info
+        """admin_peers: every peer is asked for its entry as of now (its protocols' info
         included, go-ethereum p2p/server.go ``PeersInfo``); the answer goes out when all have
         replied, or after :data:`PEER_INFO_TIMEOUT_S` with the entries last known."""
         if self._not_running(sender):
             return
-        keys = {key for key, rec in self.peers.items() if rec.state == "added"}
+        peers = self.table.added()
         self._next_info_request += 1
         request_id = self._next_info_request
-        self.info_requests[request_id] = (sender, keys)
-        if not keys:
+        self.info_requests[request_id] = (sender, {rec.key for rec in peers})
+        if not peers:
             self._answer_peers(request_id)
             return
-        for key in keys:
-            self.send(self.peers[key].addr, PeerInfoRequest(request_id))
+        for rec in peers:
+            self.send(rec.addr, PeerInfoRequest(request_id))
         self.after(f"peers:{request_id}", PEER_INFO_TIMEOUT_S)
+
+    def on_PeerInfoReply(self, msg, sender):
+        rec = self.table.find(sender)
+        if rec is not None:
+            rec.info = msg.info
+        request = self.info_requests.get(msg.request_id)
+        if request is not None and rec is not None:
+            request[1].discard(rec.key)
+            if not request[1]:
+                self._answer_peers(msg.request_id)
 
     def _answer_peers(self, request_id: int) -> None:
         request = self.info_requests.pop(request_id, None)
         if request is None:
             return
         self.timers.cancel(f"peers:{request_id}")
-        infos = [r.info for r in self.peers.values() if r.state == "added"]
+        infos = [rec.info for rec in self.table.added()]
         self.send(request[0], PeersReply(tuple(sorted(infos, key=lambda i: i.get("id", "")))))
 
     def on_GetNodeInfo(self, msg, sender):
         if self._not_running(sender):
             return
         cfg = self.cfg
-        enode = self.enode_url()
         self.send(sender, NodeInfoReply({
             "id": node_hash(self.local_id).hex(),
             "name": cfg.name,
-            "enode": enode,
+            "enode": self.enode_url(),
             "enr": "",
             "ip": self.host,
             "ports": {"discovery": 0, "listener": self.port},
@@ -773,6 +509,7 @@ class Server(NodeActor):
         except EnodeError as exc:
             self.send(sender, AdminResult(False, str(exc)))
             return
+        trusted = self.table.admission.trusted
         if msg.op == "add_peer":
             if msg.enode not in self.static_nodes:
                 self.static_nodes.append(msg.enode)
@@ -782,13 +519,12 @@ class Server(NodeActor):
             self.static_nodes = [u for u in self.static_nodes if parse_enode(u).node_id != enode.node_id]
             if self.dialer is not None:
                 self.send(self.dialer, msg)
-            for rec in self.peers.values():
-                if rec.node_id == enode.node_id or rec.dial_id == enode.node_id:
-                    self.send(rec.addr, DisconnectPeer(int(DiscReason.REQUESTED)))
+            for rec in self.table.for_node(enode.node_id):
+                self.send(rec.addr, DisconnectPeer(int(DiscReason.REQUESTED)))
         elif msg.op == "add_trusted":
-            self.admission.trusted.add(enode.node_id)
+            trusted.add(enode.node_id)
         elif msg.op == "remove_trusted":
-            self.admission.trusted.discard(enode.node_id)
+            trusted.discard(enode.node_id)
         else:
             self.send(sender, AdminResult(False, f"unknown admin operation {msg.op!r}"))
             return
@@ -805,18 +541,12 @@ class Server(NodeActor):
             if self.dialer is not None:
                 self.send(self.dialer, ActorExitRequest())
                 self.dialer = None
-            for key in self.pool:
-                rec = self.peers.pop(key, None)
-                if rec is not None:
-                    self.send(rec.addr, ActorExitRequest())
-            self.pool.clear()
-            self.timers.cancel("pool")
-            self.stopped_count = len(self.peers)
-            for rec in self.peers.values():
+            self.stopped_count = len(self.table) if self.table is not None else 0
+            for rec in self.table or ():
                 self.send(rec.addr, DisconnectPeer(int(DiscReason.QUITTING)))
-            if self.peers:
+            if self.stopped_count:
                 self.after("stop", STOP_TIMEOUT_S)
-        if self.stop_done or not self.peers:
+        if self.stop_done or self.table is None or len(self.table) == 0:
             self._finish_stop()
 
     def _finish_stop(self):
@@ -826,46 +556,25 @@ class Server(NodeActor):
             if self.listener is not None:
                 self.send(self.listener, ActorExitRequest())
                 self.listener = None
-            for rec in self.peers.values():
+            for rec in self.table or ():
                 self.send(rec.addr, ActorExitRequest())
-            self._publish("stopped", {"peers_disconnected": self.stopped_count, "reason": self.stop_reason})
+            self._publish(Stopped(self.stopped_count, self.stop_reason))
         for requester in self.stop_requesters:
             self.send(requester, NodeStopped(self.cfg.name if self.cfg else "", self.stopped_count))
         self.stop_requesters.clear()
 
     def on_ActorExitRequest(self, msg, sender):
         # Thespian stops the children after this handler, and their exit notices can still be
-        # handled here: a child created now (a pool refill, a Listener/Dialer restart) would
-        # outlive the Server and hold up ActorSystem.shutdown() for its 10 s limit.
+        # handled here: a child created now (a Listener/Dialer restart) would outlive the Server
         self.exiting = True
-        self.timers.cancel("pool")
-        self._close_inbox()
-
-        # Thespian (actorManager._shutdownActor) asks only the children whose start-up it has
-        # registered (EndpointConnected) to exit, then waits for all of them: a Peer forked a
-        # moment ago - typically a pool refill - registers later, is never asked (a message to
-        # it is held until it registers, and not sent once the Server is exiting), and the
-        # Server never exits (seen in tests/test_node_admission.py teardowns).  A pooled Peer
-        # has no connection to say goodbye on: SIGTERM it by pid (Thespian turns SIGTERM into
-        # ActorExitRequest once the actor runs; before that the signal ends the process).
-        # Peers with a connection are asked, as Thespian does, to send Disconnect(QUITTING).
-        # Nor does the Server wait for a pooled Peer's exit notice: ChildActorExited is lost
-        # when many children die at once (docs/thespian-facts.md §3), and with the pool a Server has
-        # ~10 children dying together at shutdown; measured, 2 of 5 shutdowns of a four-node
-        # test (tests/test_node_admission.py) left a Server whose children were all gone waiting
-        # for a lost notice until ActorSystem.shutdown() gave up.  Telling Thespian ourselves
-        # that the signalled pooled Peer has exited takes it off the list the exit waits for.
-        # The same for a Peer whose process is already gone (its notice lost earlier: Thespian
-        # would ask it to exit, and its failure handler for that request, a late-binding lambda
-        # in actorManager._shutdownActor, drops the wrong child from the list).
-        for rec in self.peers.values():
-            if rec.state == POOLED and rec.pid:
-                try:
-                    os.kill(rec.pid, signal.SIGTERM)
-                except OSError:
-                    pass  # already gone
-                self.send(self.myAddress, ChildActorExited(rec.addr))
-            elif rec.pid and not process_alive(rec.pid):
+        if self.inbox is not None:
+            fd_handoff.release(self.inbox.fileno())
+            self.inbox.close()
+            self.inbox = None
+        # A Peer whose process is already gone (its notice lost earlier) is told to Thespian as
+        # exited: Thespian would ask it to exit and wait for it (docs/thespian.md "exit_watch")
+        for rec in self.table or ():
+            if rec.pid and not process_alive(rec.pid):
                 self.send(self.myAddress, ChildActorExited(rec.addr))
             else:
                 self.send(rec.addr, ActorExitRequest())

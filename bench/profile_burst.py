@@ -81,18 +81,17 @@ def busy_profile(path: pathlib.Path):
     return total, total - idle, incl, selfs
 
 
-def one_run(n: int, pyspy: str | None, rate: int, tree: bool = False, pool: int | None = None) -> dict:
+def one_run(n: int, pyspy: str | None, rate: int, tree: bool = False) -> dict:
     import tempfile
     logf = tempfile.mktemp(prefix="devp2p-burst-", suffix=".log")
     with BenchSystem(log_file=logf) as s:
         before = set(s.pids())
-        node = s.start("alpha", [echo_proto()], max_peers=n + 20, no_dial=True,
-                       **({} if pool is None else {"peer_pool": pool}))
-        time.sleep(1.5)  # the Peer pool is filled
+        node = s.start("alpha", [echo_proto()], max_peers=n + 20, no_dial=True)
+        time.sleep(1.5)  # the node settles (the Listener's and the Dialer's start-up)
         mine = set(s.pids()) - before
         # the Server is the node process whose children include others of the node
         server = next(p for p in mine if any((_stat(q) or ("", 0))[1] == p for q in mine))
-        # the Listener and the Dialer are the Server's first two children; later ones are pooled Peers
+        # the Listener and the Dialer are the Server's first two children
         infra = set(sorted(p for p in mine if p != server and (_stat(p) or ("", 0))[1] == server)[:2])
         with Clients(node.enode, n, timeout_s=120) as c:
             c.ready(120)
@@ -159,7 +158,6 @@ def main() -> int:
     ap.add_argument("--pyspy", action="store_true")
     ap.add_argument("--rate", type=int, default=100)
     ap.add_argument("--tree", action="store_true", help="also sample the Server's descendants (Peers, Protocols)")
-    ap.add_argument("--pool", type=int, help="the node's peer_pool (default: the config default)")
     ap.add_argument("--without", choices=("delay-patch",), help="A/B: leave out a change (bench-only)")
     args = ap.parse_args()
     if args.without == "delay-patch":
@@ -170,7 +168,7 @@ def main() -> int:
         pyspy = shutil.which("py-spy") or str(pathlib.Path(sys.executable).parent / "py-spy")
     rates = []
     for i in range(args.runs):
-        r = one_run(args.clients, pyspy, args.rate, args.tree, args.pool)
+        r = one_run(args.clients, pyspy, args.rate, args.tree)
         rates.append(r["rate"])
         print(f"run {i}: {r['rate']:.1f} hs/s; first peer_added {1000 * r['first_s']:.0f} ms, median "
               f"{1000 * r['median_s']:.0f} ms, last {1000 * r['wall_s']:.0f} ms; load {os.getloadavg()[0]:.2f}")

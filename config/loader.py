@@ -81,11 +81,9 @@ def _plain_file_name(name: str) -> bool:
     return name[:1].isalnum() and name.isascii() and all(c.isalnum() or c in "-_." for c in name)
 
 
-_NODE_KEYS = {"name", "key_file", "listen_addr", "max_peers", "max_pending_peers", "peer_pool", "dial_ratio", "no_dial",
+_NODE_KEYS = {"name", "key_file", "listen_addr", "max_peers", "max_pending_peers", "dial_ratio", "no_dial",
               "static_nodes", "trusted_nodes", "dial_candidates", "net_restrict", "protocols", "timeouts",
               "enable_msg_events", "supervision"}
-MAX_PEER_POOL = 1024
-"""Upper bound of ``peer_pool`` (idle Peer processes, ~4 MiB each)."""
 _POLICY_KEYS = {"restart", "max_restarts", "within_s", "backoff_s", "backoff_max_s"}
 _PROTO_SUPERVISION_KEYS = {"on_failure", "max_restarts", "within_s", "backoff_s", "backoff_max_s", "hold_max"}
 _TIMEOUT_KEYS = {f.name for f in fields(Timeouts)}
@@ -276,8 +274,6 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
             kw["max_peers"] = _int(raw["max_peers"], f"{p}.max_peers", 0)
         if "max_pending_peers" in raw:
             kw["max_pending_peers"] = _int(raw["max_pending_peers"], f"{p}.max_pending_peers", 1)
-        if "peer_pool" in raw:
-            kw["peer_pool"] = _int(raw["peer_pool"], f"{p}.peer_pool", 0, MAX_PEER_POOL)
         if "dial_ratio" in raw:
             kw["dial_ratio"] = _int(raw["dial_ratio"], f"{p}.dial_ratio", 1)
         for flag in ("no_dial", "enable_msg_events"):

@@ -100,16 +100,6 @@ class NodeConfig:
     ``private_key`` is 32 raw bytes; ``listen_host``/``listen_port`` the devp2p TCP listener
     (port 0 = pick a free one); peers in ``static_nodes``, ``trusted_nodes`` and
     ``dial_candidates`` are enode URL strings; ``net_restrict`` CIDR strings (empty = allow all).
-
-    ``peer_pool``: Peer actors the Server keeps started and idle, so that a new connection
-    (inbound or dialled) is handed to a running process instead of waiting for a fork
-    (``createActor`` takes 5-8 ms, and the new process then pays its start-up; docs/thespian-facts.md
-    §5).  No go-ethereum equivalent (goroutines cost nothing to start); 0 = create each Peer on
-    demand.  Each idle Peer costs ~4 MiB (PSS).  Off by default (opt-in): measured, a pool cuts
-    dial -> peer added (bench/run_all.py ``dial``) from ~62-83 ms to ~49-51 ms (measured before
-    a new Peer took its start message from the fork), but it does not move the inbound burst,
-    and with a pool some tests once lost a message between the Server and another actor or
-    left processes after shutdown - the latter explained and fixed since; see actors/server.py.
     """
 
     name: str
@@ -118,7 +108,6 @@ class NodeConfig:
     listen_port: int = 30303
     max_peers: int = 50
     max_pending_peers: int = 50
-    peer_pool: int = 0
     dial_ratio: int = 3
     no_dial: bool = False
     no_listen: bool = False

@@ -1,15 +1,20 @@
-"""Peer events (go-ethereum p2p/peer.go ``PeerEvent``) and subscriptions."""
+"""Node events (go-ethereum p2p/peer.go ``PeerEvent``, plus the node's own), as typed records,
+and subscriptions.
+
+Each kind of event is a record class below (its ``KIND`` is the ``event`` name of the JSON
+Lines stream, its fields the event's fields); the Server builds records and sends them to
+subscribers in a :class:`NodeEvent` envelope made by :meth:`NodeEvent.of`, whose ``data`` is the
+record's fields (optional fields left out when None, :meth:`EventRecord.as_data`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:  # messages load no Thespian: the address is only a field's type
     from thespian.actors import ActorAddress
 
-ALL_EVENTS = frozenset({"ready", "peer_added", "peer_removed", "dial_failed", "msg_send", "msg_recv",
-                        "protocol_event", "actor_exited", "actor_restarted", "stopped"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,182 @@ class Unsubscribe:
 
 
 @dataclass(frozen=True)
+class EventRecord:
+    """Base of the event records: ``KIND`` names the event."""
+
+    KIND: ClassVar[str] = ""
+
+    def as_data(self) -> dict:
+        """The event's fields as a JSON-able dict (None-valued optional fields left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class Ready(EventRecord):
+    """The node listens: its enode URL (with the real TCP port), 128-hex node id and port."""
+
+    KIND: ClassVar[str] = "ready"
+    enode: str
+    id: str
+    listen_port: int
+
+
+@dataclass(frozen=True)
+class PeerAdded(EventRecord):
+    """A peer passed both checkpoints: node id (hex), Hello name and caps, direction, the TCP
+    remote address "host:port", its offset table and enode URL."""
+
+    KIND: ClassVar[str] = "peer_added"
+    peer_id: str
+    name: str
+    caps: list
+    inbound: bool
+    remote_address: str
+    offsets: list
+    enode: str
+
+
+@dataclass(frozen=True)
+class PeerRemoved(EventRecord):
+    """An added peer is gone: DiscReason name and code, whether the remote asked, the cause in
+    words and its kind (messages.peer.CAUSES)."""
+
+    KIND: ClassVar[str] = "peer_removed"
+    peer_id: str
+    reason: str
+    reason_code: int
+    remote_requested: bool
+    error: str
+    cause: str
+    inbound: bool
+
+
+@dataclass(frozen=True)
+class DialFailed(EventRecord):
+    """A dial ended before the peer was added: where (``stage``, messages.peer.STAGES) and why."""
+
+    KIND: ClassVar[str] = "dial_failed"
+    peer_id: str
+    address: str
+    reason: str
+    reason_code: int
+    remote_requested: bool
+    error: str
+    stage: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class PeerRejected(EventRecord):
+    """An inbound connection whose identity was known ended before it was added."""
+
+    KIND: ClassVar[str] = "peer_rejected"
+    peer_id: str
+    reason: str
+    reason_code: int
+    remote_requested: bool
+    error: str
+    stage: str
+    cause: str
+    inbound: bool = True
+
+
+@dataclass(frozen=True)
+class ProtocolEventRecord(EventRecord):
+    """A subprotocol's own event (``kind``, ``data``) about peer ``peer_id``."""
+
+    KIND: ClassVar[str] = "protocol_event"
+    peer_id: str
+    protocol: str
+    kind: str
+    data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MsgSend(EventRecord):
+    """A subprotocol message was sent (``enable_msg_events``): relative code, payload bytes."""
+
+    KIND: ClassVar[str] = "msg_send"
+    peer_id: str
+    protocol: str
+    code: int
+    size: int
+
+
+@dataclass(frozen=True)
+class MsgRecv(MsgSend):
+    """A subprotocol message was received (``enable_msg_events``)."""
+
+    KIND: ClassVar[str] = "msg_recv"
+
+
+@dataclass(frozen=True)
+class ActorExited(EventRecord):
+    """A supervised actor exited: ``actor`` listener, dialer, peer or protocol; ``cause``; for a
+    protocol its name, peer and policy."""
+
+    KIND: ClassVar[str] = "actor_exited"
+    actor: str
+    cause: str
+    protocol: str | None = None
+    peer_id: str | None = None
+    policy: str | None = None
+
+
+@dataclass(frozen=True)
+class ActorRestarted(EventRecord):
+    """A supervised actor was restarted (``attempt`` within the intensity window, after ``delay_s``;
+    ``held`` inbound messages waited for a protocol)."""
+
+    KIND: ClassVar[str] = "actor_restarted"
+    actor: str
+    attempt: int
+    delay_s: float
+    protocol: str | None = None
+    peer_id: str | None = None
+    held: int | None = None
+
+
+@dataclass(frozen=True)
+class RestartLimitReached(EventRecord):
+    """An actor failed more than ``restarts`` times within ``within_s``: its parent gave up."""
+
+    KIND: ClassVar[str] = "restart_limit_reached"
+    actor: str
+    restarts: int
+    within_s: float
+    protocol: str | None = None
+    peer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FaultInjected(EventRecord):
+    """A fault was injected on purpose (run_node.py fault)."""
+
+    KIND: ClassVar[str] = "fault_injected"
+    target: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class Stopped(EventRecord):
+    """The node stopped (``reason`` requested or restart_limit) after disconnecting its peers."""
+
+    KIND: ClassVar[str] = "stopped"
+    peers_disconnected: int
+    reason: str
+
+
+SUPERVISION_RECORDS = {cls.KIND: cls for cls in (ActorExited, ActorRestarted, RestartLimitReached)}
+"""messages.supervision.SupervisionEvent kinds -> their record class."""
+
+ALL_EVENTS = frozenset(cls.KIND for cls in (Ready, PeerAdded, PeerRemoved, DialFailed, PeerRejected,
+                                            ProtocolEventRecord, MsgSend, MsgRecv, ActorExited, ActorRestarted,
+                                            RestartLimitReached, FaultInjected, Stopped))
+"""Every event kind a node publishes."""
+
+
+@dataclass(frozen=True)
 class NodeEvent:
     """Server -> subscribers: ``kind`` from :data:`ALL_EVENTS`, ``node`` the node name, ``time`` UTC
     seconds since the epoch, and JSON-able ``data`` (peer id hex, reason name and code, ...)."""
@@ -49,3 +230,8 @@ class NodeEvent:
     node: str
     time: float
     data: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, record: EventRecord, node: str, time: float) -> "NodeEvent":
+        """The envelope of ``record`` for node ``node`` at ``time`` (UTC seconds)."""
+        return cls(record.KIND, node, time, record.as_data())

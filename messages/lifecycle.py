@@ -82,7 +82,6 @@ class StartDialer:
     server: ActorAddress
     local_node_id: bytes
     static_nodes: tuple[str, ...] = ()
-    trusted_nodes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,15 @@ actorManager._handleOneMessage call ``identify()`` eagerly).  The repr of a whol
 class PeerStartInbound:
     """Server -> Peer: run as recipient on inbound connection ``conn_id`` from ``remote``.
 
-    ``fd``: the accepted socket, inherited from the Server by a Peer forked for this connection
-    (actors/io/fd_handoff.py); -1 for a pooled Peer, which fetches it from the Server (FdRequest).
+    ``fd``: the accepted socket, inherited from the Server by the Peer forked for this
+    connection (actors/io/fd_handoff.py).
     """
 
     config: NodeConfig = field(repr=False)  # see CONFIG_REPR_NOTE
     server: ActorAddress
     conn_id: str
     remote: tuple[str, int]
-    fd: int = -1
+    fd: int
 
 
 @dataclass(frozen=True)
@@ -40,23 +40,6 @@ class PeerStartOutbound:
     enode: str
     static: bool = False
     trusted: bool = False
-
-
-@dataclass(frozen=True)
-class FdRequest:
-    """Pooled Peer -> Server: send the socket of ``conn_id`` over SCM_RIGHTS to abstract AF_UNIX ``path``."""
-
-    conn_id: str
-    path: bytes
-
-
-@dataclass(frozen=True)
-class FdSent:
-    """Server -> pooled Peer: the fd could not be sent (``ok`` False, ``error``); no reply on success."""
-
-    conn_id: str
-    ok: bool
-    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,7 +55,6 @@ class DialRequest:
 
     enode: str
     static: bool = False
-    trusted: bool = False
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,6 @@ class DialScheduler:
         self.nets = [ipaddress.ip_network(n, strict=False) for n in net_restrict]
         self.static: dict[bytes, _Target] = {}
         self.dynamic: dict[bytes, _Target] = {}
-        self.trusted: set[bytes] = set()
         self.connected: set[bytes] = set()
         self.dialed_connected: set[bytes] = set()
         self.dialing: set[bytes] = set()

@@ -253,6 +253,13 @@ class Connection:
         if self.state == RUNNING:
             self.out += self.codec.encode(bp.PING, bp.encode_ping())
 
+    def abort(self, drop_out: bool = True) -> None:
+        """End without a Disconnect (the socket is broken or the remote is gone): enter CLOSED,
+        and drop every byte not yet written unless ``drop_out`` is False."""
+        self.state = CLOSED
+        if drop_out:
+            self.out.clear()
+
     def disconnect(self, reason: DiscReason | int) -> bool:
         """Queue Disconnect(reason) if encryption is up; enter CLOSED.  Returns True if queued.
 

@@ -132,7 +132,7 @@ def valid_docs() -> list[dict]:
         "actor_system": {"admin_port": 19555, "bind": "::1"},
         "nodes": [
             {"name": "alpha", "key_file": "keys/alpha.key", "listen_addr": "0.0.0.0:30401", "max_peers": 7,
-             "max_pending_peers": 3, "peer_pool": 2, "dial_ratio": 2, "no_dial": False, "enable_msg_events": True,
+             "max_pending_peers": 3, "dial_ratio": 2, "no_dial": False, "enable_msg_events": True,
              "net_restrict": ["127.0.0.0/8", "10.1.2.3/16", "::1/128"],
              "timeouts": {"idle_s": 2, "ping_interval_s": 1.5, "handshake_s": 3},
              "supervision": {"listener": {"restart": "permanent", "max_restarts": 2, "within_s": 9, "backoff_s": 0.5,
@@ -208,7 +208,7 @@ BAD_ADDRS = ["", "localhost", "localhost:1", ":", ":1", "1.2.3.4", "1.2.3.4:", "
              "\x00:1", "é:1"]
 EDGE_INTS = [0, 1, -1, 2, 8, 9, 255, 1024, 1025, 65535, 65536, 2 ** 31, 2 ** 63, 2 ** 64, 10 ** 30, -(10 ** 30)]
 EDGE_FLOATS = [0.0, -0.0, 0.5, -0.5, 1e-300, 1e308, float("inf"), float("-inf"), float("nan")]
-NUMERIC_KEYS = {"admin_port", "max_peers", "max_pending_peers", "peer_pool", "dial_ratio", "version", "length",
+NUMERIC_KEYS = {"admin_port", "max_peers", "max_pending_peers", "dial_ratio", "version", "length",
                 "max_restarts", "within_s", "backoff_s", "backoff_max_s", "hold_max", "liveness_s", "send_count",
                 "send_size", "window", "repeat_every_s", "status_timeout_s", "network_id", "genesis_td",
                 "genesis_time"} | set(loader._TIMEOUT_KEYS)
@@ -440,8 +440,7 @@ def launch_config_problems(cfg) -> list[tuple[str, str]]:
             bad("a listen_host that is no IP address", repr(n.listen_host))
         if not (isinstance(n.listen_port, int) and 0 <= n.listen_port <= 65535):
             bad("a listen_port out of range", repr(n.listen_port))
-        for field, lo, hi in (("max_peers", 0, None), ("max_pending_peers", 1, None),
-                              ("peer_pool", 0, loader.MAX_PEER_POOL), ("dial_ratio", 1, None)):
+        for field, lo, hi in (("max_peers", 0, None), ("max_pending_peers", 1, None), ("dial_ratio", 1, None)):
             v = getattr(n, field)
             if not (isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)):
                 bad(f"{field} out of range", repr(v))
@@ -609,7 +608,7 @@ def numbers_doc() -> dict:
     policy = {"max_restarts": 1, "within_s": 1, "backoff_s": 0, "backoff_max_s": 1}
     return {"actor_system": {"admin_port": 19002},
             "node": {"name": "num", "listen_addr": "127.0.0.1:0", "max_peers": 5, "max_pending_peers": 2,
-                     "peer_pool": 0, "dial_ratio": 3, "timeouts": {k: 1.0 for k in sorted(loader._TIMEOUT_KEYS)},
+                     "dial_ratio": 3, "timeouts": {k: 1.0 for k in sorted(loader._TIMEOUT_KEYS)},
                      "supervision": {"listener": dict(policy), "dialer": dict(policy), "liveness_s": 1},
                      "protocols": [
                          {"name": "test", "version": 1, "length": 8, "send_count": 0, "send_size": 8, "window": 2,

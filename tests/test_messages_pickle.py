@@ -30,7 +30,7 @@ CONFIG = NodeConfig("node", generate_private_key(), listen_port=0, static_nodes=
 
 SAMPLES = {
     "str": "text", "bytes": b"\x01" * 64, "int": 7, "float": 1.25, "bool": True,
-    "dict": {"a": [1, "b", {"c": None}], "n": 1.5},
+    "dict": {"a": [1, "b", {"c": None}], "n": 1.5}, "list": ["test/1", {"name": "test"}],
     "object": {"any": ("json", 1)},
     "tuple": (("test", 1), ("x", b"\x00")),
     "frozenset": frozenset({"peer_added", "ready"}),

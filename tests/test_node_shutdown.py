@@ -11,10 +11,8 @@ def test_stop_node_disconnects_every_peer_and_leaves_no_process(nodes):
     """Stopping node alpha (StopNode, as run_node does on Ctrl-C) sends Disconnect(QUITTING) to a
     node peer and to a raw peer, and every process alpha created exits, as do beta's
     Peer/Protocol actors for the dropped connection: the system's processes return to what
-    they were before alpha started (alpha's idle pooled Peers included)."""
-    # beta without a Peer pool: a pool refills what a connection takes, with a new process,
-    # and the test compares beta's processes before and after
-    b = nodes.start("beta", peer_pool=0)
+    they were before alpha started."""
+    b = nodes.start("beta")
     baseline = set(nodes.pids())
     a = nodes.start("alpha")
     nodes.connect(b, a)

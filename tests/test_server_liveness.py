@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 
-from actors.server import POOLED, Server, _PeerRec
+from config.model import RestartPolicy
+from actors.server import Server
 from messages.peer import Liveness
+from node.admission import Admission
+from node.children import Children
+from node.peer_table import PeerTable
 
 
 class _Recorder(Server):
@@ -14,7 +18,8 @@ class _Recorder(Server):
 
     def __init__(self):  # noqa: D107 - deliberately not Server.__init__ (no Thespian context)
         self.sent, self.gone = [], []
-        self.peers, self.child_pids = {}, {}
+        self.table = PeerTable(Admission(b"\x01" * 64, 10, 10))
+        self.children = Children({"listener": RestartPolicy(), "dialer": RestartPolicy()})
         self.listener = self.dialer = None
 
     def send(self, addr, msg):
@@ -22,12 +27,6 @@ class _Recorder(Server):
 
     def _child_gone(self, addr, how):
         self.gone.append((addr, how))
-
-
-def _rec(addr, pid, state="added"):
-    rec = _PeerRec(addr, inbound=True)
-    rec.pid, rec.state = pid, state
-    return rec
 
 
 def _dead_pid() -> int:
@@ -40,19 +39,22 @@ def _dead_pid() -> int:
 
 def test_only_children_without_a_pid_are_probed():
     s = _Recorder()
-    s.peers = {1: _rec("peer-known", os.getpid()), 2: _rec("peer-unknown", None),
-               3: _rec("pooled-unknown", None, POOLED)}
+    s.table.new("peer-known", True, pid=os.getpid())
+    s.table.new("peer-unknown", True, pid=None)
     s.listener, s.dialer = "listener", "dialer"
-    s.child_pids = {"dialer": os.getpid()}
-    s._probe_unknown_pids()
+    s.children.started("listener", "listener")
+    s.children.started("dialer", "dialer")
+    s.children.set_pid("dialer", "dialer", os.getpid())
+    s._sweep()
     assert sorted(addr for addr, _ in s.sent) == ["listener", "peer-unknown"]
     assert all(isinstance(msg, Liveness) for _, msg in s.sent)
+    assert s.gone == []
 
 
 def test_sweep_finds_a_dead_peer_process_without_messaging_it():
     s = _Recorder()
-    s.peers = {1: _rec("alive", os.getpid()), 2: _rec("dead", _dead_pid())}
+    s.table.new("alive", True, pid=os.getpid())
+    s.table.new("dead", True, pid=_dead_pid())
     s._sweep()
-    s._probe_unknown_pids()
     assert s.gone == [("dead", "found dead by liveness check")]
     assert s.sent == []

@@ -144,10 +144,8 @@ def _fd_count(pids) -> int:
 
 
 def test_fifty_kill_and_recover_cycles_leak_nothing(nodes):
-    # no Peer pool: the pool fills in the background after start and would change the process
-    # count between the two snapshots (tests/test_node_pool.py covers the pool)
-    a = nodes.start("alpha", protocols=[restartable()], supervision=QUICK, peer_pool=0)
-    b = nodes.start("beta", protocols=[echo()], peer_pool=0)
+    a = nodes.start("alpha", protocols=[restartable()], supervision=QUICK)
+    b = nodes.start("beta", protocols=[echo()])
     nodes.connect(b, a)
     nodes.expect("peer_added", node="alpha")
     nodes.expect("peer_added", node="beta")
