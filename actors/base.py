@@ -26,7 +26,7 @@ from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 
 from messages.supervision import InjectFault
 
-from .adapter import fork_start, watch_shortcut
+from .adapter import children, fork_start, watch_shortcut
 from .adapter.lifeline import die_with_parent, orphaned
 from node.timers import Timers
 
@@ -106,7 +106,7 @@ class NodeActor(Actor):
         fork (actors/adapter/fork_start.py) where Thespian forks and the patch that delivers it is in
         place, else sent after the creation.
         """
-        by_fork = start is not None and fork_start.delivered_by_fork(self._myRef)
+        by_fork = start is not None and fork_start.delivered_by_fork(self)
         gc.freeze()
         if by_fork:
             fork_start.set_pending(start)
@@ -120,15 +120,10 @@ class NodeActor(Actor):
         return addr
 
     def child_pid(self, addr) -> int | None:
-        """PID of the child actor just created at ``addr``, from Thespian 4.0.1's record of its
-        children (multiprocCommon ``_child_procs``: ChildInfo.childAddr / childProc); None where
-        there is none (simpleSystemBase).  Known at once, so children need not report their pid
-        in a message of their own (one Thespian message per Peer and per Protocol actor less).
-        """
-        for info in reversed(getattr(self._myRef, "_child_procs", None) or ()):
-            if info.childAddr == addr:
-                return getattr(info.childProc, "pid", None)
-        return None
+        """PID of the child actor just created at ``addr``, from Thespian's record of its
+        children (:func:`actors.adapter.children.child_pid`); None where there is none
+        (simpleSystemBase).  Known at once, so children need not report their pid themselves."""
+        return children.child_pid(self, addr)
 
     def deliver(self, msg, sender) -> None:
         """Hand ``msg`` to ``on_<ClassName>(msg, sender)``, or to :meth:`on_other` if there is none

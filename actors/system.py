@@ -2,7 +2,7 @@
 
 Every process that starts or joins a system first goes through :func:`actors.adapter.install`
 (the Thespian version check and every adaptation, including binding Thespian's sockets to
-``bind``, loopback by default: docs/thespian.md, docs/security.md).
+``bind``, loopback by default: docs/thespian.md, README.md "Security").
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from thespian.actors import Actor, ActorExitRequest
 from thespian.system import systemCommon
 
 from actors.io.procs import process_alive
-from actors.adapter.thespian_patches import patch_drain_accepts_incoming
+from actors.adapter import install
 from node_fixtures import nodes, wait_until  # noqa: F401 - fixture
 
 HOLD_S = 0.3
@@ -42,9 +42,9 @@ class CrossExit(Actor):
 
 
 def test_patch_is_applied_and_idempotent():
-    patch_drain_accepts_incoming()
+    install()
     patched = systemCommon.systemCommonBase.drainTransmits
-    patch_drain_accepts_incoming()
+    install()
     assert systemCommon.systemCommonBase.drainTransmits is patched
     assert hasattr(patched, "__wrapped__")
 

@@ -17,7 +17,7 @@ from thespian.system.actorManager import ActorManager
 from thespian.system.admin.adminCore import AdminCore
 from thespian.system.transport import ReceiveEnvelope
 
-from actors.adapter import exit_watch
+from actors.adapter import exit_watch, install
 from actors.io.procs import process_alive
 from node_fixtures import nodes, wait_until  # noqa: F401 - fixture
 
@@ -59,9 +59,9 @@ def _patched():
 
 
 def test_patch_is_applied_and_idempotent():
-    exit_watch.patch_exit_rechecks_children()
+    install()
     patched = _patched()
-    exit_watch.patch_exit_rechecks_children()
+    install()
     assert _patched() == patched
     assert all(hasattr(f, "__wrapped__") for f in patched)
 
@@ -122,7 +122,7 @@ class FakeTransport:
 
 def test_admin_recheck_wakeup_handles_gone_children_and_rearms():
     # the admin at system shutdown: its recheck wakeup arrives through handleIncoming
-    exit_watch.patch_exit_rechecks_children()
+    install()
     admin = FakeManager(["server", "collector"], [FakeChildInfo("server", True), FakeChildInfo("collector", False)])
     admin.transport = FakeTransport()
     wakeup = ReceiveEnvelope("admin", WakeupMessage(exit_watch.RECHECK_S, exit_watch._PAYLOAD))

@@ -13,7 +13,7 @@ import pytest
 from thespian.system.transport import TCPTransport as T
 
 from actors.io import fd_handoff
-from actors.adapter.thespian_patches import patch_children_close_incoming_sockets
+from actors.adapter import install
 
 from forking import answer_in_child
 
@@ -98,7 +98,7 @@ def test_fd_that_is_not_a_tcp_socket_is_refused_and_closed(inbox):
 def test_held_fds_are_closed_in_new_children_and_not_registered_there(inbox):
     sock = inbox[0]
     assert sock.fileno() in fd_handoff.held_fds()
-    patch_children_close_incoming_sockets()
+    install()
 
     class FakeTransport:
         _openSockets = {}

@@ -4,9 +4,11 @@ send where the system does not fork (NodeActor.createActor)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from actors.adapter import fork_start
 from actors.base import NodeActor
-from actors.adapter.thespian_patches import patch_fork_start_message
+from actors.adapter import install
 from node_fixtures import nodes  # noqa: F401 - fixture
 
 
@@ -28,7 +30,7 @@ class Creator(NodeActor):
 
     def on_other(self, msg, sender):
         if isinstance(msg, tuple) and msg[0] == "create":
-            by_fork = fork_start.delivered_by_fork(self._myRef)
+            by_fork = fork_start.delivered_by_fork(self)
             self.createActor(Child, start=("start", msg[1], "hello child", self.myAddress))
             self.send(msg[1], ("by_fork", by_fork))
 
@@ -67,9 +69,10 @@ def test_only_a_forking_actor_manager_hands_over_by_fork():
         def __init__(self):  # noqa: D107 - no transport needed to ask the question
             pass
 
-    patch_fork_start_message()  # as actors/system.py does before a system starts
-    assert fork_start.delivered_by_fork(Forking()) is True
-    assert fork_start.delivered_by_fork(object()) is False  # e.g. simpleSystemBase: sent instead
+    install()  # as actors/system.py does before a system starts
+    assert fork_start.delivered_by_fork(SimpleNamespace(_myRef=Forking())) is True
+    assert fork_start.delivered_by_fork(SimpleNamespace(_myRef=object())) is False  # e.g. simpleSystemBase
+    assert fork_start.delivered_by_fork(object()) is False  # not a Thespian actor at all
 
 
 def test_pending_message_is_taken_once():

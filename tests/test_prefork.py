@@ -10,7 +10,7 @@ import pytest
 
 import actors.io.prefork as prefork
 from actors.adapter import lifeline
-from actors.adapter.thespian_patches import patch_setproctitle_import
+from actors.adapter import install
 from rlpx.connection import Connection, DisconnectReceived, Messages
 
 
@@ -46,7 +46,7 @@ def test_rehearsal_reports_a_connection_that_never_runs(monkeypatch):
 def test_setproctitle_guard_when_absent(monkeypatch):
     monkeypatch.delitem(sys.modules, "setproctitle", raising=False)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    patch_setproctitle_import()
+    install()
     assert "setproctitle" in sys.modules and sys.modules["setproctitle"] is None
     with pytest.raises(ImportError):
         from setproctitle import setproctitle  # noqa: F401 - what Thespian's setProcName does
@@ -55,7 +55,7 @@ def test_setproctitle_guard_when_absent(monkeypatch):
 def test_setproctitle_guard_leaves_an_installed_package_alone(monkeypatch):
     monkeypatch.delitem(sys.modules, "setproctitle", raising=False)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
-    patch_setproctitle_import()
+    install()
     assert "setproctitle" not in sys.modules
 
 

@@ -15,7 +15,6 @@ from thespian.system.transport import TCPTransport as T
 
 from actors.adapter.loop_selector import PassSelector
 from actors.adapter import install
-from actors.adapter.thespian_patches import patch_cheap_incoming_delay, patch_poll_selector
 
 
 @pytest.fixture
@@ -27,7 +26,7 @@ def incoming():
 
 
 def both(inc, ct=None):
-    patch_cheap_incoming_delay()
+    install()
     patched = T.TCPIncoming_Common.delay
     original = patched.__wrapped__  # Thespian's own method
     assert original.__module__.startswith("thespian.")
@@ -76,9 +75,7 @@ def test_children_close_incoming_sockets_and_sibling_pipes():
     sockets and the pipes it keeps for its other child processes, besides Thespian's own list."""
     import multiprocessing
 
-    from actors.adapter.thespian_patches import patch_children_close_incoming_sockets
-
-    patch_children_close_incoming_sockets()
+    install()
     a, b = socket.socketpair()
 
     class FakeTransport:
@@ -113,10 +110,10 @@ def test_transport_loop_uses_poll_selector():
     assert T.selectors.EVENT_WRITE == selectors.EVENT_WRITE
 
 
-def test_poll_selector_patch_is_idempotent():
-    patch_poll_selector()
+def test_poll_selector_is_installed_once():
+    install()
     shim = T.selectors
-    patch_poll_selector()
+    install()
     assert T.selectors is shim
     sel = T.selectors.DefaultSelector()
     try:
@@ -149,8 +146,6 @@ def test_actor_init_args_as_thespian_passes_them():
     Thespian's own method, including for classes without a Python __init__."""
     from thespian.system.utilis import withPossibleInitArgs
 
-    from actors.adapter.thespian_patches import patch_cheap_actor_init_args
-
     class Named:
         def __init__(self, capabilities, *, requirements=None):
             self.got = (capabilities, requirements)
@@ -162,7 +157,7 @@ def test_actor_init_args_as_thespian_passes_them():
     class NoInit:
         pass
 
-    patch_cheap_actor_init_args()
+    install()
     make = withPossibleInitArgs(capabilities={"c": 1}, requirements={"r": 2}, other=3)
     assert make.create.__wrapped__.__module__.startswith("thespian.")
     assert make.create(Named).got == ({"c": 1}, {"r": 2})

@@ -1,13 +1,13 @@
 """Everything that adapts Thespian's internals, behind one door: :func:`install`.
 
 Thespian 4.0.1 is the only version these adaptations were written and measured against (each
-replaces or reads private names: docs/thespian.md lists them, one row per patch, with the
-reason and what would let it go).  :func:`install` refuses any other version.
+replaces or reads private names: docs/thespian.md lists them, one row per adaptation, with the
+reason, its test and what would let it go).  :func:`install` refuses any other version.
+Actor code reaches Thespian's internals only through the modules of this package.
 """
 
 from __future__ import annotations
 
-import os
 from importlib import metadata
 
 SUPPORTED_THESPIAN = "4.0.1"
@@ -19,7 +19,8 @@ class UnsupportedThespian(RuntimeError):
 
 
 def check_version() -> None:
-    """Raise :class:`UnsupportedThespian` unless Thespian :data:`SUPPORTED_THESPIAN` is installed."""
+    """Raise :class:`UnsupportedThespian` unless Thespian :data:`SUPPORTED_THESPIAN` is installed
+    (as ``importlib.metadata`` reports it)."""
     try:
         found = metadata.version("thespian")
     except metadata.PackageNotFoundError:
@@ -30,43 +31,20 @@ def check_version() -> None:
             f"{SUPPORTED_THESPIAN}: its adaptations replace private parts of that release (docs/thespian.md)")
 
 
-_bound_host: str | None = None
-
-
 def install(bind_host: str = "127.0.0.1") -> None:
     """Check the Thespian version, then apply every adaptation in this process (actor processes
-    are forked from it and inherit them), and make every Thespian socket created from now on bind
-    to ``bind_host`` instead of all interfaces (``THESPIAN_BASE_IPADDR`` is set to it too).
+    are forked from it and inherit them), including binding every Thespian socket created from
+    now on to ``bind_host`` (an IP address) instead of all interfaces.
 
-    Idempotent; a later call may change the bind host.  Raises :class:`UnsupportedThespian`.
+    The only place any patch is applied.  Idempotent; a later call may change the bind host.
+    Raises :class:`UnsupportedThespian` (before anything is patched).
     """
-    global _bound_host
     check_version()
-    from thespian.system.transport import IPBase
+    from . import exit_watch, thespian_patches as tp
 
-    from .exit_watch import patch_exit_rechecks_children
-    from .thespian_patches import (patch_actor_run_headroom, patch_cheap_actor_init_args,
-                                   patch_cheap_incoming_delay, patch_child_inaccessible,
-                                   patch_children_close_incoming_sockets, patch_drain_accepts_incoming,
-                                   patch_fork_start_message, patch_poll_selector, patch_setproctitle_import)
-
-    patch_setproctitle_import()
-    patch_cheap_actor_init_args()
-    patch_cheap_incoming_delay()
-    patch_poll_selector()
-    patch_children_close_incoming_sockets()
-    patch_child_inaccessible()
-    patch_actor_run_headroom()
-    patch_drain_accepts_incoming()
-    patch_fork_start_message()
-    patch_exit_rechecks_children()
-    os.environ["THESPIAN_BASE_IPADDR"] = bind_host
-    if _bound_host is None:
-        def bind_args(self):
-            name = self.bindname
-            if name and name[0] == "" and _bound_host:
-                return ((_bound_host,) + tuple(name[1:]),)
-            return (name,)
-
-        IPBase.IPActorAddress.bindArgs = property(bind_args)
-    _bound_host = bind_host
+    for patch in (tp.patch_setproctitle_import, tp.patch_cheap_actor_init_args, tp.patch_cheap_incoming_delay,
+                  tp.patch_poll_selector, tp.patch_children_close_incoming_sockets, tp.patch_child_inaccessible,
+                  tp.patch_actor_run_headroom, tp.patch_drain_accepts_incoming, tp.patch_fork_start_message,
+                  exit_watch.patch_exit_rechecks_children):
+        patch()
+    tp.patch_bind_host(bind_host)

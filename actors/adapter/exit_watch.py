@@ -1,25 +1,19 @@
 """An exiting actor stops waiting for children whose process is gone, even if no notice came.
 
-Thespian 4.0.1 (actorManager ``_shutdownActor``): an actor asked to exit sends
-ActorExitRequest to each child and exits only when every child's ChildActorExited has been
-handled (systemCommon ``_handleChildExited`` empties ``childAddresses``); there is no time
-limit.  But ChildActorExited notices get lost (docs/thespian-facts.md §3: when several children die
-at once), and while an actor is exiting Thespian hands it nothing but ActorExitRequest and
-ChildActorExited, so the actor's own liveness checks (the Server's /proc sweep) no longer run.
-One lost notice therefore keeps the actor - and every ancestor up to the ActorSystem's admin,
-which waits the same way for the top-level actors (adminCore ``h_SystemShutdown``) - alive
-until ``ActorSystem.shutdown()`` gives up, and its processes are left behind (seen in the test
-suite's teardowns: an admin, its logger and one Server left, a whole run's worth of children
-gone; and, once the actors were covered, an admin and its logger alone).
-
-:func:`patch_exit_rechecks_children`: once an actor, or the admin at system shutdown, starts
-waiting for its children, it checks them every :data:`RECHECK_S` seconds with a private
-wakeup: a child whose process has exited (multiprocessing's ``is_alive``, i.e. ``waitpid``,
+:func:`patch_exit_rechecks_children`: once an actor (Thespian 4.0.1 ActorManager
+``_shutdownActor``), or the admin at system shutdown (AdminCore ``h_SystemShutdown``), starts
+waiting for its children's ChildActorExited, it checks them every :data:`RECHECK_S` seconds
+with a private wakeup, and a child whose process has exited (multiprocessing's ``is_alive``,
 which also reaps it) is handled as exited.  A child with no process record in its parent (one
-the admin created on the parent's behalf) is left to Thespian's own notices, as before.
+the admin created on the parent's behalf) is left to Thespian's own notices.  Why: Thespian
+waits without a time limit, while such notices get lost (docs/thespian-facts.md §3), and one
+lost notice kept a Server, the admin and its logger alive past shutdown (docs/thespian.md,
+"exit rechecks children").
 """
 
 from __future__ import annotations
+
+from .children import child_records
 
 RECHECK_S = 0.2
 """Seconds between two checks of an exiting actor's remaining children."""
@@ -35,7 +29,7 @@ def _gone(manager, addr) -> bool:
     exited (a record left by a dead child must not hide a new child at the same address, nor
     the reverse); False if one runs or there is no record."""
     found = False
-    for info in list(getattr(manager, "_child_procs", None) or ()):
+    for info in child_records(manager):
         if addr in (info.childAddr, getattr(info, "childRealAddr", None)):
             if manager._checkChildLiveness(info):  # is_alive(): reaps an exited child
                 return False
@@ -55,8 +49,9 @@ def recheck_children(manager) -> list:
 
 
 def patch_exit_rechecks_children() -> None:
-    """Apply the recheck to Thespian's ActorManager and AdminCore (idempotent; see the module
-    docstring)."""
+    """Wrap ActorManager ``_shutdownActor`` and ``_handleOneMessage`` and AdminCore
+    ``h_SystemShutdown`` and ``handleIncoming`` so that an exiting actor or admin rechecks its
+    children (see the module docstring).  Idempotent."""
     global _applied
     if _applied:
         return

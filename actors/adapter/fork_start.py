@@ -1,15 +1,13 @@
 """A new actor's first message, handed over through the fork that creates it.
 
-On multiprocTCPBase ``createActor`` forks the creating process (docs/thespian-facts.md §2), so the new
-actor process starts with a copy of its creator's memory.  The creator puts the start message
-(PeerStartInbound / PeerStartOutbound for a Peer, ProtocolStart for a Protocol actor) in
-:data:`_pending` just before it forks and takes it away just after; in the child, Thespian's
-ActorManager finds it there when it creates the actor instance and queues it as the actor's
-first message, from its parent (``patch_fork_start_message`` in actors/adapter/thespian_patches.py).
-The actor handles it exactly as if it had come through Thespian's transport - minus one
-message, connection, ACK and wake-up per actor on the path of every new connection.  Used
-only for children created by ``NodeActor.createActor(..., start=msg)``; anything else (a pooled
-Peer given a connection later) still gets its start message through Thespian.
+On multiprocTCPBase ``createActor`` forks the creating process (docs/thespian-facts.md §2).
+The creator leaves the start message (PeerStartInbound / PeerStartOutbound, ProtocolStart) with
+:func:`set_pending` just before the fork and clears it just after; in the child,
+``patch_fork_start_message`` (actors/adapter/thespian_patches.py) queues it as the actor's first
+message, from its parent, and the actor handles it as if it had come through Thespian.  Used by
+``NodeActor.createActor(..., start=msg)`` where :func:`delivered_by_fork` is True; elsewhere the
+start message is sent.  Why: one Thespian message, connection, ACK and wake-up fewer per new
+actor on the path of every connection (docs/thespian.md, "fork start").
 """
 
 from __future__ import annotations
@@ -18,15 +16,15 @@ _pending = None
 _delivering = False  # set by patch_fork_start_message (inherited by every actor process)
 
 
-def delivered_by_fork(actor_manager) -> bool:
-    """True where a start message left with :func:`set_pending` reaches the child: the actor
-    runs under a forking Thespian system (its ActorManager is a multiprocCommon
-    ``MultiProcReplicator``, as on multiprocTCPBase) and the delivering patch is applied."""
+def delivered_by_fork(actor) -> bool:
+    """True where a start message left with :func:`set_pending` reaches the child of ``actor``
+    (a running Thespian actor): its ActorManager forks (multiprocCommon ``MultiProcReplicator``,
+    as on multiprocTCPBase) and :func:`actors.adapter.install` has applied the delivering patch."""
     if not _delivering:
         return False
     from thespian.system.multiprocCommon import MultiProcReplicator
 
-    return isinstance(actor_manager, MultiProcReplicator)
+    return isinstance(getattr(actor, "_myRef", None), MultiProcReplicator)
 
 
 def set_pending(msg) -> None:

@@ -1,20 +1,12 @@
-"""Actor processes die with the actor process that created them.
+"""Actor processes die with the actor process that created them (Linux).
 
-Why (found by the integration tests, Thespian 4.0.1 multiprocTCPBase): a parent registers a
-child only when the child's ``EndpointConnected`` arrives (thespian/system/actorManager.py
-``_pendingActorReady``).  If the parent handles an ``ActorExitRequest`` between
-``createActor()`` (the fork) and that moment - e.g. a Peer creating its Protocol actors
-while the node shuts down, or a Server creating a Peer for a connection that arrives just
-then - it has no registered children, exits at once, and the new child is left running
-forever as an orphan (reparented to init, idle in its select loop): the node's "no process
-left behind" guarantee breaks.
-
-Fix: each actor process asks the kernel for SIGTERM when its creator dies
-(``prctl(PR_SET_PDEATHSIG)``, Linux).  Thespian turns SIGTERM in an actor into an
-``ActorExitRequest`` (multiprocCommon ``shutdown_signal_detector``), so the orphan exits
-gracefully (a Peer still sends Disconnect(QUITTING)).  If the creator is already gone when
-the child starts, the child signals itself.  Elsewhere (not Linux, simpleSystemBase, a
-process not started by Thespian) this does nothing.
+:func:`die_with_parent` asks the kernel for SIGTERM when the creating process dies
+(``prctl(PR_SET_PDEATHSIG)``); Thespian turns SIGTERM in an actor into an ActorExitRequest
+(multiprocCommon ``shutdown_signal_detector``), and :func:`orphaned` tells the actor to leave
+with ``os._exit`` once it has cleaned up.  Why: Thespian registers a child only when the child
+reports in, so a parent that exits between ``createActor`` and that moment leaves the child
+running forever (docs/thespian.md, "lifeline").  Elsewhere (not Linux, simpleSystemBase, a
+process Thespian did not start) this does nothing.
 """
 
 from __future__ import annotations
@@ -28,9 +20,9 @@ import sys
 PR_SET_PDEATHSIG = 1
 
 _prctl = None
-"""libc's ``prctl``, looked up once: the first actor process that needs it (the Server) keeps it,
-and every process forked from there inherits it instead of loading libc through ctypes again
-(~150 KiB of unshared memory per actor process, measured with /proc/self/smaps_rollup)."""
+"""libc's ``prctl``, looked up once and inherited by every process forked after that, which
+then need not load libc through ctypes again (~150 KiB of unshared memory each; docs/thespian.md,
+"lifeline")."""
 
 
 def _libc_prctl():

@@ -1,20 +1,16 @@
-"""The selector Thespian's transport loop builds on every pass, made cheap (see
-:func:`actors.adapter.thespian_patches.patch_poll_selector`).
+"""The selector Thespian's transport loop waits in on every pass, made cheap
+(:func:`actors.adapter.thespian_patches.patch_poll_selector` installs it).
 
-TCPTransport ``_runWithExpiry`` (Thespian 4.0.1) creates a selector, registers every socket it
-reads or writes - all of the actor's Thespian sockets: a Server with 100 Peers has ~200 - waits
-once, reads the ready fds off the returned keys and closes it, on every pass; an actor makes
-several passes per message.  ``selectors.PollSelector`` builds a SelectorKey and two dict
-entries per ``register`` in Python; :class:`PassSelector` keeps one int per fd and hands the
-work to ``select.poll``.
+:class:`PassSelector` keeps one int per fd and makes one poll(2) call per wait, where
+``selectors.PollSelector`` builds a key object and two dict entries per fd in Python, on every
+pass, for every one of a Server's ~200 sockets (docs/thespian.md, "poll selector").
 
 An actor may install a watch handler (:func:`set_watch_handler`, used by
-:mod:`actors.adapter.watch_shortcut`): when only fds of the actor's watch list are ready, ``select``
-hands them to the handler and waits again, so each readiness costs one handler call instead of
-a pass of Thespian's loop.  The wait still ends, returning to Thespian, when one of Thespian's
-own sockets is ready, the timeout it asked for is over or the handler says so.  A pass that
-also writes (Thespian has a transmit waiting) and a wait started inside the handler (Thespian
-draining a send) never use the handler.
+:mod:`actors.adapter.watch_shortcut`): while only fds of the actor's watch list are ready,
+``select`` hands them to the handler and waits again, so each readiness costs one handler call
+instead of a pass of Thespian's loop.  The wait still returns to Thespian when one of its own
+sockets is ready, its timeout is over or the handler says so; a pass that also writes and a
+wait started inside the handler never use the handler.
 """
 
 from __future__ import annotations
@@ -51,11 +47,9 @@ class PassSelector:
     Events follow ``selectors.PollSelector``: POLLIN -> EVENT_READ, POLLOUT -> EVENT_WRITE, and
     error/hang-up/invalid-fd conditions count as both, masked by what was registered.
     Registering an fd twice merges the events instead of raising KeyError: Thespian's loop can
-    list one fd for reading (an actor's watch list still naming an fd it closed - Thespian
-    never updates the watch list after ActorExitRequest, actorManager ``_handleOneMessage``)
-    and for writing (a new Thespian socket that reused the number); the PollSelector raised
-    "KeyError: FD 11 is already registered" there and killed the exiting Server (seen in
-    bench/run_all.py).  Raises ValueError for a negative fd, like the selectors classes.
+    list one fd for reading (a stale watch list of an exiting actor) and for writing (a new
+    socket that reused the number), and the KeyError killed the exiting actor.  Raises
+    ValueError for a negative fd, like the selectors classes.
     """
 
     def __init__(self):

@@ -1,23 +1,8 @@
-"""Local patches to Thespian 4.0.1, applied in the launching process before the actor system
-starts (actor processes are forked from it and inherit them): :func:`patch_poll_selector`,
-:func:`patch_cheap_incoming_delay`, :func:`patch_children_close_incoming_sockets`,
-:func:`patch_setproctitle_import`, :func:`patch_cheap_actor_init_args`,
-:func:`patch_child_inaccessible`, :func:`patch_actor_run_headroom`,
-:func:`patch_drain_accepts_incoming` and :func:`patch_fork_start_message`.
-
-No longer applied: "one socket per direction".  Thespian keeps one socket per pair of actors
-and sends both ways on it; if both actors start a message larger than the socket buffers at
-the same moment, both block in the write and the pair deadlocks until Thespian's 5-minute
-transmit timeout (found by tests/test_node_traffic.py with 8 MiB each way between a Peer and
-its Protocol actor).  The patch kept accepted sockets receive-only, so each pair used two.
-Since the Peer <-> Protocol data path left Thespian's transport (actors/io/channel.py), no pair of
-actors sends large messages through Thespian in both directions (Server <-> Peer and Peer <->
-Protocol actor exchange small control messages only), and the patch only doubled every
-actor's sockets - each pass of Thespian's loop walks all of them - and cost a TCP connection
-per child for the first message to it.  Measured without it (bench/profile_burst.py,
-alternating runs): Server CPU in the 100-client burst -27 % (median 2.08 -> 1.52 s), rate
-31 -> 39 hs/s; the 8 MiB both-ways test passes over the channels.  Data between actors must
-keep to the channels (or another path of their own), not Thespian messages.
+"""Patches to private methods of Thespian 4.0.1, one function each, applied only by
+:func:`actors.adapter.install` in the launching process before the actor system starts (actor
+processes are forked from it and inherit them).  Every function is idempotent and keeps
+Thespian's original as ``__wrapped__``; docs/thespian.md gives each one's reason, test and
+what would let it go.
 """
 
 from __future__ import annotations
@@ -42,16 +27,14 @@ _poll_applied = False
 
 
 def patch_poll_selector() -> None:
-    """Make Thespian's transport loop wait with poll(2) instead of a new epoll instance.
+    """Make Thespian's transport loop wait in a
+    :class:`actors.adapter.loop_selector.PassSelector` (one poll(2) call per pass) instead of a
+    new epoll selector per pass.
 
-    TCPTransport builds a fresh ``selectors.DefaultSelector()`` on every pass of its loop (its
-    own comment: "creates selector on each loop, perhaps this could be optimized").  With
-    epoll that is epoll_create1 + one epoll_ctl per socket + epoll_wait + close: 10 system
-    calls per pass for a Peer actor's ~7 sockets (seen with strace), and a pass runs for every
-    message.  :class:`actors.adapter.loop_selector.PassSelector` makes one poll(2) call per pass and
-    keeps its per-fd bookkeeping to one int (``selectors.PollSelector`` built a key object and
-    two dict entries per fd in Python: with a Server's ~200 sockets, a large share of every
-    pass).  It also merges an fd registered twice instead of raising KeyError.  Idempotent.
+    Replaces the module global ``thespian.system.transport.TCPTransport.selectors`` with a shim
+    whose ``DefaultSelector`` is PassSelector.  Why: a new epoll instance costs ~10 system calls
+    per pass for a Peer's ~7 sockets, and an actor makes a pass per message (docs/thespian.md,
+    "poll selector").
     """
     global _poll_applied
     if _poll_applied:
@@ -70,20 +53,12 @@ _delay_applied = False
 
 
 def patch_cheap_incoming_delay() -> None:
-    """Compute ``TCPIncoming_Common.delay`` with float arithmetic (idempotent).
+    """Compute ``TCPIncoming_Common.delay`` with float arithmetic.
 
-    Why (bench/profile_burst.py, 100-client burst): the transport loop of every actor evaluates
-    ``delay()`` of every incoming socket it keeps, twice per loop iteration
-    (``TCPTransport._runWithExpiry``: the select timeout, then ``_handlePossibleIncoming(.., -1)``
-    to expire idle sockets).  The Server and the Listener keep one incoming socket per Peer that
-    has sent them a message (kept 25 min, see the patch above), so each of their loop iterations
-    costs O(number of Peers), and Thespian's ``delay()`` builds two ExpirationTimerViews and three
-    timedeltas per call (~8 us here).  With 100 Peers this was ~70 % of the Listener's CPU and
-    ~30 % of the Server's during the burst.
-
-    Same result as Thespian 4.0.1's ``delay()`` (TCPTransport.py, ``TCPIncoming_Common``): the
-    smaller of the time left on the socket's expiry timer and on its back-off pause, as a
-    timedelta, never negative.  Timers without a deadline fall back to the original method.
+    Same result as Thespian's method: the smaller of the time left on the socket's expiry timer
+    and on its back-off pause, as a timedelta, never negative; timers without a deadline fall
+    back to the original.  Why: Thespian's takes ~8 µs and runs twice per loop pass for every
+    incoming socket, ~30 % of the Server's CPU with 100 Peers (docs/thespian.md, "cheap delay").
     """
     global _delay_applied
     if _delay_applied:
@@ -119,26 +94,14 @@ _child_close_applied = False
 
 
 def patch_children_close_incoming_sockets() -> None:
-    """A forked child actor also closes its creator's *incoming* Thespian sockets and its
-    siblings' process pipes (idempotent).
+    """Make a newly forked child actor also close its creator's incoming Thespian sockets, the
+    pipes its creator keeps for its other child processes, and the fds registered with
+    :func:`actors.io.fd_handoff.hold`.
 
-    Thespian 4.0.1 (multiprocCommon ``startChild``) closes in a new child the fds its creator's
-    transport lists in ``TCPTransport.childResetFileNumList()``: the listening socket and the
-    idle sockets of ``_openSockets``.  Sockets accepted from remotes that are kept for reading
-    (``_incomingSockets``) are not on that list, so every child inherited a copy of each (with
-    the one-socket-per-direction patch of that time, a Peer forked by a Server with 100 Peers
-    held ~100 of the Server's sockets, and a Listener restarted after the Server had started
-    its pool of idle Peers held one per pooled Peer: tests/test_supervision.py counts fds
-    across restarts).
-    Likewise the two pipe ends the creator keeps per live child process (multiprocessing
-    popen_fork ``Popen._launch``: the sentinel and the parent-alive pipe, registered as a
-    ``util.Finalize(.., util.close_fds, (parent_r, parent_w))``): each child inherited two per
-    sibling.  A child never uses its siblings' pipes (Thespian checks its own children with
-    ``is_alive()``, i.e. waitpid).  Closing them in the child only drops the child's copies; the
-    creator keeps its own.
-
-    Also closed: the fds the creator registered with :func:`actors.io.fd_handoff.hold` (the
-    Server's inbound hand-off socket and accepted sockets meant for other Peers).
+    Wraps ``TCPTransport.childResetFileNumList`` (the fds Thespian's ``startChild`` closes in a
+    new child).  Why: Thespian closes only its listening and idle sockets there, so every child
+    held copies of its siblings' connections and pipes, which keep a connection open after its
+    Peer closed it (docs/thespian.md, "children close inherited fds").
     """
     global _child_close_applied
     if _child_close_applied:
@@ -174,15 +137,12 @@ def patch_children_close_incoming_sockets() -> None:
 
 
 def patch_setproctitle_import() -> None:
-    """Make Thespian's per-child ``import setproctitle`` cheap when the package is absent
-    (idempotent; nothing changes when it is installed).
+    """Make the ``import setproctitle`` Thespian tries in every new actor process fail at once
+    when the optional package is absent (a ``None`` entry in ``sys.modules``; nothing changes
+    when it is installed).  Idempotent.
 
-    Thespian 4.0.1 (system/utilis.py ``setProcName``) tries ``from setproctitle import
-    setproctitle`` in every new actor process.  When the optional package is not installed, each
-    attempt searches ``sys.path`` again, and that writes ~330 KiB of pages the child shared with
-    its creator (measured with /proc/self/smaps_rollup in a forked child; ~56 KiB with this
-    patch).  A ``None`` entry in ``sys.modules`` makes the import fail at once with the same
-    ImportError, which Thespian ignores as before.
+    Why: each failing attempt searches ``sys.path`` again and writes ~330 KiB of pages the child
+    shared with its creator (docs/thespian.md, "setproctitle import").
     """
     import importlib.util
     import sys
@@ -195,20 +155,13 @@ _init_args_applied = False
 
 
 def patch_cheap_actor_init_args() -> None:
-    """Let Thespian pick an actor's ``__init__`` arguments from its code object (idempotent).
+    """Let Thespian pick an actor's ``__init__`` keyword arguments (``capabilities``,
+    ``requirements``) from ``__init__.__code__`` instead of through ``inspect``.
 
-    Thespian 4.0.1 creates every actor with ``withPossibleInitArgs(capabilities=...,
-    requirements=...).create(cls)`` (thespian/system/utilis.py), which passes those of the two
-    keywords that ``cls.__init__`` names.  To find the names it iterates
-    ``inspect.signature(...).parameters`` - the keys, strings, so ``P.name`` raises
-    AttributeError - then tries ``inspect.getargspec`` (gone in Python 3.11: AttributeError
-    again) and finally ``inspect.getfullargspec``.  In a freshly forked actor process that
-    detour writes ~700 KiB of pages it shared with its creator (plain construction: ~190 KiB;
-    measured with /proc/self/smaps_rollup), twice per connection (Peer, Protocol actor).
-
-    Same result, read from ``__init__.__code__`` (positional and keyword-only parameter names);
-    an ``__init__`` without a code object (a C slot, e.g. ``object.__init__``) goes to
-    Thespian's own method.
+    Replaces ``thespian.system.utilis.withPossibleInitArgs.create``; same result (the keywords
+    ``__init__`` names), and an ``__init__`` without a code object goes to the original.  Why:
+    Thespian's detour through three ``inspect`` calls writes ~700 KiB of shared pages in every
+    new actor process (docs/thespian.md, "actor init args").
     """
     global _init_args_applied
     if _init_args_applied:
@@ -233,17 +186,13 @@ _inaccessible_applied = False
 
 
 def patch_child_inaccessible() -> None:
-    """Make an exiting actor drop the child it could not reach, not the last one (idempotent).
+    """Make an exiting actor drop the child its ActorExitRequest could not reach, not its last
+    child.
 
-    Thespian 4.0.1 (actorManager ``_shutdownActor``) sends ActorExitRequest to each child with
-    ``onError=lambda r, m: self._childInaccessible(each, m)``: the lambda reads ``each`` when
-    the send fails, after the loop, so it is the *last* child, whichever failed.  A child that
-    died while its parent was exiting (a Peer SIGKILLed during shutdown, or one that exited at
-    that moment) then stays in the parent's child list - the parent waits for its
-    ChildActorExited forever and the ActorSystem's shutdown leaves processes behind - and a
-    live child is dropped instead.  The callback's second argument is the failed
-    TransmitIntent; its ``targetAddr`` is the child that could not be reached.  A target that
-    is no longer a child (already handled, or readdressed to dead letters) needs nothing.
+    Replaces ``ActorManager._childInaccessible(childAddress, exitRequestIntent)``: the child is
+    taken from the failed intent's ``targetAddr``.  Why: Thespian's callback lambda in
+    ``_shutdownActor`` binds its loop variable late, so a child that died during its parent's
+    exit stayed listed and the parent never exited (docs/thespian.md, "unreachable child").
     """
     global _inaccessible_applied
     if _inaccessible_applied:
@@ -269,14 +218,13 @@ _run_headroom_applied = False
 
 
 def patch_actor_run_headroom() -> None:
-    """Run every actor process's message loop with frame-stack room (idempotent).
+    """Run every actor process's message loop through
+    :func:`actors.adapter.frame_stack.run_with_headroom`.
 
-    ``ActorManager.run`` (Thespian 4.0.1, called by ``startChild`` in each forked actor
-    process and returning when the actor exits) goes through
-    :func:`actors.adapter.frame_stack.run_with_headroom`, so the loop and its handlers, which stay well
-    inside the ~64 KiB of room, never call across a CPython 3.11 frame-stack chunk boundary -
-    an mmap and a munmap per crossing call (CPython gh-142183; measured in a Protocol actor: 6
-    of each per message).
+    Wraps ``ActorManager.run`` (called in each new actor process; returns when the actor
+    exits).  Why: on CPython 3.11 a loop that calls across a frame-stack chunk boundary pays an
+    mmap and a munmap per call (gh-142183), 6 of each per message in a Protocol actor
+    (docs/thespian.md, "frame-stack headroom").
     """
     global _run_headroom_applied
     if _run_headroom_applied:
@@ -296,35 +244,25 @@ def patch_actor_run_headroom() -> None:
 
 
 DRAIN_TRANSMIT_SLICE_S = 0.05
-"""Seconds an exiting actor waits for its last transmits to complete before it accepts the
-connections opened to it meanwhile (:func:`patch_drain_accepts_incoming`)."""
+"""Seconds an exiting actor waits for its last transmits before it accepts the connections
+opened to it meanwhile (:func:`patch_drain_accepts_incoming`)."""
 
 DRAIN_ACCEPT_SLICE_S = 0.005
-"""Seconds of each pass in which the exiting actor accepts and ACKs incoming messages."""
+"""Seconds of each pass in which the exiting actor accepts, ACKs and drops incoming messages."""
 
 _drain_accepts_applied = False
 
 
 def patch_drain_accepts_incoming() -> None:
-    """Let an exiting actor ACK messages sent to it while it drains its own (idempotent).
+    """Let an exiting actor ACK (and drop) messages sent to it while it waits for the ACKs of
+    its own last messages.
 
-    After its loop ends, Thespian 4.0.1 (``systemCommonBase.drainTransmits``, called from
-    ``ActorManager.run``) waits up to MAX_SHUTDOWN_DRAIN_PERIOD = 7 s for the ACKs of the
-    messages the actor still has in flight - typically its ChildActorExited to its parent - with
-    ``transport.run(TransmitOnly)``, which reads sockets already open to it but never accepts a
-    new connection.  A message that needs a new connection to the exiting actor (one sent by
-    an actor that had not sent to it before) is neither ACKed nor refused until the drain is
-    over; if its sender is itself exiting and waiting for that ACK, each holds the other for
-    the whole 7 s.  Seen at node shutdown with the Server's pooled Peers (config ``peer_pool``):
-    the Server and its Peers each stuck in drainTransmits with one transmit pending (py-spy),
-    past the tests' 5 s wait for the system's processes.
-
-    Patched: the drain waits for its transmits in slices of :data:`DRAIN_TRANSMIT_SLICE_S`;
-    between slices, while transmits are still pending, it accepts incoming connections for
-    :data:`DRAIN_ACCEPT_SLICE_S` and ACKs and drops what arrives - what the actor would have
-    done with a message that reached it after its exit request.  The overall limit stays
-    MAX_SHUTDOWN_DRAIN_PERIOD.  Watched fds are forgotten first (the actor's handlers must not
-    run again).  A drain that completes in the first slice, the usual case, is unchanged.
+    Replaces ``systemCommonBase.drainTransmits``: it waits for its transmits in slices of
+    :data:`DRAIN_TRANSMIT_SLICE_S` and, while some are pending, accepts incoming connections for
+    :data:`DRAIN_ACCEPT_SLICE_S` between slices, within Thespian's overall limit
+    ``MAX_SHUTDOWN_DRAIN_PERIOD`` (7 s); watched fds are forgotten first.  Why: Thespian's drain
+    accepts no new connection, so two actors exiting towards each other held each other for the
+    full 7 s (docs/thespian.md, "drain accepts").
     """
     global _drain_accepts_applied
     if _drain_accepts_applied:
@@ -363,13 +301,13 @@ _fork_start_applied = False
 
 
 def patch_fork_start_message() -> None:
-    """Queue the start message a new actor inherited from its creator as its first message
-    (idempotent; actors/adapter/fork_start.py).
+    """Queue the start message a new actor inherited from its creator
+    (:mod:`actors.adapter.fork_start`) as its first message, from its parent's address.
 
-    Wraps ``ActorManager._createInstance`` (Thespian 4.0.1; called in the new actor process by
-    ``ActorManager.run`` before its loop starts): once the instance exists, a message left in
-    :data:`actors.adapter.fork_start._pending` goes to the front of the transport's incoming envelopes,
-    from the parent's address, so the loop hands it to ``receiveMessage`` first.
+    Wraps ``ActorManager._createInstance`` (called in the new actor process before its loop
+    starts): the message goes to the front of the transport's ``_incomingEnvelopes``.  Why: one
+    Thespian message, connection, ACK and wake-up fewer per new Peer and Protocol actor
+    (docs/thespian.md, "fork start").
     """
     global _fork_start_applied
     if _fork_start_applied:
@@ -391,3 +329,35 @@ def patch_fork_start_message() -> None:
     ActorManager._createInstance = create_instance
     fork_start._delivering = True
     _fork_start_applied = True
+
+
+_bind_host: str | None = None
+
+
+def patch_bind_host(host: str) -> None:
+    """Make every Thespian socket created from now on in this process (and the actor processes
+    forked from it) bind to ``host`` (an IP address) instead of all interfaces, and set
+    ``THESPIAN_BASE_IPADDR`` to it.
+
+    Replaces the property ``IPBase.IPActorAddress.bindArgs``: an address whose bind name has
+    the empty host ("" = all interfaces) binds to ``host``; others are unchanged.  A later call
+    changes the host.  Why: Thespian binds every actor socket to all interfaces and unpickles
+    what arrives, so whoever reaches a port runs code (docs/thespian.md, "bind host";
+    README.md, "Security").
+    """
+    global _bind_host
+    os.environ["THESPIAN_BASE_IPADDR"] = host
+    if _bind_host is None:
+        from thespian.system.transport import IPBase
+
+        original = IPBase.IPActorAddress.bindArgs
+
+        def bind_args(self):
+            name = self.bindname
+            if name and name[0] == "" and _bind_host:
+                return ((_bind_host,) + tuple(name[1:]),)
+            return (name,)
+
+        bind_args.__wrapped__ = original.fget
+        IPBase.IPActorAddress.bindArgs = property(bind_args)
+    _bind_host = host

@@ -1,22 +1,14 @@
 """Hand a watched fd's readiness straight to the actor, without a pass of Thespian's loop.
 
-Why: a subprotocol round trip crosses six actor wake-ups (Protocol -> Peer -> remote Peer ->
-remote Protocol and back), each one a WatchMessage.  Thespian 4.0.1 delivers a WatchMessage
-through a full pass of TCPTransport ``_runWithExpiry`` (lists of every socket and intent, the
-delay of each, a new selector, idle-socket and timeout scans) and ActorManager
-``_handleOneMessage`` (debug-log formatting, statistics), which measured as much Python as the
-Peer's own work per hop (bench/profile_node.py ``--case rtt``).
-
-How: :class:`actors.adapter.loop_selector.PassSelector` (the selector Thespian's loop waits in) calls
+:class:`actors.adapter.loop_selector.PassSelector` (the selector Thespian's loop waits in) calls
 :class:`WatchShortcut` when only the actor's watched fds are ready; it runs the actor's
-``receiveMessage(WatchMessage(fds))`` as ActorManager would (the returned ThespianWatch is
-installed with the transport's ``set_watch``) and the selector waits again in the same pass.
-Thespian stays in charge of everything else: the wait ends, and its loop runs as usual, as
-soon as one of its own sockets is ready (messages, ACKs, new connections, the shutdown and
-child-exit signals, which connect to the actor's socket to wake it), when its timeout (the
-next wakeupAfter, transmit retries) is over, or when the handler did anything that Thespian
-must act on: sent or created through Thespian, asked for a wakeup, changed its watch list, or
-the actor is exiting.
+``receiveMessage(WatchMessage(fds))`` as Thespian's ActorManager would (installing the returned
+ThespianWatch with the transport's ``set_watch``), and the selector waits again in the same
+pass.  The wait ends, and Thespian's loop runs as usual, as soon as one of Thespian's own
+sockets is ready, its timeout is over, or the handler did anything Thespian must act on (sent
+or created through Thespian, asked for a wakeup, changed its watch list, or the actor is
+exiting).  Why: Thespian delivers each WatchMessage through a full pass of its loop, as much
+Python as the Peer's own work per hop (docs/thespian.md, "watch shortcut").
 """
 
 from __future__ import annotations

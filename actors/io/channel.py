@@ -1,21 +1,15 @@
 """The data path between a Peer actor and one of its Protocol actors: a private message stream.
 
-Why not Thespian's own transport for this hop: on multiprocTCPBase every message waits for an
-application-level ACK, one in flight per sender/receiver pair, so one hop costs ~0.25-0.5 ms
-and a pair carries ~2,000 messages/s (docs/thespian-facts.md §5).  The Peer <-> Protocol hop is on
-the path of every subprotocol message twice per round trip, and it dominated the node's
-round-trip time (bench/run_all.py ``rtt``).  A socket watched with ThespianWatch wakes an
-actor in ~32 µs (docs/thespian-facts.md §1).
-
-So the Peer makes an AF_UNIX stream socketpair before it forks a Protocol actor
-(``createActor`` forks, docs/thespian-facts.md §2: the child inherits the fd), keeps one end and
-tells the child the number of the other in :class:`messages.protocol.ProtocolStart`.  Both
-actors stay ordinary Thespian actors (created, supervised and stopped by Thespian); only the
-hot messages (ToProtocol, FromProtocol, OutboundCredit, ProtocolStop, protocol events and
-info) travel here, in order, as the same typed messages.  Each message is pickled and
-prefixed with its length (4 bytes, big-endian).  The channel is as trusted as Thespian's own
-transport (which also unpickles): both ends are processes of the same node, and an AF_UNIX
-socketpair has no address anyone else can reach.
+The Peer makes an AF_UNIX stream socketpair before it forks a Protocol actor (``createActor``
+forks, docs/thespian-facts.md §2: the child inherits the fd), keeps one end and tells the child
+the number of the other in :class:`messages.protocol.ProtocolStart`.  Both stay ordinary
+Thespian actors (created, supervised and stopped by Thespian); only the hot messages
+(ToProtocol, FromProtocol, OutboundCredit, ProtocolStop, protocol events and info) travel here,
+in order, as the same typed messages, each pickled and prefixed with its length (4 bytes,
+big-endian).  The channel is as trusted as Thespian's own transport, which also unpickles: both
+ends are processes of the same node, and a socketpair has no address anyone else can reach.
+Why not Thespian's transport: it ACKs every message, one in flight per pair of actors (~0.25-0.5
+ms per hop), and this hop is crossed twice per subprotocol round trip (docs/performance.md).
 
 Writes never block an actor (docs/architecture.md: a blocking write between two busy actors can
 deadlock): :meth:`Channel.send` queues and writes what the socket takes; the owner calls

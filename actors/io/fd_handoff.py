@@ -3,18 +3,14 @@
 An inbound connection's socket goes, with SCM_RIGHTS, over the Server's *inbound hand-off
 socket* (an abstract-namespace AF_UNIX datagram socket, docs/thespian-facts.md §2b), in the same
 datagram as the connection's ``conn_id`` and remote address.  The Server then forks the Peer
-actor while it holds the socket, so the Peer *inherits* it: no message from the Peer to fetch
-it, no socket from each Peer into the Listener.  (Before: a Thespian message from the Listener
-to the Server, then one from the Peer to the Listener asking for the fd - over a new transport
-connection the Listener then kept and scanned on every loop pass - and the fd over a third
-socket.)
+actor while it holds the socket, so the Peer inherits it.  Why: no Thespian message or
+transport connection per connection for the socket (docs/performance.md).
 
-Every fd the creating process holds must not leak into its other children (a copy held by
-another process keeps a connection open after its Peer closes it): :func:`hold` registers an
-fd, :func:`release` removes it, and the Thespian patch
-:func:`actors.adapter.thespian_patches.patch_children_close_incoming_sockets` has every new child close
-the registered ones (the hand-off socket itself).  An inbound socket the Server forks a new Peer
-for is never registered: that child is meant to inherit it.
+No fd may leak into the creating process's other children (a copy held elsewhere keeps a
+connection open after its Peer closed it): :func:`hold` registers an fd (the hand-off socket
+itself), :func:`release` removes it, and every new child closes the registered ones
+(docs/thespian.md, "children close inherited fds").  An inbound socket the Server forks a new
+Peer for is never registered: that child is meant to inherit it.
 
 Datagram: ASCII ``"<conn_id> <host> <port>"`` and exactly one fd.  Anything else (a local
 process can write to an abstract socket) is refused: its fds are closed, one log line.

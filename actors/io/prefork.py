@@ -1,17 +1,12 @@
 """Make a process that forks Peer actors leave more of its memory shared with them.
 
-Every Peer process is forked from the Server, and every Protocol actor from its Peer
-(multiprocTCPBase).  A forked child shares its creator's pages until it writes to one; what it
-writes becomes its own (copy on write) and counts in full against the peer (issue 7 measures
-PSS per connected peer).  Part of what a Peer wrote was one-time, lazy set-up inside the
-libraries of the wire layer - OpenSSL's AES-CTR and keccak state, secp256k1 contexts, python-
-snappy, RLP sedes, the frame codec's code paths - done again in every Peer because the Server
-itself had never run it.
-
-:func:`rehearse_connection` runs one complete RLPx connection in memory in the creating
-process, so that set-up is done once there and inherited, shared, by every child.  Measured
-with 10 raw RLPx clients connected (bench/run_all.py ``memory``): PSS per peer, its Protocol
-actor included, 14.65 -> 12.1 MiB.
+Every Peer process is forked from the Server, and every Protocol actor from its Peer; what a
+child writes of its creator's pages becomes its own (copy on write) and counts in full against
+the peer.  Part of it was one-time lazy set-up inside the wire layer's libraries (OpenSSL's
+AES-CTR and keccak state, secp256k1 contexts, snappy, RLP sedes, the frame codec's paths),
+redone in every Peer because the Server had never run it.  :func:`rehearse_connection` runs one
+complete RLPx connection in memory in the creating process, so that set-up is done once there
+and shared by every child (docs/performance.md, "Memory").
 """
 
 from __future__ import annotations
