@@ -71,8 +71,59 @@ def start_actor_system(admin_port: int, bind: str = DEFAULT_BIND, level: str = "
         raise NodeStartError(f"actor system admin port {bind}:{admin_port} is already in use")
     install(bind)
     logging.getLogger("devp2p").setLevel(level)
-    return ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=log_defs(level, log_file, terminal),
+    before = set(child_pids(os.getpid()))
+    asys = ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=log_defs(level, log_file, terminal),
                        transientUnique=True)
+    reap_new_children(before)
+    return asys
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (any state), from /proc/<pid>/task/*/children."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return out
+
+
+REAP_WAIT_S = 2.0
+"""How long :func:`reap_new_children` waits for the admin's launcher process to exit, seconds."""
+
+
+def reap_new_children(before: set[int], wait_s: float = REAP_WAIT_S) -> list[int]:
+    """Reap the children of this process that are not in ``before``; return the pids reaped.
+
+    Thespian 4.0.1 starts its admin as a ``multiprocessing.Process`` that forks the real admin
+    and exits at once (``multiprocCommon.startAdmin``), then drops it from multiprocessing's
+    records (``detach_child``), so nobody waits for it: without this it stays a zombie child of
+    the starting process for the system's whole life.  Only the children that appeared during
+    the ``ActorSystem()`` call are waited for, each with ``WNOHANG`` for at most ``wait_s``.
+    """
+    import time as _time
+
+    reaped = []
+    deadline = _time.monotonic() + wait_s
+    for pid in set(child_pids(os.getpid())) - before:
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break  # reaped elsewhere (or not our child after all)
+            if done:
+                reaped.append(pid)
+                break
+            if _time.monotonic() >= deadline:
+                break
+            _time.sleep(0.005)
+    return reaped
 
 
 def server_global_name(node_name: str) -> str:

@@ -411,3 +411,32 @@ def test_fault_command_and_recovery_events(tmp_path, runs):
     assert admin(run, "fault", "listener", "melt", "--node", "alpha").returncode == 2
     kinds = [e["event"] for e in run.read_events()]
     assert kinds.count("fault_injected") == 2
+
+
+def zombie_children(pid: int) -> list[int]:
+    """Children of ``pid`` (that process only: /proc/<pid>/task/*/children) in state Z."""
+    zombies = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children = [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+        for child in children:
+            try:
+                with open(f"/proc/{child}/stat") as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if st[st.rindex(")") + 2] == "Z":
+                zombies.append(child)
+    return zombies
+
+
+def test_run_node_has_no_zombie_child(tmp_path, runs):
+    # Thespian's admin launcher exits right after forking the admin (issue 18 point 5)
+    run = runs(tmp_path, two_node_yaml(free_port(), free_port(), free_port()), "--events", "events.jsonl")
+    run.wait_events("peer_added", count=2)
+    assert zombie_children(run.proc.pid) == []
+    run.proc.send_signal(signal.SIGTERM)
+    assert run.wait_exit() == 0
