@@ -93,6 +93,7 @@ class Peer(NodeActor):
         self.connecting = False
         self.finished = False
         self.actors: dict[str, _Actor] = {}
+        self._unreported = 0  # bytes written (early writes included) not yet reported to the machine
         self._rview = receive_buffer(READ_CHUNK)
 
     # -- start -------------------------------------------------------------------------
@@ -374,11 +375,12 @@ class Peer(NodeActor):
             self.send(self.myAddress, ActorExitRequest())  # no exit order from the Server came
 
     # -- writing -----------------------------------------------------------------------
-    def _write(self) -> bool | None:
-        """Write what the socket takes of the machine's out-buffer.  Returns whether bytes were
-        written, or None after a write error (the machine has been told)."""
+    def _write(self) -> int | None:
+        """Write what the socket takes of the machine's out-buffer.  Returns the bytes written
+        (also added to those the next :meth:`PeerMachine.wrote` reports), or None after a write
+        error (the machine has been told)."""
         out = self.machine.out
-        progressed = False
+        progressed = 0
         while out:
             try:
                 n = self.sock.send(memoryview(out)[:WRITE_CHUNK])
@@ -390,22 +392,23 @@ class Peer(NodeActor):
             if n <= 0:
                 break
             del out[:n]
-            progressed = True
+            progressed += n
+        self._unreported += progressed
         return progressed
 
     def _flush(self) -> None:
         """Write the out-buffer, retry on a timer while bytes remain, and tell the machine."""
         if self.sock is None or self.finished or self.connecting:
             return
-        progressed = self._write()
-        if progressed is None:
+        if self._write() is None:
             return
         if self.machine.out:
             if not self.timers.is_set("flush"):
                 self.after("flush", FLUSH_POLL_S)
         else:
             self.timers.cancel("flush")
-        actions = self.machine.wrote(progressed, time.monotonic())
+        written, self._unreported = self._unreported, 0
+        actions = self.machine.wrote(written, time.monotonic())
         if actions:
             self._do(actions)
 

@@ -22,15 +22,27 @@ defaults in parentheses):
   DRAINING       write side shut, discarding until the remote closes  ``grace``
   DONE           finished: :class:`Finish` was returned once
 
-A pending write is also bounded: ``write``: write_s (20 s) without progress.  Disconnect reasons
-follow go-ethereum p2p/peer.go: protocol ended -> QUITTING, protocol failed -> SUBPROTOCOL_ERROR,
-bad frame or unknown code -> PROTOCOL_ERROR, timeouts -> READ_TIMEOUT, socket trouble ->
-NETWORK_ERROR (no Disconnect sent), the remote's reason recorded as remote-requested.
+Two per-message deadlines apply once frames flow (go-ethereum p2p/transport.go
+``frameReadTimeout`` 30 s and ``frameWriteTimeout`` 20 s, set per message in ``ReadMsg`` and
+``WriteMsg``):
+
+  ``frame``: idle_s from the first byte of a frame to its last; a message drip-fed slower than
+  that ends the connection with NETWORK_ERROR, however often bytes arrive (the ``read`` deadline
+  restarts on every byte and only catches silence);
+  ``write``: write_s from the moment a message is queued until its last byte is written
+  (tracked as stream offsets: :meth:`PeerMachine.wrote`); bytes that trickle out do not extend
+  it.  NETWORK_ERROR.
+
+Disconnect reasons follow go-ethereum p2p/peer.go: protocol ended -> QUITTING, protocol failed ->
+SUBPROTOCOL_ERROR, bad frame or unknown code -> PROTOCOL_ERROR, silence -> READ_TIMEOUT, socket
+trouble and the per-message deadlines -> NETWORK_ERROR (no Disconnect sent, as go-ethereum
+``rlpxTransport.close`` sends none for it), the remote's reason recorded as remote-requested.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass
 
 from config.model import NodeConfig
@@ -168,6 +180,9 @@ class PeerMachine:
         self.reported_stage = REPORTED_STAGE[self.stage]
         self.info_requests: dict[int, set] = {}
         self._restart_notes: dict[str, tuple] = {}
+        self.written = 0  # stream offset: bytes of our side of the stream the shell has written
+        self._queued: deque = deque()  # (end offset, monotonic time queued) of bytes not yet written
+        self._frames_seen = 0  # FrameCodec.frames_read when the ``frame`` deadline was last set
 
     # -- reading the state ---------------------------------------------------------------------
     @property
@@ -261,7 +276,21 @@ class PeerMachine:
             return actions + self._close(exc.reason if exc.reason is not None else DiscReason.PROTOCOL_ERROR,
                                          send=exc.reason is not None, error=exc.detail, cause="protocol_error",
                                          now=now)
+        self._track_frame(now)
         return self._events(events, now)
+
+    def _track_frame(self, now: float) -> None:
+        """Keep the ``frame`` deadline at idle_s after the first byte of the frame being received
+        (go-ethereum p2p/transport.go ``frameReadTimeout``, per message)."""
+        codec = self.conn.codec if self.conn is not None else None
+        if codec is None or self.closing:
+            return
+        frames = codec.frames
+        if not frames.buffered:
+            self.deadlines.pop("frame", None)
+        elif frames.frames_read != self._frames_seen or "frame" not in self.deadlines:
+            self.deadlines["frame"] = now + self.t.idle_s  # a new frame began in these bytes
+        self._frames_seen = frames.frames_read
 
     def remote_closed(self, error: str, cause: str, now: float) -> list:
         """End of stream (``cause`` "closed") or a read error from the socket."""
@@ -286,15 +315,18 @@ class PeerMachine:
         return self._finish()
 
     # -- writing -------------------------------------------------------------------------------
-    def wrote(self, progressed: bool, now: float) -> list:
-        """The shell wrote what the socket took of :attr:`out` (``progressed``: some bytes).
-        Sets or clears the write deadline, releases withheld credit, and ends a closing
-        connection whose last bytes are written."""
+    def wrote(self, written: int, now: float) -> list:
+        """The shell wrote ``written`` bytes from the front of :attr:`out` since its last call
+        (0: none).  Records when the bytes now in :attr:`out` were queued and sets the ``write``
+        deadline to write_s after the oldest of them (go-ethereum ``frameWriteTimeout``, per
+        message), releases withheld credit, and ends a closing connection whose last bytes are
+        written."""
         out = self.out
         actions: list = []
+        self.written += written
+        self._track_out(now)
         if out:
-            if progressed or "write" not in self.deadlines:
-                self.deadlines["write"] = now + self.t.write_s
+            self.deadlines["write"] = self._queued[0][1] + self.t.write_s
         else:
             self.deadlines.pop("write", None)
             if self.stage == Stage.CLOSING and self.conn is not None:
@@ -307,6 +339,22 @@ class PeerMachine:
                 if credit is not None:
                     actions.append(ToProtocol(link.name, credit))
         return actions
+
+    def _track_out(self, now: float) -> None:
+        """Forget the queued bytes that are written; note the bytes queued since the last call as
+        queued at ``now`` (stream offsets: :attr:`written` + len(:attr:`out`) is the end)."""
+        queued, written, out = self._queued, self.written, self.out
+        end = written + len(out)
+        while queued and queued[0][0] <= written:
+            queued.popleft()
+        if not out or (queued and queued[-1][0] > end):
+            queued.clear()  # what was queued has been dropped (abort, write error)
+        if out and end > (queued[-1][0] if queued else written):
+            queued.append((end, now))
+
+    def oldest_queued(self) -> float | None:
+        """When the oldest byte of :attr:`out` not yet written was queued (monotonic s), or None."""
+        return self._queued[0][1] if self._queued and self.out else None
 
     def write_failed(self, error: str, cause: str, now: float) -> list:
         """A socket write failed (the connection is broken)."""
@@ -583,11 +631,21 @@ class PeerMachine:
                 self.deadlines["read"] = self.last_recv + t.idle_s
             return []
         if name == "write" and self.out:
+            oldest = self.oldest_queued()
+            if oldest is not None and now < oldest + t.write_s:
+                self.deadlines["write"] = oldest + t.write_s
+                return []
             self.out.clear()
             if self.closing:
                 return self._finish()
-            return self._close(DiscReason.NETWORK_ERROR, send=False, error=f"write timeout after {t.write_s:g} s",
-                               cause="timeout", now=now)
+            return self._close(DiscReason.NETWORK_ERROR, send=False, cause="timeout", now=now,
+                               error=f"write timeout: a message not written within {t.write_s:g} s of being queued")
+        if name == "frame" and not self.closing:
+            if self.read_paused or not self.reading():
+                self.deadlines["frame"] = now + t.idle_s  # we are not reading: not the remote's slowness
+                return []
+            return self._close(DiscReason.NETWORK_ERROR, send=False, cause="timeout", now=now,
+                               error=f"read timeout: a message not complete within {t.idle_s:g} s of its first byte")
         if name == "grace" and self.stage != Stage.DONE:
             return self._finish()
         if name.startswith("restart:"):
@@ -610,7 +668,7 @@ class PeerMachine:
             self.reported_stage = REPORTED_STAGE[self.stage]
         self.stage = Stage.CLOSING
         self.reason, self.remote_requested, self.error, self.cause = DiscReason(reason), remote, error, cause
-        for name in ("ping", "read", "handshake", "connect"):
+        for name in ("ping", "read", "frame", "handshake", "connect"):
             self.deadlines.pop(name, None)
         actions: list = []
         for link in self.links.values():

@@ -87,6 +87,8 @@ class FrameCodec:
         self.max_frame_size = max_frame_size
         self._buf = bytearray()
         self._pending_size: int | None = None  # frame size of a header already decoded
+        self.frames_read = 0
+        """Frames decoded so far (a partial frame that follows a completed one is a new message)."""
 
     def encode(self, frame_data: bytes) -> bytes:
         """Return header || header-mac || frame-ciphertext || frame-mac for ``frame_data``.
@@ -152,6 +154,7 @@ class FrameCodec:
             plain = self._dec.update(frame_ct)
             frame_ct.release()
             out.append(plain[:size] if padded != size else plain)
+            self.frames_read += 1
             pos += padded + 16
             self._pending_size = None
         if pos:
