@@ -20,10 +20,10 @@ from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
 
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
 from messages.admission import CheckpointReply
-from messages.events import (SUPERVISION_RECORDS, ActorExited, FaultInjected, MsgRecv, MsgSend, NodeEvent, ProtocolEventRecord,
-                             Ready, Stopped, Subscribed)
+from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, MsgRecv, MsgSend, NodeEvent,
+                             ProtocolEventRecord, Ready, Stopped, Subscribed)
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
-from messages.peer import (DialDone, DisconnectPeer, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
+from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
                            PeerStartOutbound, PeerUp, SlotFree)
 from messages.supervision import FAULT_MODES, InjectFault
 from node.admission import Admission
@@ -218,6 +218,18 @@ class Server(NodeActor):
         trusted = enode.node_id in self.table.admission.trusted
         start = PeerStartOutbound(self.cfg, self.myAddress, msg.enode, static=msg.static, trusted=trusted)
         self._new_peer(False, start, dial_id=enode.node_id, static=msg.static, remote=enode.address)
+
+    def on_DialUnresolved(self, msg: DialUnresolved, sender):
+        """A dial that never began: its enode's host name did not resolve (node/dial_scheduler.py)."""
+        try:
+            where = "%s:%d" % parse_enode(msg.enode).address
+        except EnodeError:
+            where = "?"
+        self.log.info("node %s: dial failed %s %s: %s (resolve)", self.cfg.name, msg.node_id.hex()[:8], where,
+                      msg.error)
+        reason = DiscReason.NETWORK_ERROR
+        self._publish(DialFailed(msg.node_id.hex(), where, reason.name, int(reason), False, msg.error, "connect",
+                                 "resolve"))
 
     def _new_peer(self, inbound: bool, start, **kw):
         """Fork a Peer actor with its start message (actors/adapter/fork_start.py) and record it;

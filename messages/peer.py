@@ -58,6 +58,16 @@ class DialRequest:
 
 
 @dataclass(frozen=True)
+class DialUnresolved:
+    """Dialer -> Server: the host name of ``enode`` (of ``node_id``) did not resolve: ``error``.
+    Published as ``dial_failed`` with stage "connect" and cause "resolve"."""
+
+    node_id: bytes
+    enode: str
+    error: str
+
+
+@dataclass(frozen=True)
 class DialDone:
     """Server -> Dialer: the dial of ``node_id`` ended: ``ok`` (peer added) or ``error``."""
 
@@ -120,11 +130,12 @@ STAGES = ("connect", "handshake", "hello", "checkpoint", "running")
 exchange, a rejection at one of the Server's checkpoints, or after the peer was added."""
 
 CAUSES = ("refused", "timeout", "unreachable", "reset", "closed", "remote_disconnect", "rejected",
-          "protocol_error", "subprotocol", "requested", "error")
+          "protocol_error", "subprotocol", "requested", "error", "resolve")
 """Kinds of :attr:`PeerGone.cause`: connection refused; a deadline passed (dial, handshake, read,
 write); no route; reset by the remote; closed by the remote without Disconnect; the remote sent
 Disconnect; a checkpoint of this node refused it; the remote broke RLPx or the base protocol;
-a subprotocol ended or failed; this node asked (admin, shutdown); anything else."""
+a subprotocol ended or failed; this node asked (admin, shutdown); anything else; and, for a
+dial only (:class:`DialUnresolved`), the enode's host name did not resolve."""
 
 
 @dataclass(frozen=True)

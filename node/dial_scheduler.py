@@ -12,7 +12,13 @@ Rules:
   peers and dials in flight);
 * at most ``max_pending`` dials in flight (``MaxPendingPeers``);
 * never dial ourselves, a connected node, a node being dialled, or one outside NetRestrict
-  (p2p/dial.go ``checkDial``).
+  (p2p/dial.go ``checkDial``);
+* a node given by host name (``enode://...@localhost:30303``) is resolved before any of these
+  checks, as go-ethereum p2p/dial.go ``dialTask.resolve`` does (5 s, :data:`RESOLVE_TIMEOUT_S`),
+  and dialled at the resolved address; NetRestrict applies to that address.  The address is
+  resolved again after a failed dial.  The scheduler only says which names to resolve
+  (:meth:`DialScheduler.resolve_due`) and takes the answers (:meth:`DialScheduler.resolved`);
+  the Dialer actor runs the lookups off its thread.
 """
 
 from __future__ import annotations
@@ -22,6 +28,28 @@ from dataclasses import dataclass
 
 from rlpx.enode import Enode, parse_enode
 
+RESOLVE_TIMEOUT_S = 5.0
+"""Longest wait for one name's resolution, seconds (go-ethereum resolves with a 5 s context)."""
+
+
+def is_ip(host: str) -> bool:
+    """True if ``host`` is an IPv4 or IPv6 literal (no resolution needed)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def pick_address(addresses) -> str | None:
+    """The address to dial among ``addresses`` (IP strings, in resolver order): the first IPv4
+    one, else the first (go-ethereum p2p/dial.go prefers IPv4 the same way); None if empty."""
+    addresses = list(addresses)
+    for a in addresses:
+        if ":" not in a:
+            return a
+    return addresses[0] if addresses else None
+
 
 @dataclass
 class _Target:
@@ -29,6 +57,20 @@ class _Target:
     static: bool = False
     failures: int = 0
     not_before: float = 0.0
+    ip: str | None = None      # the resolved address of a host name
+    resolving: bool = False
+
+    @property
+    def named(self) -> bool:
+        return not is_ip(self.enode.host)
+
+    def address(self) -> str | None:
+        """The IP to dial (None: a name not resolved yet)."""
+        return self.ip if self.named else self.enode.host
+
+    def dial_enode(self) -> Enode:
+        e = self.enode
+        return e if not self.named else Enode(e.node_id, self.ip, e.tcp_port, e.udp_port)
 
 
 class DialScheduler:
@@ -56,6 +98,8 @@ class DialScheduler:
         if t is None:
             self.static[e.node_id] = _Target(e, static=True)
         else:
+            if t.enode.host != e.host:
+                t.ip = None
             t.enode = e
         return e.node_id
 
@@ -96,13 +140,48 @@ class DialScheduler:
             if ok:
                 t.failures = 0
             else:
-                t.failures += 1
-                delay = min(self.backoff_max_s, self.history_s * 2 ** (t.failures - 1))
-                t.not_before = max(t.not_before, now + delay)
+                self._failed(t, now)
+                t.ip = None  # a name is resolved again before the next dial (go-ethereum dial.go)
+
+    def _failed(self, t: _Target, now: float) -> None:
+        t.failures += 1
+        delay = min(self.backoff_max_s, self.history_s * 2 ** (t.failures - 1))
+        t.not_before = max(t.not_before, now + delay)
+
+    def resolved(self, node_id: bytes, addresses, now: float) -> str | None:
+        """The name of ``node_id``'s enode resolved to ``addresses`` (IP strings; empty: it did
+        not resolve, or not within :data:`RESOLVE_TIMEOUT_S`).  Returns the address chosen
+        (:func:`pick_address`), or None: the failure counts as a failed dial (backoff)."""
+        ip = pick_address(addresses)
+        for table in (self.static, self.dynamic):
+            t = table.get(node_id)
+            if t is None or not t.resolving:
+                continue
+            t.resolving = False
+            t.ip = ip
+            if ip is None:
+                self._failed(t, now)
+        return ip
 
     # -- decisions ---------------------------------------------------------------------
     def check(self, t: _Target, now: float) -> str | None:
-        """Why ``t`` cannot be dialled now (None = it can)."""
+        """Why ``t`` cannot be dialled now (None = it can); a host name that is not resolved yet
+        is "unresolved" (:meth:`resolve_due`)."""
+        why = self._check_node(t, now)
+        if why is not None:
+            return why
+        host = t.address()
+        if host is None:
+            return "resolving" if t.resolving else "unresolved"
+        if self.nets:
+            ip = ipaddress.ip_address(host.split("%")[0])
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+                ip = ip.ipv4_mapped
+            if not any(ip in n for n in self.nets if n.version == ip.version):
+                return "not in netrestrict list"
+        return None
+
+    def _check_node(self, t: _Target, now: float) -> str | None:
         nid = t.enode.node_id
         if nid == self.local_id:
             return "is self"
@@ -112,19 +191,23 @@ class DialScheduler:
             return "already dialing"
         if t.enode.tcp_port == 0:
             return "no TCP port"
-        if self.nets:
-            try:
-                ip = ipaddress.ip_address(t.enode.host)
-            except ValueError:
-                ip = None
-            if ip is not None and not any(ip in n for n in self.nets if n.version == ip.version):
-                return "not in netrestrict list"
         if t.not_before > now:
             return "recently dialed"
         return None
 
+    def resolve_due(self, now: float) -> list[tuple[bytes, str, int]]:
+        """Return [(node id, host name, tcp port)] to resolve now (names not resolved, of targets
+        that pass every check but the address's), marking them as resolving."""
+        out = []
+        for t in (*self.static.values(), *self.dynamic.values()):
+            if t.named and t.ip is None and not t.resolving and self._check_node(t, now) is None:
+                t.resolving = True
+                out.append((t.enode.node_id, t.enode.host, t.enode.tcp_port))
+        return out
+
     def due(self, now: float) -> list[tuple[Enode, bool]]:
-        """Return [(enode, static)] to dial now, marking them as dialling."""
+        """Return [(enode, static)] to dial now, marking them as dialling; a target given by
+        name is returned with its resolved address as host."""
         out = []
         for t in list(self.static.values()):
             if len(self.dialing) >= self.max_pending:
@@ -145,7 +228,7 @@ class DialScheduler:
     def _start(self, t: _Target, now: float) -> tuple[Enode, bool]:
         self.dialing.add(t.enode.node_id)
         t.not_before = now + self.history_s
-        return t.enode, t.static
+        return t.dial_enode(), t.static
 
     def next_due(self, now: float) -> float | None:
         """Earliest time a currently blocked-by-history target may become dialable."""

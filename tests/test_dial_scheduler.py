@@ -172,3 +172,48 @@ def test_net_restrict():
     s.add_static(outside)
     assert ids(s.due(0.0)) == [nid(inside)]
     assert s.check(s.static[nid(outside)], 0.0) == "not in netrestrict list"
+
+
+# -- names resolved before the checks (issue 18 point 4, go-ethereum p2p/dial.go) --------------
+
+def test_name_is_resolved_before_netrestrict_applies():
+    s = sched(net_restrict=("10.0.0.0/8",))
+    x = enode(host="localhost")
+    s.add_static(x)
+    assert s.due(0.0) == []  # never dialled unresolved
+    assert s.resolve_due(0.0) == [(nid(x), "localhost", 30303)]
+    assert s.resolve_due(0.0) == []  # one lookup at a time
+    assert s.resolved(nid(x), ["127.0.0.1"], 0.0) == "127.0.0.1"
+    assert s.due(0.0) == []
+    assert s.check(s.static[nid(x)], 0.0) == "not in netrestrict list"
+
+
+def test_resolved_name_is_dialled_at_its_address_and_resolved_again_after_a_failed_dial():
+    s = sched(net_restrict=("127.0.0.0/8",))
+    x = enode(host="localhost")
+    s.add_static(x)
+    s.resolve_due(0.0)
+    s.resolved(nid(x), ["::1", "127.0.0.1"], 0.0)  # IPv4 preferred
+    [(e, static)] = s.due(0.0)
+    assert e.host == "127.0.0.1" and e.node_id == nid(x) and static
+    s.dial_done(nid(x), False, 1.0)
+    assert s.due(100.0) == [] and s.resolve_due(100.0) == [(nid(x), "localhost", 30303)]
+
+
+def test_name_that_does_not_resolve_backs_off_like_a_failed_dial():
+    s = sched()
+    x = enode(host="node.invalid")
+    s.add_static(x)
+    s.resolve_due(0.0)
+    assert s.resolved(nid(x), [], 0.0) is None
+    assert s.resolve_due(1.0) == [] and s.static[nid(x)].failures == 1
+    assert s.resolve_due(6.0) == [(nid(x), "node.invalid", 30303)]  # after history_s * 2**0
+
+
+def test_self_and_connected_checks_come_before_any_lookup():
+    s = sched()
+    me, other = enode(host="localhost", node_id=LOCAL), enode(host="localhost")
+    s.add_static(me)
+    s.add_static(other)
+    s.peer_up(nid(other), dialed=False)
+    assert s.resolve_due(0.0) == []
