@@ -245,19 +245,39 @@ class PeerMachine:
         (host, port). The RLPx handshake begins: the initiator's auth is in :attr:`out`."""
         self.local = tuple(local[:2]) if local else ()
         self.deadlines.pop("connect", None)
-        protocols = sorted(self.specs.values(), key=lambda p: (p.name, p.version))
-        caps = tuple(bp.Capability(p.name, p.version) for p in protocols)
-        node_id = node_id_from_private_key(self.cfg.private_key)
-        listen_port = 0 if self.cfg.no_listen else self.cfg.listen_port
-        hello = bp.Hello(bp.BASE_PROTOCOL_VERSION, self.cfg.name, caps, listen_port, node_id)
-        self.conn = Connection(self.cfg.private_key, hello, [LocalProtocol(p.name, p.version, p.length)
-                                                             for p in protocols],
+        hello, protocols = self._local_hello()
+        self.conn = Connection(self.cfg.private_key, hello, protocols,
                                remote_node_id=self.dial.node_id if self.dial else None)
         self.stage = Stage.HANDSHAKE
         self.reported_stage = "handshake"
         self.last_recv = now
         self.deadlines["handshake"] = now + self.t.handshake_s
         return []
+
+    def handshake_done(self, local: tuple, secrets, leftover: bytes, unsent: bytes, now: float) -> list:
+        """An inbound connection whose auth/ack the Listener ran (node/inbound_handshakes.py):
+        resume at checkpoint 1 with the session's ``secrets`` (rlpx.handshake.Secrets),
+        ``leftover`` (bytes read after the auth) and ``unsent`` (the ack's tail not yet written,
+        now first in :attr:`out`).  The ``handshake`` deadline covers checkpoint 1, as after
+        :meth:`connected`."""
+        self.local = tuple(local[:2]) if local else ()
+        hello, protocols = self._local_hello()
+        self.conn = Connection.from_secrets(self.cfg.private_key, hello, protocols, secrets, leftover, unsent)
+        self.last_recv = now
+        self.deadlines["handshake"] = now + self.t.handshake_s
+        actions = self._events([HandshakeDone(secrets.remote_node_id)], now)
+        self._track_out(now)
+        if self.out:
+            self.deadlines["write"] = self._queued[0][1] + self.t.write_s
+        return actions
+
+    def _local_hello(self) -> tuple[bp.Hello, list]:
+        protocols = sorted(self.specs.values(), key=lambda p: (p.name, p.version))
+        caps = tuple(bp.Capability(p.name, p.version) for p in protocols)
+        node_id = node_id_from_private_key(self.cfg.private_key)
+        listen_port = 0 if self.cfg.no_listen else self.cfg.listen_port
+        hello = bp.Hello(bp.BASE_PROTOCOL_VERSION, self.cfg.name, caps, listen_port, node_id)
+        return hello, [LocalProtocol(p.name, p.version, p.length) for p in protocols]
 
     def connect_failed(self, error: str, cause: str) -> list:
         """The connect (or taking over an inbound socket) failed: finish without a Disconnect."""

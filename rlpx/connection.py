@@ -22,7 +22,7 @@ from . import base_protocol as bp
 from .caps import LocalProtocol, OffsetTable, match_capabilities
 from .disc import DiscReason
 from .errors import HelloError, MessageDecodeError, RLPxError
-from .handshake import Initiator, Recipient
+from .handshake import Initiator, Recipient, Secrets
 from .session import MessageCodec
 
 HANDSHAKE, CHECKPOINT1, HELLO, CHECKPOINT2, RUNNING, CLOSED = (
@@ -105,6 +105,32 @@ class Connection:
             self.out += self._hs.auth
         else:
             self._hs = Recipient(private_key, ephemeral_key, nonce)
+
+    @classmethod
+    def from_secrets(cls, private_key: bytes, hello: bp.Hello, protocols, secrets: Secrets,
+                     leftover: bytes = b"", unsent: bytes = b"") -> "Connection":
+        """A connection whose auth/ack was run elsewhere (the Listener, for an inbound one), in
+        CHECKPOINT1: ``secrets`` are the session's (no frame has passed yet, so its MAC seeds
+        are the MAC states); ``leftover`` the bytes received after the handshake packet (held
+        until :meth:`approve_post_handshake`), ``unsent`` our handshake packet's bytes not yet
+        written (put first in :attr:`out`).  The remote's node id is ``secrets.remote_node_id``."""
+        conn = cls.__new__(cls)
+        conn.private_key = private_key
+        conn.local_hello = hello
+        conn.protocols = [p if isinstance(p, LocalProtocol) else LocalProtocol(*p) for p in protocols]
+        conn.initiator = False
+        conn.remote_node_id = secrets.remote_node_id
+        conn.state = CHECKPOINT1
+        conn.out = bytearray(unsent)
+        conn.codec = MessageCodec(secrets)
+        conn.remote_hello = None
+        conn.table = None
+        conn._held_raw = bytearray(leftover)
+        conn._held_msgs = []
+        conn._disconnect_sent = False
+        conn._disconnect_received = False
+        conn._hs = None
+        return conn
 
     # -- input -------------------------------------------------------------------------
     def feed(self, data: bytes) -> list:

@@ -149,3 +149,29 @@ def test_write_deadline_moves_to_the_next_message_once_the_oldest_is_written():
     assert m.on_time(4.0) == [] and m.stage == Stage.RUNNING
     take_out(m, 4.5)
     assert "write" not in m.deadlines and m.stage == Stage.RUNNING
+
+
+# -- resuming after the Listener's auth/ack (issue 18 point 2) -------------------------------
+
+def test_machine_resumes_at_checkpoint_1_from_the_listeners_handshake():
+    from node.inbound_handshakes import InboundHandshakes
+
+    m = machine()
+    r = remote_for(m)
+    pending = InboundHandshakes(m.cfg.private_key, 50, 5.0)
+    pending.accepted("c", ("127.0.0.1", 40000), 0.0)
+    answered = pending.received("c", bytes(r.out), 0.0)
+    r.out.clear()
+    actions = m.handshake_done(("127.0.0.1", 30303), answered.secrets, b"", answered.ack[10:], 0.0)
+    assert [a.message.stage for a in actions if isinstance(a, ToServer)] == [POST_HANDSHAKE]
+    assert m.stage == Stage.POST_HANDSHAKE and m.remote_node_id == r.local_hello.node_id
+    assert m.deadlines["write"] == TIMEOUTS.write_s  # the ack's tail is queued
+    r.feed(answered.ack[:10])
+    r.feed(take_out(m, 0.0))  # the rest of the ack: the remote's handshake completes
+    r.approve_post_handshake()
+    m.checkpoint_reply(POST_HANDSHAKE, None, 0.1)
+    m.received(bytes(r.out), 0.1)
+    r.out.clear()
+    m.checkpoint_reply(ADD_PEER, None, 0.1)
+    assert m.stage == Stage.RUNNING
+    assert any(isinstance(ev, HelloReceived) for ev in r.feed(take_out(m, 0.1)))
