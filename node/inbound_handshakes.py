@@ -1,0 +1,177 @@
+"""Inbound connections before their Peer exists: the RLPx auth/ack of every pending connection,
+its deadline, and the pending-slot policy, as a plain class driven by the Listener actor (no
+sockets: the Listener passes bytes in and writes what it gets back).
+
+go-ethereum p2p/server.go gives each accepted connection a goroutine and at most
+``MaxPendingPeers`` (50) of them run the handshake at once; here one would be a process, so the
+Listener runs every auth/ack itself and the Server forks a Peer only for a connection whose
+auth was valid and answered (issue 18 point 2).  Rules:
+
+* at most ``max_pending`` connections hold a slot: those reading their auth here, and those
+  handed to the Server until it frees the slot (the peer was added, or is gone);
+* when every slot is taken, the oldest connection that has not sent a complete auth and is at
+  least :data:`MIN_EVICT_AGE_S` old is closed to make room (cause "evicted"), so a flood of silent
+  connections cannot lock real peers out; if none qualifies, nothing is accepted until one does;
+* each connection has ``handshake_s`` (5 s, go-ethereum ``handshakeTimeout``) from its accept to
+  a complete auth (cause "timeout");
+* a bad auth (rlpx.handshake's errors: ECIES, size above 2048 bytes, bad signature) closes it
+  (cause "protocol_error"); no Disconnect exists before the session keys do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rlpx.errors import RLPxError
+from rlpx.handshake import Recipient, Secrets
+
+MIN_EVICT_AGE_S = 0.25
+"""A silent connection younger than this is not evicted (a real peer's auth is usually in its
+first segment; this gives it one round trip and a scheduling delay), seconds."""
+
+
+@dataclass
+class Answered:
+    """The auth of ``conn_id`` was valid: write ``ack``, then hand the connection to the Server
+    with ``secrets`` and ``leftover`` (bytes received after the auth)."""
+
+    conn_id: str
+    ack: bytes
+    secrets: Secrets
+    leftover: bytes
+
+
+class AuthFailed(Exception):
+    """The handshake of ``conn_id`` from ``remote`` (host, port) failed at ``stage`` ("auth")
+    with ``cause`` (:data:`messages.peer.CAUSES`) and ``error`` (one line): close the connection."""
+
+    def __init__(self, conn_id: str, stage: str, cause: str, error: str, remote: tuple = ()):
+        super().__init__(error)
+        self.conn_id, self.stage, self.cause, self.error, self.remote = conn_id, stage, cause, error, remote
+
+
+class _Pending:
+    __slots__ = ("conn_id", "remote", "accepted_at", "hs", "handed")
+
+    def __init__(self, conn_id: str, remote: tuple, accepted_at: float, hs: Recipient | None):
+        self.conn_id, self.remote, self.accepted_at, self.hs = conn_id, remote, accepted_at, hs
+        self.handed = False
+
+
+class InboundHandshakes:
+    """The pending table (see the module docstring).  ``private_key`` 32 bytes; times are
+    monotonic seconds.  Insertion order is accept order, so the first silent entry is the oldest."""
+
+    def __init__(self, private_key: bytes, max_pending: int, handshake_s: float,
+                 min_evict_age_s: float = MIN_EVICT_AGE_S):
+        self.private_key = private_key
+        self.max_pending = max_pending
+        self.handshake_s = handshake_s
+        self.min_evict_age_s = min_evict_age_s
+        self.table: dict[str, _Pending] = {}
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __contains__(self, conn_id: str) -> bool:
+        return conn_id in self.table
+
+    def reading(self) -> list[str]:
+        """The conn_ids whose auth is still awaited here (their sockets are watched)."""
+        return [p.conn_id for p in self.table.values() if not p.handed]
+
+    def remote(self, conn_id: str) -> tuple:
+        """(host, port) of ``conn_id``, () if unknown."""
+        p = self.table.get(conn_id)
+        return p.remote if p is not None else ()
+
+    # -- slots ---------------------------------------------------------------------------
+    def evictable(self, now: float) -> str | None:
+        """The conn_id to close to make room now: the oldest that has not sent a complete auth
+        and is at least ``min_evict_age_s`` old; None if there is none."""
+        for p in self.table.values():
+            if not p.handed:
+                return p.conn_id if now - p.accepted_at >= self.min_evict_age_s else None
+        return None
+
+    def room(self, now: float) -> tuple[bool, str | None]:
+        """Whether one more connection may be accepted now, and which one to evict for it first
+        (None: a slot is free, or none can be evicted)."""
+        if len(self.table) < self.max_pending:
+            return True, None
+        victim = self.evictable(now)
+        return victim is not None, victim
+
+    def accepted(self, conn_id: str, remote: tuple, now: float) -> None:
+        """A connection was accepted at ``now``: it takes a slot and its handshake deadline runs."""
+        self.table[conn_id] = _Pending(conn_id, tuple(remote), now, Recipient(self.private_key))
+
+    def received(self, conn_id: str, data: bytes, now: float) -> Answered | None:
+        """Bytes from ``conn_id``: the answer once its auth is complete and valid, else None.
+        Raises :class:`AuthFailed` (stage "auth", cause "protocol_error") for a bad auth;
+        the entry is then gone."""
+        p = self.table.get(conn_id)
+        if p is None or p.handed:
+            return None
+        try:
+            ack = p.hs.feed(data)
+        except RLPxError as exc:
+            del self.table[conn_id]
+            raise AuthFailed(conn_id, "auth", "protocol_error", f"bad auth: {type(exc).__name__}: {exc}",
+                             p.remote) from None
+        if ack is None:
+            return None
+        p.handed = True
+        answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover)
+        p.hs = None  # its keys now belong to the connection's Peer
+        return answered
+
+    def freed(self, conn_id: str) -> None:
+        """The connection left the table: closed here, or its Peer was added or is gone."""
+        self.table.pop(conn_id, None)
+
+    # -- time ----------------------------------------------------------------------------
+    def expired(self, now: float) -> list[str]:
+        """The conn_ids whose ``handshake_s`` ran out without a complete auth (still listed:
+        close each and call :meth:`freed`)."""
+        return [p.conn_id for p in self.table.values()
+                if not p.handed and now >= p.accepted_at + self.handshake_s]
+
+    def next_deadline(self, now: float) -> float | None:
+        """The next time something is due: a handshake deadline, or, while every slot is taken,
+        the moment the oldest silent connection becomes evictable (only if after ``now``: once
+        it is, :meth:`room` says so and the listening socket is watched again)."""
+        times = [p.accepted_at + self.handshake_s for p in self.table.values() if not p.handed]
+        if len(self.table) >= self.max_pending:
+            for p in self.table.values():
+                if not p.handed:
+                    if p.accepted_at + self.min_evict_age_s > now:
+                        times.append(p.accepted_at + self.min_evict_age_s)
+                    break
+        return min(times) if times else None
+
+
+class RateLimit:
+    """At most ``per_s`` events in any one-second window (windows start at the first event),
+    counting the ones held back: :meth:`allow` returns (allowed, suppressed before this one)."""
+
+    def __init__(self, per_s: int = 10):
+        self.per_s = per_s
+        self.window_start = float("-inf")
+        self.in_window = 0
+        self.suppressed = 0
+
+    def allow(self, now: float) -> tuple[bool, int]:
+        """Whether an event at ``now`` may go out, and how many were suppressed since the last
+        that went out (reported with it, then reset)."""
+        if now - self.window_start >= 1.0:
+            self.window_start, self.in_window = now, 0
+        if self.in_window >= self.per_s:
+            self.suppressed += 1
+            return False, 0
+        self.in_window += 1
+        suppressed, self.suppressed = self.suppressed, 0
+        return True, suppressed
+
+
+__all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "MIN_EVICT_AGE_S"]
