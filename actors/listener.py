@@ -1,22 +1,30 @@
-"""The Listener actor: owns the devp2p TCP listening socket (go-ethereum p2p/server.go
-``listenLoop`` and ``checkInboundConn``).
+"""The Listener actor: owns the devp2p TCP listening socket and runs the RLPx auth/ack of every
+inbound connection before any Peer process exists (go-ethereum p2p/server.go ``listenLoop``,
+``checkInboundConn`` and the recipient side of ``setupConn``).
 
-* At most ``max_pending_peers`` accepted connections are in the handshake phase at once
-  (go-ethereum's accept slots); while all slots are taken the listening socket is left out of
-  the watch, so nothing is accepted.  A slot is freed when the Server says the connection was
-  added or is gone (:class:`messages.peer.SlotFree`).
 * Before a byte is read: NetRestrict (CIDR allow-list) and the per-IP inbound throttle
   (``inbound_throttle_s``, 30 s in go-ethereum; not applied to loopback and LAN addresses,
   p2p/server.go ``checkInboundConn`` / netutil ``AddrIsLAN``).  Rejected connections are
   closed at once.
-* Each accepted socket goes at once, with its ``conn_id`` and remote address, to the Server's
-  inbound hand-off socket (SCM_RIGHTS over an abstract AF_UNIX datagram socket,
-  actors/io/fd_handoff.py); the Listener keeps no copy.  The Server forks the connection's Peer
-  while holding it, so the Peer inherits it.  If the hand-off fails the connection is closed.
+* Every accepted connection is a non-blocking socket watched here (ThespianWatch, like the
+  listening socket) while :class:`node.inbound_handshakes.InboundHandshakes` reads its auth:
+  ``max_pending_peers`` slots, the oldest silent connection evicted when they are full, the
+  ``handshake_s`` deadline (the policy is that class's docstring).
+* A valid auth is answered with the ack at once, and the connection goes, with its
+  ``conn_id``, remote address, session secrets, the bytes read after the auth and the ack's
+  unwritten tail, to the Server's inbound hand-off socket (SCM_RIGHTS over an abstract AF_UNIX
+  datagram socket, actors/io/fd_handoff.py); the Listener keeps no copy.  The Server forks the
+  connection's Peer while holding it, so the Peer inherits it and resumes at checkpoint 1.  Its
+  slot stays taken until the Server says the peer was added or is gone (:class:`SlotFree`).
+* A handshake that fails here (bad auth, silence, eviction, the remote closing) is one log line
+  and a ``handshake_failed`` event (:class:`messages.events.HandshakeFailed`, sent to the Server,
+  which publishes it), at most :data:`messages.events.HANDSHAKE_FAILED_PER_S` per second with the
+  count of those held back.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import time
@@ -24,37 +32,50 @@ import uuid
 
 from thespian.actors import ThespianWatch
 
+from messages.events import HANDSHAKE_FAILED_PER_S, HandshakeFailed
 from messages.lifecycle import ListenerFailed, ListenerReady
 from messages.supervision import ActorPid
-
+from node.inbound_handshakes import AuthFailed, InboundHandshakes, RateLimit
 from node.inbound_policy import InboundPolicy
 
 from .base import NodeActor
 from .io.fd_handoff import send_connection
 
+READ_CHUNK = 8192
+"""Bytes asked of one ``recv`` on a pending connection: an auth is at most 2,050 bytes, and what
+follows it in the same read (leftover) must fit the hand-off datagram (fd_handoff.MAX_DATAGRAM)."""
+
+HOUSEKEEPING_S = 1.0
+"""Interval of the inbound throttle's expiry, seconds."""
+
 
 class Listener(NodeActor):
-    """Accepts inbound connections for one node and hands them to Peer actors."""
+    """Accepts inbound connections for one node, answers their auth and hands them on."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.lsock: socket.socket | None = None
         self.usock: socket.socket | None = None
         self.inbox = b""
-        self.max_pending = 50
-        self.in_handshake: set[str] = set()  # slots taken: handed to the Server, not yet freed
+        self.server = None
+        self.pending: InboundHandshakes | None = None
+        self.socks: dict[str, socket.socket] = {}  # conn_id -> socket whose auth is being read
+        self.by_fd: dict[int, str] = {}
         self.policy: InboundPolicy | None = None
+        self.limit = RateLimit(HANDSHAKE_FAILED_PER_S)
 
     def watch(self):
-        if self.lsock is not None and len(self.in_handshake) < self.max_pending:
-            return ThespianWatch([self.lsock.fileno()])
-        return None
+        fds = list(self.by_fd)
+        if self.lsock is not None and self.pending.room(time.monotonic())[0]:
+            fds.append(self.lsock.fileno())
+        return ThespianWatch(fds) if fds else None
 
     def on_StartListener(self, msg, sender):
         cfg = msg.config
         self.inbox = msg.inbox
+        self.server = msg.server
         self.send(msg.server, ActorPid(os.getpid(), "listener"))
-        self.max_pending = cfg.max_pending_peers
+        self.pending = InboundHandshakes(cfg.private_key, cfg.max_pending_peers, cfg.timeouts.handshake_s)
         self.policy = InboundPolicy(cfg.net_restrict, cfg.timeouts.inbound_throttle_s)
         family = socket.AF_INET6 if ":" in cfg.listen_host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -72,13 +93,27 @@ class Listener(NodeActor):
         self.usock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         host, port = sock.getsockname()[:2]
         self.send(sender, ListenerReady(host, port))
-        self.after("housekeeping", 1.0)
+        self.after("housekeeping", HOUSEKEEPING_S)
 
+    # -- readiness -----------------------------------------------------------------------
     def on_WatchMessage(self, msg, sender):
-        if self.lsock is None or self.lsock.fileno() not in msg.ready:
+        if self.lsock is None:
             return
         now = time.monotonic()
-        while len(self.in_handshake) < self.max_pending:
+        lfd = self.lsock.fileno()
+        for fd in msg.ready:
+            conn_id = self.by_fd.get(fd)
+            if conn_id is not None:
+                self._read(conn_id, now)
+        if lfd in msg.ready:
+            self._accept(now)
+        self._arm_deadline()
+
+    def _accept(self, now: float) -> None:
+        while self.lsock is not None:
+            ok, victim = self.pending.room(now)
+            if not ok:
+                return
             try:
                 conn, addr = self.lsock.accept()
             except (BlockingIOError, InterruptedError):
@@ -91,30 +126,107 @@ class Listener(NodeActor):
                 self.log.info("listener: rejected inbound %s:%s: %s", addr[0], addr[1], why)
                 _close(conn)
                 continue
+            if victim is not None:
+                self._fail(victim, "auth", "evicted", "closed to make room: no complete auth", now)
+            conn.setblocking(False)
             conn_id = uuid.uuid4().hex
-            try:
-                send_connection(self.usock, self.inbox, conn, conn_id, addr)
-            except OSError as exc:
-                self.log.warning("listener: inbound %s:%s dropped, hand-off to the Server failed: %s",
-                                 addr[0], addr[1], exc)
-                _close(conn)
-                continue
-            conn.close()  # the Server holds its own copy now; no shutdown, which would end the stream
-            self.in_handshake.add(conn_id)
+            self.pending.accepted(conn_id, addr[:2], now)
+            self.socks[conn_id] = conn
+            self.by_fd[conn.fileno()] = conn_id
+            self._read(conn_id, now)  # a real peer's auth is often there already
 
+    def _read(self, conn_id: str, now: float) -> None:
+        sock = self.socks.get(conn_id)
+        if sock is None:
+            return
+        try:
+            data = sock.recv(READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            cause = "reset" if exc.errno in (errno.ECONNRESET, errno.EPIPE) else "error"
+            self._fail(conn_id, "auth", cause, f"read error: {exc}", now)
+            return
+        if not data:
+            self._fail(conn_id, "auth", "closed", "closed by the remote before a complete auth", now)
+            return
+        try:
+            answered = self.pending.received(conn_id, data, now)
+        except AuthFailed as exc:
+            self._fail(conn_id, exc.stage, exc.cause, exc.error, now, exc.remote)
+            return
+        if answered is not None:
+            self._hand_off(answered, now)
+
+    def _hand_off(self, answered, now: float) -> None:
+        """Write the ack (what the socket takes) and pass the connection to the Server."""
+        conn_id = answered.conn_id
+        sock = self.socks.pop(conn_id)
+        self.by_fd.pop(sock.fileno(), None)
+        remote = self.pending.remote(conn_id)
+        try:
+            written = sock.send(answered.ack)
+        except (BlockingIOError, InterruptedError):
+            written = 0
+        except OSError as exc:
+            self.socks[conn_id] = sock  # for _fail to close
+            self._fail(conn_id, "ack", "reset", f"ack write failed: {exc}", now)
+            return
+        try:
+            send_connection(self.usock, self.inbox, sock, conn_id, remote, answered.secrets, answered.leftover,
+                            answered.ack[written:])
+        except (OSError, ValueError) as exc:
+            self.socks[conn_id] = sock
+            self._fail(conn_id, "handoff", "error", f"hand-off to the Server failed: {exc}", now)
+            return
+        sock.close()  # the Server holds its own copy now; no shutdown, which would end the stream
+
+    def _fail(self, conn_id: str, stage: str, cause: str, error: str, now: float, remote: tuple = ()) -> None:
+        """Close ``conn_id`` before its identity is known: one log line, a rate-limited event."""
+        remote = remote or self.pending.remote(conn_id)
+        sock = self.socks.pop(conn_id, None)
+        if sock is not None:
+            self.by_fd.pop(sock.fileno(), None)
+            _close(sock)
+        self.pending.freed(conn_id)
+        where = f"{remote[0]}:{remote[1]}" if remote else "?"
+        self.log.info("listener: inbound handshake from %s failed at %s (%s): %s", where, stage, cause, error)
+        allowed, suppressed = self.limit.allow(now)
+        if allowed and self.server is not None:
+            self.send(self.server, HandshakeFailed(where, stage, cause, error, suppressed))
+
+    def _arm_deadline(self) -> None:
+        nxt = self.pending.next_deadline(time.monotonic()) if self.pending is not None else None
+        if nxt is None:
+            self.timers.cancel("handshakes")
+        else:
+            self.timers.set("handshakes", nxt)
+
+    # -- messages and timers -------------------------------------------------------------
     def on_SlotFree(self, msg, sender):
-        self.in_handshake.discard(msg.conn_id)
+        if self.pending is not None:
+            self.pending.freed(msg.conn_id)
+            self._arm_deadline()
 
     def on_timer(self, name):
-        if name != "housekeeping":
-            return
-        self.policy.expire(time.monotonic())
-        self.after("housekeeping", 1.0)
+        now = time.monotonic()
+        if name == "handshakes" and self.pending is not None:
+            for conn_id in self.pending.expired(now):
+                self._fail(conn_id, "auth", "timeout",
+                           f"no complete auth within {self.pending.handshake_s:g} s", now)
+            self._arm_deadline()
+        elif name == "housekeeping":
+            self.policy.expire(now)
+            self.after("housekeeping", HOUSEKEEPING_S)
 
     def on_Liveness(self, msg, sender):
         pass
 
     def on_ActorExitRequest(self, msg, sender):
+        for sock in self.socks.values():
+            _close(sock)
+        self.socks.clear()
+        self.by_fd.clear()
         if self.lsock is not None:
             self.lsock.close()
             self.lsock = None

@@ -81,7 +81,8 @@ class _Actor:
 
 class Peer(NodeActor):
     """One RLPx connection.  Started by :class:`messages.peer.PeerStartInbound` (with the
-    inherited socket's fd) or :class:`messages.peer.PeerStartOutbound` from the Server."""
+    inherited socket's fd and the session of the Listener's auth/ack) or
+    :class:`messages.peer.PeerStartOutbound` from the Server."""
 
     WATCH_SHORTCUT = True
 
@@ -114,7 +115,14 @@ class Peer(NodeActor):
         except OSError as exc:
             self._do(self.machine.connect_failed(f"inbound socket unusable: {exc}", "error"))
             return
-        self._connected()
+        local = ()
+        try:
+            local = self.sock.getsockname()[:2]
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        # the Listener ran the auth/ack (node/inbound_handshakes.py): resume at checkpoint 1
+        self._do(self.machine.handshake_done(local, msg.secrets, msg.leftover, msg.unsent, time.monotonic()))
 
     def on_PeerStartOutbound(self, msg, sender):
         self.server = msg.server

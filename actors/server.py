@@ -20,8 +20,8 @@ from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
 
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
 from messages.admission import CheckpointReply
-from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, MsgRecv, MsgSend, NodeEvent,
-                             ProtocolEventRecord, Ready, Stopped, Subscribed)
+from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, HandshakeFailed, MsgRecv,
+                             MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped, Subscribed)
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
 from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
                            PeerStartOutbound, PeerUp, SlotFree)
@@ -186,18 +186,21 @@ class Server(NodeActor):
             self.log.warning("node %s: inbound hand-off socket: %s", self.cfg.name, exc)
             return
         if got is not None:
-            self._inbound(*got)
+            self._inbound(got)
 
-    def _inbound(self, conn_id: str, remote: tuple, fd: int) -> None:
-        """Give the accepted socket ``fd`` to a new Peer, which inherits it from the fork;
-        ``fd`` is closed here either way."""
+    def _inbound(self, got: fd_handoff.Inbound) -> None:
+        """Give the accepted socket ``got.fd``, whose auth the Listener answered, to a new Peer,
+        which inherits it from the fork and resumes at checkpoint 1 with the session's secrets;
+        the fd is closed here either way."""
+        conn_id, remote, fd = got.conn_id, got.remote, got.fd
         try:
             if self.stopping or self.exiting:
                 self._free_slot(conn_id)
                 return
             try:
                 # the fork: the Peer inherits fd, and its start message (actors/adapter/fork_start.py)
-                self._new_peer(True, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd),
+                self._new_peer(True, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd,
+                                                      secrets=got.secrets, leftover=got.leftover, unsent=got.unsent),
                                conn_id=conn_id, remote=remote)
             except Exception as exc:  # noqa: BLE001 - e.g. fork() failing with EAGAIN/ENOMEM
                 self.log.warning("node %s: inbound %s:%s dropped, no Peer could be started: %s",
@@ -218,6 +221,11 @@ class Server(NodeActor):
         trusted = enode.node_id in self.table.admission.trusted
         start = PeerStartOutbound(self.cfg, self.myAddress, msg.enode, static=msg.static, trusted=trusted)
         self._new_peer(False, start, dial_id=enode.node_id, static=msg.static, remote=enode.address)
+
+    def on_HandshakeFailed(self, msg: HandshakeFailed, sender):
+        """An inbound handshake failed before the remote's identity was known: the Listener sends
+        the event record (already rate-limited there), published as it is."""
+        self._publish(msg)
 
     def on_DialUnresolved(self, msg: DialUnresolved, sender):
         """A dial that never began: its enode's host name did not resolve (node/dial_scheduler.py)."""

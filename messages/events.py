@@ -127,6 +127,27 @@ class PeerRejected(EventRecord):
 
 
 @dataclass(frozen=True)
+class HandshakeFailed(EventRecord):
+    """An inbound handshake failed before the remote's identity was known (node/inbound_handshakes.py):
+    the TCP remote "host:port", ``stage`` ("auth": reading the auth; "ack": writing the ack;
+    "handoff": passing the connection on), ``cause`` (messages.peer.CAUSES, or "evicted": closed
+    to make room for another), ``error`` in words, and ``suppressed``: failures not published
+    since the last one (at most :data:`HANDSHAKE_FAILED_PER_S` are published per second).
+    Listener -> Server as a message, then published by the Server."""
+
+    KIND: ClassVar[str] = "handshake_failed"
+    remote_address: str
+    stage: str
+    cause: str
+    error: str
+    suppressed: int = 0
+
+
+HANDSHAKE_FAILED_PER_S = 10
+"""Most ``handshake_failed`` events published per second by one node."""
+
+
+@dataclass(frozen=True)
 class ProtocolEventRecord(EventRecord):
     """A subprotocol's own event (``kind``, ``data``) about peer ``peer_id``."""
 
@@ -215,7 +236,7 @@ class Stopped(EventRecord):
 SUPERVISION_RECORDS = {cls.KIND: cls for cls in (ActorExited, ActorRestarted, RestartLimitReached)}
 """messages.supervision.SupervisionEvent kinds -> their record class."""
 
-ALL_EVENTS = frozenset(cls.KIND for cls in (Ready, PeerAdded, PeerRemoved, DialFailed, PeerRejected,
+ALL_EVENTS = frozenset(cls.KIND for cls in (Ready, PeerAdded, PeerRemoved, DialFailed, PeerRejected, HandshakeFailed,
                                             ProtocolEventRecord, MsgSend, MsgRecv, ActorExited, ActorRestarted,
                                             RestartLimitReached, FaultInjected, Stopped))
 """Every event kind a node publishes."""

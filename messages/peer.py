@@ -9,6 +9,7 @@ if TYPE_CHECKING:  # messages load no Thespian: the address is only a field's ty
     from thespian.actors import ActorAddress
 
 from config.model import NodeConfig
+from rlpx.handshake import Secrets
 
 CONFIG_REPR_NOTE = """Thespian 4.0.1 formats ``str(message)`` for DEBUG log lines whatever the log level, about
 three times per hop (systemCommon._send_intent_to_transport, asyncTransportBase._submitTransmit,
@@ -18,10 +19,12 @@ actorManager._handleOneMessage call ``identify()`` eagerly).  The repr of a whol
 
 @dataclass(frozen=True)
 class PeerStartInbound:
-    """Server -> Peer: run as recipient on inbound connection ``conn_id`` from ``remote``.
+    """Server -> Peer: run as recipient on inbound connection ``conn_id`` from ``remote``, whose
+    auth/ack the Listener ran (node/inbound_handshakes.py).
 
     ``fd``: the accepted socket, inherited from the Server by the Peer forked for this
-    connection (actors/io/fd_handoff.py).
+    connection (actors/io/fd_handoff.py); ``secrets`` the session's (rlpx.handshake.Secrets);
+    ``leftover`` bytes read after the auth; ``unsent`` the ack's bytes not yet written.
     """
 
     config: NodeConfig = field(repr=False)  # see CONFIG_REPR_NOTE
@@ -29,6 +32,9 @@ class PeerStartInbound:
     conn_id: str
     remote: tuple[str, int]
     fd: int
+    secrets: Secrets = field(repr=False)
+    leftover: bytes = field(default=b"", repr=False)
+    unsent: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,37 @@ class PgidProbe(Actor):
             self.send(sender, os.getpgid(0))
 
 
+class ParentProbe(Actor):
+    """Replies to "ppid" with its parent's pid: a top-level actor's parent is the system's admin."""
+
+    def receiveMessage(self, msg, sender):
+        if msg == "ppid":
+            self.send(sender, os.getppid())
+
+
+def tree_pids(root: int) -> set[int]:
+    """``root`` and its live descendants, from /proc/<pid>/task/*/children (that tree only)."""
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                st = f.read()
+            if st[st.rindex(")") + 2] in "ZX":
+                continue
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        found.add(pid)
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+            except OSError:
+                continue
+    return found
+
+
 def group_pids(pgid: int) -> dict[int, str]:
     """Live (not zombie) processes of process group ``pgid``: pid -> command line."""
     out = {}
@@ -295,6 +326,14 @@ class NodeSystem:
         return ev[0].data["data"]
 
     # -- processes ---------------------------------------------------------------------
+    def admin_pid(self) -> int:
+        """The pid of the system's admin process (the parent of every top-level actor)."""
+        probe = self.asys.createActor(ParentProbe)
+        ppid = self.asys.ask(probe, "ppid", 10)
+        self.asys.tell(probe, ActorExitRequest())
+        assert isinstance(ppid, int), f"no pid from the probe actor: {ppid!r}"
+        return ppid
+
     def pids(self) -> dict[int, str]:
         return group_pids(self.pgid) if self.pgid else {}
 

@@ -1,5 +1,6 @@
-"""actors/io/fd_handoff.py: an accepted TCP socket goes with its conn_id and remote address over an
-abstract AF_UNIX datagram socket and arrives usable; malformed datagrams are refused with every
+"""actors/io/fd_handoff.py: an accepted TCP socket goes with its conn_id, remote address and session
+(secrets, leftover, the ack's unsent tail) over an abstract AF_UNIX datagram socket and arrives
+usable; malformed datagrams are refused with every
 fd they carried closed; the registry of fds a new child must close is honoured by the Thespian
 patch and is empty in a forked child."""
 
@@ -14,6 +15,9 @@ from thespian.system.transport import TCPTransport as T
 
 from actors.io import fd_handoff
 from actors.adapter import install
+from rlpx.handshake import Secrets
+
+SECRETS = Secrets(b"\x01" * 32, b"\x02" * 32, b"\x03" * 400, b"\x04" * 400, b"\x05" * 64)
 
 from forking import answer_in_child
 
@@ -46,11 +50,12 @@ def tcp_pair():
 def test_socket_arrives_usable_with_its_details(inbox, tcp_pair):
     sock, name, sender = inbox
     client, accepted, addr = tcp_pair
-    fd_handoff.send_connection(sender, name, accepted, "c0ffee", addr)
+    fd_handoff.send_connection(sender, name, accepted, "c0ffee", addr, SECRETS, b"left" * 2000, b"ack tail")
     accepted.close()  # the sender's copy: the connection lives on in the datagram
-    conn_id, remote, fd = fd_handoff.receive_connection(sock)
-    assert (conn_id, remote) == ("c0ffee", (addr[0], addr[1]))
-    received = socket.socket(fileno=fd)
+    got = fd_handoff.receive_connection(sock)
+    assert (got.conn_id, got.remote) == ("c0ffee", (addr[0], addr[1]))
+    assert (got.secrets, got.leftover, got.unsent) == (SECRETS, b"left" * 2000, b"ack tail")
+    received = socket.socket(fileno=got.fd)
     try:
         received.settimeout(5)
         client.sendall(b"ping")
@@ -65,7 +70,22 @@ def test_empty_inbox_gives_none(inbox):
     assert fd_handoff.receive_connection(inbox[0]) is None
 
 
-@pytest.mark.parametrize("text", [b"only-two fields", b"id host notaport", b"\xff\xfe 1 2", b""])
+def _record(**change) -> bytes:
+    import rlp
+    items = rlp.decode(fd_handoff.encode_handoff("c0ffee", ("127.0.0.1", 1), SECRETS))
+    for i, v in change.items():
+        items[int(i[1:])] = v
+    return rlp.encode(items)
+
+
+def test_oversize_record_is_refused_before_sending():
+    with pytest.raises(ValueError, match="exceeds"):
+        fd_handoff.encode_handoff("c0ffee", ("127.0.0.1", 1), SECRETS, bytes(fd_handoff.MAX_DATAGRAM))
+
+
+@pytest.mark.parametrize("text", [b"only-two fields", b"id host notaport", b"\xff\xfe 1 2", b"",
+                                  _record(i0=b"other-magic"), _record(i1=b"\x02"), _record(i5=b"short"),
+                                  _record(i9=b"\x00" * 63), _record(i2=b"")])
 def test_malformed_text_is_refused_and_its_fd_closed(inbox, tcp_pair, text):
     sock, name, sender = inbox
     accepted = tcp_pair[1]
@@ -78,7 +98,7 @@ def test_malformed_text_is_refused_and_its_fd_closed(inbox, tcp_pair, text):
 
 def test_datagram_without_fd_is_refused(inbox):
     sock, name, sender = inbox
-    sender.sendto(b"abc 127.0.0.1 1", name)
+    sender.sendto(_record(), name)
     with pytest.raises(fd_handoff.HandoffError, match="0 fds"):
         fd_handoff.receive_connection(sock)
 
@@ -86,7 +106,7 @@ def test_datagram_without_fd_is_refused(inbox):
 def test_fd_that_is_not_a_tcp_socket_is_refused_and_closed(inbox):
     sock, name, sender = inbox
     r, w = os.pipe()
-    sender.sendmsg([b"abc 127.0.0.1 1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r]))], 0, name)
+    sender.sendmsg([_record()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r]))], 0, name)
     os.close(r)
     os.close(w)
     before = open_fds()
@@ -137,7 +157,7 @@ def test_server_drops_a_connection_it_cannot_fork_a_peer_for(tcp_pair, monkeypat
     monkeypatch.setattr(server, "_new_peer", no_fork)
     accepted = tcp_pair[1]
     fd = os.dup(accepted.fileno())
-    server._inbound("c0ffee", ("127.0.0.1", 1), fd)
+    server._inbound(fd_handoff.Inbound("c0ffee", ("127.0.0.1", 1), fd, SECRETS))
     assert sent == [("listener", SlotFree("c0ffee"))]
     with pytest.raises(OSError):
         os.fstat(fd)  # closed

@@ -18,6 +18,7 @@ from thespian.system.transport.IPBase import TCPv4ActorAddress
 
 import messages
 from config.model import NodeConfig, ProtocolConfig, RestartPolicy, SupervisionConfig, Timeouts
+from rlpx.handshake import Secrets
 from rlpx.keys import generate_private_key
 
 MODULES = sorted({f"messages.{m.name}" for m in pkgutil.iter_modules(messages.__path__)}
@@ -37,6 +38,7 @@ SAMPLES = {
     "ActorAddress": ADDRESS, "NodeConfig": CONFIG, "Timeouts": Timeouts(handshake_s=0.5),
     "RestartPolicy": RestartPolicy(max_restarts=2, backoff_s=0.05),
     "SupervisionConfig": SupervisionConfig(listener=RestartPolicy(max_restarts=1), liveness_s=0.5),
+    "Secrets": Secrets(b"\x01" * 32, b"\x02" * 32, b"\x03" * 400, b"\x04" * 400, b"\x05" * 64),
 }
 
 

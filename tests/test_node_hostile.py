@@ -1,14 +1,17 @@
-"""Hostile peers against a real node (issue 18): per-message read and write deadlines."""
+"""Hostile peers against a real node (issue 18): per-message read and write deadlines, a flood of
+silent connections, a bad auth."""
 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 from dataclasses import replace
 
 import pytest
 
-from node_fixtures import FAST, RawPeer, nodes, sender  # noqa: F401 - fixture
+from node_fixtures import FAST, RawPeer, nodes, sender, tree_pids, wait_until  # noqa: F401 - fixture
 from rlpx.connection import HelloReceived
 
 
@@ -76,3 +79,78 @@ def test_peer_that_does_not_read_is_dropped_write_s_after_the_message_was_queued
     assert f"not written within {write_s:g} s of being queued" in ev["error"], ev
     # the stuck message was queued after the peer was added
     assert removed.time - added.time >= write_s, (added.time, removed.time)
+
+
+# -- handshakes before forks (issue 18 point 2) ----------------------------------------------
+
+FLOOD = 1000
+"""Silent TCP connections opened against the node."""
+
+BATCH, BATCH_EVERY_S = 50, 0.5
+"""The flood's pace: 100 connections/s, under the Listener's eviction rate (50 slots per 0.25 s)."""
+
+
+def test_flood_of_silent_connections_neither_locks_out_a_real_peer_nor_forks(nodes):
+    """1,000 connections that send nothing, opened in batches while a real RLPx peer connects:
+    the peer gets its Hello within 2 s, and the node forks no process for the silent ones (the
+    Listener reads every auth itself, evicting the oldest silent connection when its 50 slots
+    are full).  The failed handshakes show as rate-limited handshake_failed events."""
+    a = nodes.start("alpha", max_peers=10)
+    admin = nodes.admin_pid()
+    baseline = len(tree_pids(admin))
+    since = nodes.mark()
+    opened: list[socket.socket] = []
+    counts: list[int] = []
+    done = threading.Event()
+
+    def flood():
+        give_up = time.monotonic() + 30
+        while len(opened) < FLOOD and time.monotonic() < give_up:
+            for _ in range(BATCH):
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", a.port))
+                opened.append(s)
+            counts.append(len(tree_pids(admin)))
+            time.sleep(BATCH_EVERY_S)  # the flood's pace, not a synchronisation
+        done.set()
+
+    flooder = threading.Thread(target=flood, daemon=True)
+    flooder.start()
+    try:
+        assert wait_until(lambda: len(opened) >= 4 * BATCH, 10.0)  # the slots are taken by now
+        t0 = time.monotonic()
+        with RawPeer(a.enode, client_id="real-peer") as raw:
+            ev = raw.handshake(timeout_s=2.0)
+            hello_after = time.monotonic() - t0
+            assert isinstance(ev, HelloReceived), ev
+            nodes.expect("peer_added", node="alpha", peer_id=raw.id_hex)
+            assert done.wait(40), "the flood did not finish"
+            counts.append(len(tree_pids(admin)))
+    finally:
+        done.wait(40)
+        for s in opened:
+            s.close()
+    assert hello_after < 2.0, hello_after
+    assert len(opened) == FLOOD
+    # the real peer's Peer and its Protocol actor, nothing for the silent connections
+    assert max(counts) <= baseline + 2, (baseline, counts)
+    failed = nodes.events(since, kind="handshake_failed", node="alpha")
+    assert failed, "no handshake_failed event"
+    assert {e.data["stage"] for e in failed} == {"auth"}, failed[:3]
+    assert {e.data["cause"] for e in failed} <= {"evicted", "timeout", "closed"}, failed[:3]
+    assert sum(e.data["suppressed"] for e in failed) > 0  # far more than 10 per second failed
+
+
+def test_bad_auth_is_a_handshake_failed_event_and_no_process(nodes):
+    a = nodes.start("alpha")
+    admin = nodes.admin_pid()
+    baseline = len(tree_pids(admin))
+    with socket.create_connection(("127.0.0.1", a.port), timeout=5) as s:
+        s.sendall(b"\x01\x00" + os.urandom(256))  # an EIP-8 size prefix, then no ECIES packet
+        ev = nodes.expect("handshake_failed", node="alpha")[0].data
+        s.settimeout(5)
+        assert s.recv(10) == b""  # closed, no ack
+    assert ev["stage"] == "auth" and ev["cause"] == "protocol_error", ev
+    assert ev["remote_address"].startswith("127.0.0.1:") and ev["suppressed"] == 0, ev
+    assert len(tree_pids(admin)) == baseline

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 
+from actors.io import fd_handoff
 from node_fixtures import RawPeer, _socket_inodes, nodes, wait_until  # noqa: F401 - fixture
+from rlpx.handshake import Secrets
 from rlpx.connection import HelloReceived
 
 
@@ -71,7 +73,7 @@ def test_each_inbound_socket_is_held_by_its_peer_only(nodes):
 
 def test_bad_datagrams_on_the_inbox_are_dropped_and_the_node_carries_on(nodes):
     """Any local process can write to the abstract hand-off socket: text without an fd, and a
-    well-formed text with a pipe instead of a TCP socket, are refused (one log line each) and
+    well-formed hand-off record with a pipe instead of a TCP socket, are refused (one log line each) and
     the next real connection is served."""
     import array
     import socket
@@ -81,7 +83,9 @@ def test_bad_datagrams_on_the_inbox_are_dropped_and_the_node_carries_on(nodes):
     r, w = os.pipe()
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
         s.sendto(b"no-fd-here 127.0.0.1 1", name)
-        s.sendmsg([b"abc 127.0.0.1 1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r]))], 0, name)
+        record = fd_handoff.encode_handoff("abc", ("127.0.0.1", 1), Secrets(bytes(32), bytes(32), bytes(64),
+                                                                            bytes(64), bytes(64)))
+        s.sendmsg([record], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r]))], 0, name)
     os.close(r)
     with RawPeer(a.enode) as raw:
         assert isinstance(raw.handshake(), HelloReceived)

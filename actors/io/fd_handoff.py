@@ -2,7 +2,8 @@
 
 An inbound connection's socket goes, with SCM_RIGHTS, over the Server's *inbound hand-off
 socket* (an abstract-namespace AF_UNIX datagram socket, docs/thespian-facts.md §2b), in the same
-datagram as the connection's ``conn_id`` and remote address.  The Server then forks the Peer
+datagram as the connection's ``conn_id``, remote address and the session of the auth/ack the
+Listener ran (node/inbound_handshakes.py).  The Server then forks the Peer
 actor while it holds the socket, so the Peer inherits it.  Why: no Thespian message or
 transport connection per connection for the socket (docs/performance.md).
 
@@ -12,8 +13,11 @@ itself), :func:`release` removes it, and every new child closes the registered o
 (docs/thespian.md, "children close inherited fds").  An inbound socket the Server forks a new
 Peer for is never registered: that child is meant to inherit it.
 
-Datagram: ASCII ``"<conn_id> <host> <port>"`` and exactly one fd.  Anything else (a local
-process can write to an abstract socket) is refused: its fds are closed, one log line.
+Datagram: ``rlp([magic, version, conn_id, host, port, aes-secret, mac-secret, egress-mac-seed,
+ingress-mac-seed, remote-node-id, leftover, unsent])`` (:func:`encode_handoff`; the session of
+rlpx.handshake.Secrets, the bytes read after the auth, the ack's bytes not yet written), at most
+:data:`MAX_DATAGRAM` bytes, and exactly one fd.  Anything else (a local process can write to
+an abstract socket) is refused: its fds are closed, one log line.
 """
 
 from __future__ import annotations
@@ -22,9 +26,22 @@ import array
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 
-MAX_DATAGRAM = 256
-"""Bytes of the text part we accept (conn_id, host, port)."""
+import rlp
+from rlp.exceptions import DecodingError
+
+from rlpx.handshake import MAX_HANDSHAKE_PACKET, Secrets
+
+MAGIC = b"devp2p-inbound"
+"""First item of every hand-off datagram."""
+
+VERSION = 1
+"""Datagram layout version (second item); another version is refused."""
+
+MAX_DATAGRAM = 16384
+"""Largest hand-off datagram, bytes: two MAC seeds (32 + a handshake packet of at most 2 KiB each),
+the Listener's one read of leftover (actors/listener.py ``READ_CHUNK``, 8 KiB) and the rest."""
 
 _held: set[int] = set()
 os.register_at_fork(after_in_child=_held.clear)  # a child owns none of its creator's registrations
@@ -46,7 +63,20 @@ def held_fds() -> list[int]:
 
 
 class HandoffError(ValueError):
-    """A datagram on the hand-off socket is not ``conn_id host port`` with one TCP socket."""
+    """A datagram on the hand-off socket is not a hand-off record with one TCP socket."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One connection handed to the Server: ``conn_id``, ``remote`` (host, port), ``fd`` (ours
+    to close), the session ``secrets``, ``leftover`` and ``unsent`` bytes (module docstring)."""
+
+    conn_id: str
+    remote: tuple
+    fd: int
+    secrets: Secrets
+    leftover: bytes = b""
+    unsent: bytes = b""
 
 
 def inbox() -> tuple[socket.socket, bytes]:
@@ -62,13 +92,50 @@ def inbox() -> tuple[socket.socket, bytes]:
     return sock, name
 
 
-def send_connection(sender: socket.socket, to: bytes, conn: socket.socket, conn_id: str, remote: tuple) -> None:
-    """Send ``conn``'s fd with ``conn_id`` and ``remote`` (host, port) to the inbox ``to``.
+def encode_handoff(conn_id: str, remote: tuple, secrets: Secrets, leftover: bytes = b"", unsent: bytes = b"") -> bytes:
+    """The datagram text of one hand-off.  Raises ValueError above :data:`MAX_DATAGRAM` bytes."""
+    data = rlp.encode([MAGIC, VERSION, conn_id.encode("ascii"), str(remote[0]).encode("ascii"), int(remote[1]),
+                       secrets.aes_secret, secrets.mac_secret, secrets.egress_mac_seed, secrets.ingress_mac_seed,
+                       secrets.remote_node_id, bytes(leftover), bytes(unsent)])
+    if len(data) > MAX_DATAGRAM:
+        raise ValueError(f"hand-off record of {len(data)} bytes exceeds {MAX_DATAGRAM}")
+    return data
 
-    Raises OSError (e.g. BlockingIOError if the inbox queue is full); the caller keeps ``conn``
-    and closes its own copy either way.
+
+def decode_handoff(data: bytes) -> tuple[str, tuple, Secrets, bytes, bytes]:
+    """(conn_id, (host, port), secrets, leftover, unsent) of a datagram text.  Raises
+    :class:`HandoffError` for anything but a record of :data:`VERSION` with sane sizes."""
+    try:
+        items = rlp.decode(data)
+    except (DecodingError, ValueError, RecursionError) as exc:
+        raise HandoffError(f"hand-off datagram is not RLP: {type(exc).__name__}") from None
+    if not isinstance(items, list) or len(items) != 12 or not all(isinstance(i, bytes) for i in items):
+        raise HandoffError("hand-off datagram is not a hand-off record")
+    if items[0] != MAGIC or int.from_bytes(items[1], "big") != VERSION:
+        raise HandoffError("hand-off datagram has the wrong magic or version")
+    aes, mac, egress, ingress, node_id = items[5:10]
+    seed_max = 32 + MAX_HANDSHAKE_PACKET + 2
+    if len(aes) != 32 or len(mac) != 32 or len(node_id) != 64 or not (32 < len(egress) <= seed_max) \
+            or not (32 < len(ingress) <= seed_max):
+        raise HandoffError("hand-off record has secrets of the wrong size")
+    try:
+        conn_id, host = items[2].decode("ascii"), items[3].decode("ascii")
+    except UnicodeDecodeError:
+        raise HandoffError("hand-off record has a non-ASCII conn_id or host") from None
+    port = int.from_bytes(items[4], "big")
+    if not conn_id or not host or port > 65535:
+        raise HandoffError("hand-off record has no conn_id, host or port")
+    return conn_id, (host, port), Secrets(aes, mac, egress, ingress, node_id), items[10], items[11]
+
+
+def send_connection(sender: socket.socket, to: bytes, conn: socket.socket, conn_id: str, remote: tuple,
+                    secrets: Secrets, leftover: bytes = b"", unsent: bytes = b"") -> None:
+    """Send ``conn``'s fd with its hand-off record (:func:`encode_handoff`) to the inbox ``to``.
+
+    Raises OSError (e.g. BlockingIOError if the inbox queue is full) or ValueError (record too
+    large); the caller keeps ``conn`` and closes its own copy either way.
     """
-    send_fd(sender, to, conn.fileno(), f"{conn_id} {remote[0]} {int(remote[1])}".encode("ascii"))
+    send_fd(sender, to, conn.fileno(), encode_handoff(conn_id, remote, secrets, leftover, unsent))
 
 
 def send_fd(sender: socket.socket, to: bytes, fd: int, text: bytes = b"fd") -> None:
@@ -80,8 +147,8 @@ def send_fd(sender: socket.socket, to: bytes, fd: int, text: bytes = b"fd") -> N
     sender.sendmsg([text], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))], 0, to)
 
 
-def receive_connection(sock: socket.socket) -> tuple[str, tuple[str, int], int] | None:
-    """Read one datagram from the inbox: (conn_id, (host, port), fd), or None if there is none.
+def receive_connection(sock: socket.socket) -> Inbound | None:
+    """Read one datagram from the inbox: an :class:`Inbound`, or None if there is none.
 
     The fd is then ours to close.  Raises :class:`HandoffError` for a malformed datagram (every
     fd it carried already closed) and OSError for a failing socket.
@@ -91,19 +158,18 @@ def receive_connection(sock: socket.socket) -> tuple[str, tuple[str, int], int] 
     except (BlockingIOError, InterruptedError):
         return None
     try:
-        parts = text.decode("ascii").split(" ")
-        if len(fds) != 1 or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or len(parts) != 3:
+        if len(fds) != 1 or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
             raise HandoffError(f"malformed hand-off datagram ({len(text)} bytes, {len(fds)} fds)")
-        conn_id, host, port = parts[0], parts[1], int(parts[2])
+        conn_id, remote, secrets, leftover, unsent = decode_handoff(text)
         if not _is_tcp(fds[0]):
             raise HandoffError("hand-off fd is not a TCP socket")
-    except (UnicodeDecodeError, ValueError, OSError) as exc:
+    except (HandoffError, OSError) as exc:
         for fd in fds:
             _close_fd(fd)
         if isinstance(exc, HandoffError):
             raise
         raise HandoffError(f"malformed hand-off datagram: {exc}") from None
-    return conn_id, (host, port), fds[0]
+    return Inbound(conn_id, remote, fds[0], secrets, leftover, unsent)
 
 
 def _is_tcp(fd: int) -> bool:
