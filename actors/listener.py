@@ -63,6 +63,7 @@ class Listener(NodeActor):
         self.by_fd: dict[int, str] = {}
         self.policy: InboundPolicy | None = None
         self.limit = RateLimit(HANDSHAKE_FAILED_PER_S)
+        self.name = ""
 
     def watch(self):
         fds = list(self.by_fd)
@@ -75,6 +76,7 @@ class Listener(NodeActor):
         self.inbox = msg.inbox
         self.server = msg.server
         self.send(msg.server, ActorPid(os.getpid(), "listener"))
+        self.name = cfg.name
         self.pending = InboundHandshakes(cfg.private_key, cfg.max_pending_peers, cfg.timeouts.handshake_s)
         self.policy = InboundPolicy(cfg.net_restrict, cfg.timeouts.inbound_throttle_s)
         family = socket.AF_INET6 if ":" in cfg.listen_host else socket.AF_INET
@@ -190,7 +192,8 @@ class Listener(NodeActor):
             _close(sock)
         self.pending.freed(conn_id)
         where = f"{remote[0]}:{remote[1]}" if remote else "?"
-        self.log.info("listener: inbound handshake from %s failed at %s (%s): %s", where, stage, cause, error)
+        # as the Server's line for a connection that ended later, with "-" for the unknown identity
+        self.log.info("node %s: inbound handshake failed at %s - %s: %s (%s)", self.name, stage, where, error, cause)
         allowed, suppressed = self.limit.allow(now)
         if allowed and self.server is not None:
             self.send(self.server, HandshakeFailed(where, stage, cause, error, suppressed))

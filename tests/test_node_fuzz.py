@@ -892,11 +892,13 @@ EXTRA_WEIGHTS = {"random_bytes": 2, "mutated_auth": 3, "bitflip_auth": 1, "auth_
                  "data_after_disconnect": 1, "parallel_running": 1}
 """How the cases beyond one of each kind are drawn."""
 
-LINE_END = re.compile(r"node alpha: (?:inbound connection ended(?: at \w+)?|peer removed) \S+ 127\.0\.0\.1:(\d+): ")
+LINE_END = re.compile(r"node alpha: (?:inbound connection ended(?: at \w+)?|inbound handshake failed at \w+|peer removed) "
+                      r"\S+ 127\.0\.0\.1:(\d+): ")
 
 
 def ended_lines(text: str) -> collections.Counter:
-    """The Server's one line per ended inbound connection, by remote port."""
+    """The one line per ended inbound connection (the Listener's for a handshake that failed before
+    the identity was known, else the Server's), by remote port."""
     return collections.Counter(int(m.group(1)) for m in LINE_END.finditer(text))
 
 
