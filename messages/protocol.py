@@ -38,7 +38,8 @@ class ProtocolStart:
     ``close_fds`` the Peer's socket fds this forked child inherited and must close;
     ``on_failure`` "disconnect" or "restart" (what a failing hook leads to);
     ``channel_fd`` the inherited fd of this actor's end of its :mod:`actors.io.channel` stream to
-    the Peer (-1: none, everything goes through Thespian).
+    the Peer (-1: none, everything goes through Thespian); ``protocol_class`` the "module.Class"
+    of the :class:`protocols.api.Protocol` to run.
     """
 
     peer: ActorAddress
@@ -55,6 +56,7 @@ class ProtocolStart:
     close_fds: tuple = ()
     on_failure: str = "disconnect"
     channel_fd: int = -1
+    protocol_class: str = ""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ test_rlpx_fuzz.py):
    value) or EnodeError.
 3. rlpx/keys.py key files: the key exactly when the file holds 64 hex characters of a valid
    secp256k1 scalar with surrounding white space (the docstring's rule), else KeyFileError.
-4. protocols/eth.py: ``decode_status`` and the inbound path of EthProtocol (``received`` ->
-   ``_on_status`` / ``_answer``) driven on a plain object, no actor: results or EthError.
-   protocols/test_protocol.py has no decode helper (test/1 payloads are raw bytes, read only
-   inside the actor's ``received``), so it is not covered here.
+4. protocols/eth.py: ``Status.decode`` and EthProtocol's inbound path on the protocol harness
+   (protocols/harness.py), no actor: results, or a ProtocolError that ends the protocol with
+   SUBPROTOCOL_ERROR.  test/1 payloads are raw bytes that are never decoded, so it is not
+   covered here.
 
 Every case comes from ``random.Random(seed)`` (one test per seed).  A test runs all its cases,
 then fails with one line per *kind* of failure (exception type and the line that raised it,
@@ -28,13 +28,13 @@ loader's key-file function is wrapped to refuse any path outside it).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import ipaddress
 import os
 import random
 import re
 import stat
 import traceback
-from types import SimpleNamespace
 
 import pytest
 import rlp
@@ -43,8 +43,12 @@ import yaml
 import config.loader as loader
 from config.loader import DEFAULT_CONFIG, ConfigError, LaunchConfig, load_file, load_text
 from config.model import NodeConfig
-from protocols import load_class, resolve
-from protocols.eth import GET_BLOCK_HEADERS, RESPONSES, STATUS, EthError, EthProtocol, decode_status
+from protocols.api import MessageError, ProtocolError
+from protocols.eth import (MESSAGES, RESPONSES, EthProtocol, GetBlockBodies, GetBlockHeaders, GetPooledTransactions,
+                           GetReceipts, Status)
+from protocols.harness import ProtocolHarness
+from protocols.registry import load_class, resolve
+from rlpx.disc import DiscReason
 from protocols.forkid import MAINNET, fork_id
 from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError, KeyFileError
@@ -473,14 +477,16 @@ def launch_config_problems(cfg) -> list[tuple[str, str]]:
                                                                        and pc.hold_max >= 1):
                 bad("a bad protocol on_failure/hold_max", repr(pc))
             try:
-                spec = getattr(load_class(resolve(pc).actor), "OPTIONS", None) or {}
+                fields = {f.name: f for f in dataclasses.fields(load_class(resolve(pc).cls).Options)}
             except Exception as exc:  # the loader resolved it: it must resolve
                 bad("an unresolvable protocol", f"{pc!r}: {exc}")
                 continue
             for k, v in pc.options:
-                if k in spec and spec[k][1] is not None and not v >= spec[k][1]:  # NaN fails ">= lo"
-                    bad("a protocol option below its minimum",
-                        f"{pc.name}/{pc.version} {k} = {v!r} (minimum {spec[k][1]})")
+                low = fields[k].metadata.get("min") if k in fields else None
+                if k not in fields:
+                    bad("an unknown protocol option accepted", f"{pc.name}/{pc.version} {k}")
+                elif low is not None and not v >= low:  # NaN fails ">= lo"
+                    bad("a protocol option below its minimum", f"{pc.name}/{pc.version} {k} = {v!r} (minimum {low})")
     return problems
 
 
@@ -1061,15 +1067,16 @@ def test_key_file_fuzz(tmp_path, seed):
 
 GENESIS = MAINNET.genesis_hash
 OUR_FORK = fork_id(MAINNET, 0, MAINNET.genesis_time)
+REQUESTS = (GetBlockHeaders, GetBlockBodies, GetPooledTransactions, GetReceipts)
 
 
 def valid_status(rng: random.Random) -> tuple[list, bool]:
-    """A Status item list and whether our mainnet node accepts it."""
+    """A Status item list that decodes, and whether our mainnet node accepts it."""
     if rng.random() < 0.6:  # ours: accepted
         return [68, 1, rng.choice([0, 1, 17179869184, 2 ** 200]), rng.randbytes(32), GENESIS,
-                [OUR_FORK[0], OUR_FORK[1]]] + [random_item(rng) for _ in range(rng.choice([0, 0, 0, 1, 3]))], True
+                [OUR_FORK[0], OUR_FORK[1]]], True
     # mostly our version, network and genesis, so that the fork id check runs too
-    return [rng.choice([68, 68, 66, 0, 2 ** 64]), rng.choice([1, 1, 5, 2 ** 70]), rng.randrange(2 ** 128),
+    return [rng.choice([68, 68, 66, 0, 2 ** 32 - 1]), rng.choice([1, 1, 5, 2 ** 64 - 1]), rng.randrange(2 ** 128),
             rng.randbytes(32), rng.choice([GENESIS, GENESIS, rng.randbytes(32)]),
             [rng.choice([rng.randbytes(4), OUR_FORK[0]]), rng.choice([0, 1, 1150000, 2 ** 64 - 1])]], False
 
@@ -1108,14 +1115,11 @@ def status_payload(rng: random.Random) -> tuple[bytes, bool, bool]:
     return mutate_rlp(rng, rlp.encode(items)), False, accepted
 
 
-def _as_uint(item) -> int | None:
-    return int.from_bytes(item, "big") if isinstance(item, bytes) and len(item) <= 32 else None
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_decode_status_fuzz(seed):
-    """decode_status on valid, structurally mutated and byte-mutated Status payloads: a dict
-    whose values are those of the payload's items, or EthError; an intact payload decodes."""
+    """Status.decode on valid, structurally mutated and byte-mutated payloads: a Status that
+    encodes back to the same bytes (decoding is exact and canonical, as go-ethereum's), or
+    MessageError with a message; an intact payload decodes to its items."""
     rng = random.Random(seed)
     failures = Failures(seed)
     cases = 200
@@ -1123,139 +1127,112 @@ def test_decode_status_fuzz(seed):
     for case in range(cases):
         payload, intact, _ = status_payload(rng)
         try:
-            st = decode_status(payload)
-        except EthError as exc:
+            st = Status.decode(payload)
+        except MessageError as exc:
             errors += 1
             if intact:
                 failures.add("valid Status rejected", case, payload.hex(), str(exc))
             if not str(exc):
-                failures.add("empty EthError message", case, payload.hex())
+                failures.add("empty MessageError message", case, payload.hex())
             continue
         except Exception as exc:
-            failures.stray(case, payload.hex(), "decode_status", exc)
+            failures.stray(case, payload.hex(), "Status.decode", exc)
             continue
         decoded += 1
-        items = rlp.decode(payload, strict=False)  # it decoded above, so it does here
-        fid = items[5]
-        want = {"version": _as_uint(items[0]), "network_id": _as_uint(items[1]), "td": _as_uint(items[2]),
-                "head": items[3], "genesis": items[4], "fork_hash": fid[0], "fork_next": _as_uint(fid[1])}
-        if st != want or len(st["head"]) != 32 or len(st["genesis"]) != 32 or len(st["fork_hash"]) != 4:
-            failures.add("decode_status result differs from the payload's items", case, payload.hex(), f"{st!r}")
+        if st.encode() != payload:
+            failures.add("a decoded Status does not encode back to its payload", case, payload.hex(), repr(st))
+        if intact:
+            items = rlp.decode(payload)
+            if [st.version, st.network_id, st.td] != [int.from_bytes(i, "big") for i in items[:3]]:
+                failures.add("decoded values differ from the payload's items", case, payload.hex(), repr(st))
     failures.check(cases)
     assert decoded >= 20 and errors >= 50
 
 
-class EthHarness:
-    """EthProtocol's inbound path (``received`` -> ``_on_status`` / ``_answer``) on a plain
-    object with the attributes those methods use, as ``started`` sets them for mainnet; no
-    actor.  Sends and events are recorded."""
-
-    received = EthProtocol.received
-    _on_status = EthProtocol._on_status
-    _answer = EthProtocol._answer
-
-    def __init__(self):
-        self.version, self.chain = 68, MAINNET
-        self.head_number, self.head_time = 0, MAINNET.genesis_time
-        self.remote_status = None
-        self.sent, self.events, self.cancelled = [], [], []
-        self.timers = SimpleNamespace(cancel=self.cancelled.append)
-
-    def send(self, code, payload):
-        self.sent.append((code, payload))
-
-    def emit(self, kind, data):
-        self.events.append((kind, data))
-
-
-def request_payload(rng: random.Random) -> tuple[bytes, bool]:
-    """A request payload and whether it is intact ([request id, query])."""
-    req = [rng.choice([0, 1, 2 ** 63, rng.randbytes(8)]),
-           rng.choice([[GENESIS, 1, 0, 0], [rng.randbytes(32) for _ in range(rng.randint(0, 3))], random_item(rng)])]
+def request_payload(rng: random.Random, cls) -> tuple[bytes, bool]:
+    """A payload for request ``cls`` and whether it is intact (its decoded form is valid)."""
+    rid = rng.choice([0, 1, 2 ** 63, 2 ** 64 - 1])
+    if cls is GetBlockHeaders:
+        req = [rid, [rng.choice([GENESIS, 1, 0, 2 ** 64 - 1]), rng.choice([0, 1, 192]), rng.choice([0, 5]),
+                     rng.choice([0, 1])]]
+    else:
+        req = [rid, [rng.randbytes(32) for _ in range(rng.randint(0, 3))]]
     r = rng.random()
-    if r < 0.3:
+    if r < 0.7:  # most stay intact, so that sessions go on past their first bad message
         return rlp.encode(req), True
-    if r < 0.65:
+    if r < 0.85:
         return rlp.encode(mutate_structure(rng, req)), False
     return mutate_rlp(rng, rlp.encode(req)), False
 
 
-def expected_answer(code: int, payload: bytes):
-    """The response a request gets by the module docstring: the request id back with an empty
-    list when the payload is a list starting with a byte string (the id); else None."""
-    try:
-        items = rlp.decode(payload, strict=False)
-    except Exception:  # malformed RLP (pyrlp's own errors are not under test): no answer
-        return None
-    if isinstance(items, list) and items and isinstance(items[0], bytes):
-        return (RESPONSES[code], rlp.encode([items[0], []]))
-    return None
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_eth_inbound_fuzz(seed):
-    """A session of inbound eth/68 messages: first a Status (intact, mutated, or another code),
-    then requests, announcements and a second Status with valid and mutated payloads.  Each
-    message is handled or raises EthError; our own Status is accepted; a request is answered
-    with its id and an empty list exactly when it carries an id; nothing else is sent."""
+    """A session of inbound eth/68 messages on the protocol harness: first a Status (intact,
+    mutated, or another code), then requests, announcements and a second Status with valid
+    and mutated payloads.  Each message is handled, or ends the protocol with
+    SUBPROTOCOL_ERROR and a ProtocolError; our own Status is accepted; an intact request is
+    answered with its id and an empty list, and nothing but answers is ever sent."""
     rng = random.Random(seed)
     failures = Failures(seed)
-    sessions, answered = 40, 0
+    sessions, answered = 80, 0
     for case in range(sessions):
-        eth = EthHarness()
+        eth = ProtocolHarness(EthProtocol)
+        eth.take()
         r = rng.random()
         if r < 0.1:
-            code, payload = rng.choice([c for c in range(17) if c != STATUS]), rlp.encode(valid_status(rng)[0])
+            code, payload = rng.choice([c for c in range(17) if c != Status.CODE]), rlp.encode(valid_status(rng)[0])
             intact = accepted = False
         elif r < 0.55:
-            code, intact, accepted = STATUS, True, True
+            code, intact, accepted = Status.CODE, True, True
             while True:
                 items, ours = valid_status(rng)
                 if ours:
                     payload = rlp.encode(items)
                     break
         else:
-            code = STATUS
+            code = Status.CODE
             payload, intact, accepted = status_payload(rng)
         at = f"first message code={code} payload={payload.hex()}"
-        try:
-            eth.received(code, payload)
-        except EthError as exc:
+        eth.deliver(code, payload)
+        if eth.error is not None and not isinstance(eth.error, ProtocolError):
+            failures.stray(case, at, "EthProtocol (Status)", eth.error)
+            continue
+        if eth.ended is not None:
             if intact and accepted:
-                failures.add("our own Status rejected", case, at, str(exc))
-            if eth.sent or not str(exc):
-                failures.add("a rejected Status sent something or had no message", case, at, repr(eth.sent))
+                failures.add("our own Status rejected", case, at, eth.ended.error)
+            if eth.sent or not eth.ended.error or eth.ended.reason != DiscReason.SUBPROTOCOL_ERROR:
+                failures.add("a rejected Status sent something or ended wrongly", case, at, repr(eth.ended))
             continue
-        except Exception as exc:
-            failures.stray(case, at, "EthProtocol.received (Status)", exc)
-            continue
-        if code != STATUS or eth.remote_status is None or eth.cancelled != ["status_timeout"] or eth.sent:
+        if code != Status.CODE or eth.proto.remote_status is None or eth.clock.timers or eth.sent:
             failures.add("a Status was taken without setting remote_status/cancelling the timer", case, at)
             continue
         if not (eth.events and eth.events[-1][1].get("accepted") is True):
             failures.add("accepted Status not published as accepted", case, at, repr(eth.events))
         for step in range(12):
-            code = rng.choice(list(RESPONSES) * 3 + [c for c in range(1, 17) if c not in RESPONSES] + [STATUS])
-            payload, intact = request_payload(rng)
-            at_msg = f"{at}; message {step}: code={code} payload={payload.hex()}"
-            eth.sent.clear()
-            want = expected_answer(code, payload) if code in RESPONSES else None
-            try:
-                eth.received(code, payload)
-            except EthError as exc:
-                if code != STATUS and (want is not None or code not in RESPONSES):
-                    failures.add("a valid request or an announcement raised EthError", case, at_msg, str(exc))
-                break  # the peer is disconnected
-            except Exception as exc:
-                failures.stray(case, at_msg, f"EthProtocol.received (code {code})", exc)
+            cls = rng.choice(list(REQUESTS) * 3 + [m for m in MESSAGES if m not in REQUESTS])
+            payload, intact = request_payload(rng, cls)
+            at_msg = f"{at}; message {step}: {cls.__name__} payload={payload.hex()}"
+            eth.take()
+            eth.deliver(cls.CODE, payload)
+            if eth.error is not None and not isinstance(eth.error, ProtocolError):
+                failures.stray(case, at_msg, f"EthProtocol ({cls.__name__})", eth.error)
                 break
-            if code == STATUS:
+            if eth.ended is not None:
+                if intact and cls in REQUESTS:
+                    failures.add("an intact request ended the protocol", case, at_msg, eth.ended.error)
+                if eth.ended.reason != DiscReason.SUBPROTOCOL_ERROR:
+                    failures.add("bad input ended the protocol without SUBPROTOCOL_ERROR", case, at_msg)
+                break
+            if cls is Status:
                 failures.add("a second Status was accepted", case, at_msg)
                 break
-            if eth.sent != ([want] if want else []):
-                failures.add("wrong response", case, at_msg, f"{eth.sent!r} != {want!r}")
-            if code == GET_BLOCK_HEADERS and intact and not eth.sent:
-                failures.add("an intact GetBlockHeaders was not answered", case, at_msg)
-            answered += bool(eth.sent)
+            sent = eth.take()
+            if cls in REQUESTS:
+                want = RESPONSES[cls](int.from_bytes(rlp.decode(payload)[0], "big"), ())
+                if sent != [want]:
+                    failures.add("wrong response", case, at_msg, f"{sent!r} != {want!r}")
+            elif sent:
+                failures.add("an announcement or response was answered", case, at_msg, repr(sent))
+            answered += bool(sent)
     failures.check(sessions)
     assert answered >= 20

@@ -18,10 +18,6 @@ LAYERS = ["rlpx", "protocols", "config", "messages", "node", "actors.io", "actor
 PLAIN = ["rlpx", "protocols", "config", "messages", "node", "actors.io"]
 """Layers that must not load Thespian when imported."""
 
-NOT_YET = {"protocols.eth", "protocols.test_protocol"}
-"""Protocols still built on the actor base class; empty once they are plain classes (issue 17 point 4)."""
-
-
 def layer_of(module: str) -> int | None:
     """Index in LAYERS of the most specific layer that ``module`` belongs to (None: not ours)."""
     best = None
@@ -73,8 +69,6 @@ def test_imports_point_downward_only():
     upward = []
     for name, path in sorted(modules().items()):
         mine = layer_of(name)
-        if name in NOT_YET:
-            continue
         for target in sorted(imports(name, path)):
             if layer_of(target) > mine:
                 upward.append(f"{name} ({LAYERS[mine]}) imports {target} ({LAYERS[layer_of(target)]})")
@@ -90,8 +84,7 @@ def test_an_upward_import_is_caught(tmp_path):
 
 @pytest.mark.parametrize("layer", PLAIN)
 def test_plain_layers_load_no_thespian(layer):
-    names = sorted(m for m in modules() if layer_of(m) == LAYERS.index(layer) and m not in NOT_YET
-                   and not (layer == "protocols" and NOT_YET))
+    names = sorted(m for m in modules() if layer_of(m) == LAYERS.index(layer))
     code = ("import importlib, sys\n"
             f"for m in {names!r}: importlib.import_module(m)\n"
             "print([m for m in sys.modules if m == 'thespian' or m.startswith('thespian.')][:3])")

@@ -1,42 +1,43 @@
-"""Base class of subprotocol actors (go-ethereum p2p/protocol.go ``Protocol.Run`` + ``protoRW``).
+"""The Protocol actor: hosts one running subprotocol, a plain :class:`protocols.api.Protocol`.
 
-A subprotocol author subclasses :class:`Protocol` and overrides the hooks:
+Each running subprotocol is its own actor (docs/architecture.md), forked by its Peer.  The host
+decodes nothing itself: it hands each inbound message to :meth:`protocols.api.Protocol.receive`
+and carries out what the protocol asks (:class:`protocols.api.Host`).  go-ethereum's
+equivalent is p2p/peer.go's ``protoRW`` plus the goroutine running ``Protocol.Run``.
 
-* :meth:`Protocol.started` - the protocol runs on a new peer (``self.peer_id`` 64 bytes,
-  ``self.client_id``, ``self.caps``, ``self.inbound``, ``self.options`` are set);
-* :meth:`Protocol.received` ``(code, payload)`` - one inbound message, relative code
-  (0 .. length-1), payload raw bytes (already decompressed);
-* :meth:`Protocol.stopped` ``(reason)`` - the connection is closing with that DiscReason;
-* :meth:`Protocol.peer_info` - JSON-able data for admin_peers ``protocols[name]``.
+Batching and credit (docs/architecture.md "Batching"): sends made during one handler leave as
+one :class:`messages.protocol.FromProtocol` batch (more when over ``MAX_BATCH_BYTES``), at most
+``OUTBOUND_WINDOW`` batches unacknowledged; the rest waits here until the Peer grants credit.
+Every inbound batch is acknowledged after its handler, piggybacked on an outbound batch when
+there is one.  Backpressure: while more than :data:`PAUSE_INBOUND_BYTES` wait for credit, inbound
+batches are held unhandled and unacknowledged, so the Peer's inbound window fills and it stops
+reading the socket (docs/architecture.md "Memory per peer").
 
-and calls :meth:`send`, :meth:`disconnect`, :meth:`end` and :meth:`emit`.  :meth:`Protocol.peer_info`
-is asked for each time admin_peers is served.
+Everything between the Peer and a running host (both directions) travels over their private
+channel (:mod:`actors.io.channel`), watched by both; :class:`messages.protocol.ProtocolStart`,
+fault injection and ``ActorExitRequest`` come through Thespian.  End of stream on the channel
+means the Peer is gone: the actor exits.
 
-Sends made during one handler leave as one :class:`messages.protocol.FromProtocol` batch (more
-when over ``MAX_BATCH_BYTES``), at most ``OUTBOUND_WINDOW`` batches unacknowledged; the rest
-waits here until the Peer grants credit.  Every inbound batch is acknowledged after its
-handler, piggybacked on the outbound batch when there is one.
-
-Everything between the Peer and a running Protocol actor (both directions) travels over their
-private channel (:mod:`actors.io.channel`), watched by both; :class:`ProtocolStart`, fault
-injection and ``ActorExitRequest`` come through Thespian.  End of stream on the channel means
-the Peer is gone: the actor exits.
-
-Failures follow go-ethereum p2p/peer.go: an exception in a hook disconnects the peer with
-SUBPROTOCOL_ERROR; :meth:`end` without error disconnects with QUITTING.  With the protocol's
-``on_failure: restart`` policy an exception instead crashes the actor and the Peer restarts it
-(at-least-once: a batch the dead instance processed but had not acknowledged is handed again).
+Failures follow go-ethereum p2p/peer.go: an exception from the protocol disconnects the peer
+with SUBPROTOCOL_ERROR; :meth:`ProtocolHost.end` without error disconnects with QUITTING.
+With ``on_failure: restart`` an exception instead crashes the actor and the Peer restarts it
+(at-least-once: a batch the dead instance handled but had not acknowledged is handed again).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
+from collections import deque
 
-from thespian.actors import Actor, ActorAddress, ActorExitRequest, ThespianWatch
+from thespian.actors import Actor, ActorExitRequest, ThespianWatch
 
 from messages.protocol import (MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, ProtocolDisconnect, ProtocolEnded,
                                ProtocolEvent, ProtocolInfo)
+from protocols.api import PeerSession, Protocol
+from protocols.options import build_options
+from protocols.registry import load_class
 from rlpx.disc import DiscReason
 
 from .base import NodeActor
@@ -46,18 +47,23 @@ CHANNEL_FLUSH_S = 0.002
 """Retry interval while bytes for the Peer are left in the channel's out-buffer, seconds."""
 
 CHANNEL_TIMER = "_devp2p_channel"
-"""Timer name of the channel flush retry (subclasses' ``on_timer`` ignore unknown names)."""
+"""Timer name of the channel flush retry (never passed to the protocol)."""
 
-MAX_QUEUED_BYTES = 512 << 20
-"""Sends waiting for credit above this many bytes fail the protocol (the remote is not reading)."""
+PAUSE_INBOUND_BYTES = 4 << 20
+"""Sends waiting for credit above which inbound batches are held, bytes (the Peer withholds
+credit while its out-buffer is over node.peer_machine.OUT_HIGH_WATER)."""
+
+MAX_QUEUED_BYTES = 64 << 20
+"""Sends waiting for credit above this many bytes fail the protocol: one handler queued that much
+for a peer that is not reading."""
 
 
 class ProtocolSendError(RuntimeError):
-    """:meth:`Protocol.send` was called with a code outside 0..length-1 or after the protocol stopped."""
+    """More than :data:`MAX_QUEUED_BYTES` wait for a peer that does not read."""
 
 
-class Protocol(NodeActor):
-    """Base subprotocol actor.  See the module docstring for the hooks and the API."""
+class ProtocolHost(NodeActor):
+    """Hosts one :class:`protocols.api.Protocol` on one peer; see the module docstring."""
 
     WATCH_SHORTCUT = True
 
@@ -69,76 +75,55 @@ class Protocol(NodeActor):
         super().__init__(*args, **kwargs)
         self.peer = None
         self.name = ""
-        self.version = 0
-        self.length = 0
         self.peer_id = b""
-        self.client_id = ""
-        self.caps: tuple = ()
-        self.inbound = False
-        self.options: dict = {}
-        self.remote_addr: tuple = ()
-        self.running = False
+        self.proto: Protocol | None = None
         self.on_failure = "disconnect"
         self._queue: list = []
         self._queued_bytes = 0
+        self._held: deque = deque()  # inbound ToProtocol batches held while the queue is over PAUSE_INBOUND_BYTES
         self._out_seq = 0
         self._out_acked = 0
         self._in_ack = 0
         self._ack_sent = 0
         self._chan: Channel | None = None
 
-    # -- hooks for subclasses -------------------------------------------------------------
-    def started(self) -> None:
-        """The protocol starts on a peer."""
+    @property
+    def running(self) -> bool:
+        return self.proto is not None and self.proto.running
 
-    def received(self, code: int, payload: bytes) -> None:
-        """One inbound message (relative ``code``, raw ``payload`` bytes)."""
-
-    def stopped(self, reason: DiscReason) -> None:
-        """The connection closes with ``reason``."""
-
-    def peer_info(self):
-        """JSON-able per-peer data for admin_peers; None means "handshake" as in go-ethereum."""
-        return None
-
-    # -- API -----------------------------------------------------------------------------
-    def send(self, code: int, payload: bytes) -> None:
+    # -- protocols.api.Host -----------------------------------------------------------------
+    def send_message(self, code: int, payload: bytes) -> None:
         """Queue one message (relative ``code``, ``payload`` bytes); it leaves after this handler.
-
-        Raises :class:`ProtocolSendError` for a code outside 0..length-1 (go-ethereum
-        p2p/peer.go: "msg code out of range") or when the protocol is not running.
-        Called with an ActorAddress first, it is Thespian's ``Actor.send(address, message)``.
-        """
-        if isinstance(code, ActorAddress):
-            return Actor.send(self, code, payload)
-        if not self.running:
-            raise ProtocolSendError(f"{self.name}: send while not running")
-        if not 0 <= code < self.length:
-            raise ProtocolSendError(f"{self.name}: message code {code} out of range (length {self.length})")
-        self._queue.append((code, bytes(payload)))
+        Raises :class:`ProtocolSendError` over :data:`MAX_QUEUED_BYTES`."""
+        self._queue.append((code, payload))
         self._queued_bytes += len(payload)
         if self._queued_bytes > MAX_QUEUED_BYTES:
             raise ProtocolSendError(f"{self.name}: {self._queued_bytes} bytes waiting for the peer to read")
 
-    def disconnect(self, reason: DiscReason | int = DiscReason.SUBPROTOCOL_ERROR, error: str = "") -> None:
-        """Ask the Peer to disconnect with ``reason``."""
-        if self.running:
-            self._flush()
-            self.send_to_peer(ProtocolDisconnect(self.name, int(reason), error))
-            self.running = False
+    def disconnect(self, reason: int, error: str) -> None:
+        """Ask the Peer to disconnect with DiscReason ``reason``."""
+        self._flush()
+        self.send_to_peer(ProtocolDisconnect(self.name, int(reason), error))
 
-    def end(self, error: str = "") -> None:
-        """The protocol's run is over: QUITTING if ``error`` is empty, else SUBPROTOCOL_ERROR."""
-        if self.running:
-            self._flush()
-            self.send_to_peer(ProtocolEnded(self.name, error))
-            self.running = False
+    def end(self, error: str) -> None:
+        """Tell the Peer the protocol's run is over (QUITTING, or SUBPROTOCOL_ERROR with ``error``)."""
+        self._flush()
+        self.send_to_peer(ProtocolEnded(self.name, error))
 
     def emit(self, kind: str, data: dict) -> None:
         """Publish a protocol event (``protocol_event`` in the node's event stream)."""
         if self.peer is not None:
             self.send_to_peer(ProtocolEvent(self.name, self.peer_id, kind, data))
 
+    def cancel(self, name: str) -> None:
+        """Cancel the protocol's timer ``name``."""
+        self.timers.cancel(name)
+
+    def now(self) -> float:
+        """time.monotonic(), seconds."""
+        return time.monotonic()
+
+    # -- to the Peer -------------------------------------------------------------------------
     def send_to_peer(self, msg) -> None:
         """Send a message to this protocol's Peer actor (over the channel once started)."""
         if self._chan is None:
@@ -150,9 +135,13 @@ class Protocol(NodeActor):
             self._peer_gone()
 
     def after_handler(self) -> None:
-        """Every handler's sends leave as one batch (also from timers and custom messages)."""
+        """Every handler's sends leave as one batch (also from timers); held inbound batches
+        are handled once the queue is below the bound."""
         if self.peer is not None:
             self._flush()
+            while self._held and self._queued_bytes <= PAUSE_INBOUND_BYTES and not self._crashing:
+                self._handle(self._held.popleft())
+                self._flush()
         chan = self._chan
         if chan is not None and chan.pending:
             try:
@@ -172,8 +161,7 @@ class Protocol(NodeActor):
 
     def _read_channel(self) -> None:
         """Handle what the Peer sent over the channel, in order, as if Thespian delivered it."""
-        chan = self._chan
-        msgs, eof = chan.receive()
+        msgs, eof = self._chan.receive()
         for m in msgs:
             self.deliver(m, self.peer)
         if eof:
@@ -184,8 +172,10 @@ class Protocol(NodeActor):
         if self._chan is not None:
             self._chan.close()
             self._chan = None
-            self.running = False
+            if self.proto is not None:
+                self.proto.running = False
             self._queue.clear()
+            self._held.clear()
             self._queued_bytes = 0
             Actor.send(self, self.myAddress, ActorExitRequest())
 
@@ -197,7 +187,7 @@ class Protocol(NodeActor):
             except Exception:  # noqa: BLE001 - exiting anyway
                 self.log.exception("%s: reading the channel while exiting failed", self.name)
 
-    # -- message handlers ----------------------------------------------------------------
+    # -- message handlers --------------------------------------------------------------------
     def on_ProtocolStart(self, msg, sender):
         for fd in msg.close_fds:
             try:
@@ -207,30 +197,41 @@ class Protocol(NodeActor):
         if msg.channel_fd >= 0:
             self._chan = Channel.adopt(msg.channel_fd)
         self.peer = msg.peer
-        self.name, self.version, self.length = msg.name, msg.version, msg.length
-        self.peer_id, self.client_id, self.caps = msg.peer_id, msg.client_id, msg.caps
-        self.inbound = msg.inbound
-        self.options = dict(msg.options)
-        self.remote_addr = msg.remote_addr
-        self.on_failure = msg.on_failure
-        self.running = True
-        self._guard(self.started)
+        self.name, self.peer_id, self.on_failure = msg.name, msg.peer_id, msg.on_failure
+        session = PeerSession(msg.peer_id, msg.client_id, msg.caps, msg.inbound, msg.remote_addr,
+                              msg.name, msg.version, msg.length)
+        try:
+            cls = load_class(msg.protocol_class)
+            self.proto = cls(self, session, build_options(cls.Options, dict(msg.options)))
+        except Exception as exc:  # noqa: BLE001 - the config was checked; a class that fails here fails its peer
+            self.log.warning("protocol %s failed to start: %s: %s", self.name, type(exc).__name__, exc)
+            self._fail(exc, running=True)
+            return
+        self._guard(self.proto.started)
 
     def on_ProtocolInfoRequest(self, msg, sender):
-        try:
-            info = self.peer_info()
-        except Exception as exc:  # noqa: BLE001 - a failing info hook must not fail the protocol
-            self.log.warning("protocol %s: peer_info() failed: %s: %s", self.name, type(exc).__name__, exc)
-            info = None
+        info = None
+        if self.proto is not None:
+            try:
+                info = self.proto.peer_info()
+            except Exception as exc:  # noqa: BLE001 - a failing info hook must not fail the protocol
+                self.log.warning("protocol %s: peer_info() failed: %s: %s", self.name, type(exc).__name__, exc)
         self.send_to_peer(ProtocolInfo(self.name, info, msg.request_id))
 
     def on_ToProtocol(self, msg, sender):
         if msg.credit > self._out_acked:
             self._out_acked = msg.credit  # credit piggybacked by the Peer (after_handler sends)
-        if self.running:
-            received = self.received
+        if self._held or self._queued_bytes > PAUSE_INBOUND_BYTES:
+            self._held.append(msg)  # backpressure: handled (and acknowledged) once the queue drains
+            return
+        self._handle(msg)
+
+    def _handle(self, msg) -> None:
+        """Hand one inbound batch to the protocol and record its acknowledgement."""
+        proto = self.proto
+        if proto is not None and proto.running:
             for code, payload in msg.messages:
-                if not self.running or not self._guard(received, code, payload):
+                if not proto.running or not self._guard(proto.receive, code, payload):
                     break
         if not self._crashing:  # a crashing instance must not acknowledge: the batch is resent
             self._in_ack = msg.seq  # after_handler sends the batch's sends with this ack
@@ -240,13 +241,19 @@ class Protocol(NodeActor):
             self._out_acked = msg.seq  # after_handler sends what the credit allows
 
     def on_ProtocolStop(self, msg, sender):
-        was = self.running
-        self.running = False
-        if was or self.peer is not None:
-            try:
-                self.stopped(DiscReason(msg.reason))
-            except Exception:  # noqa: BLE001
-                self.log.exception("%s: stopped() failed", self.name)
+        proto = self.proto
+        if proto is None:
+            return
+        proto.running = False
+        self._held.clear()
+        try:
+            proto.stopped(DiscReason(msg.reason))
+        except Exception:  # noqa: BLE001
+            self.log.exception("%s: stopped() failed", self.name)
+
+    def on_timer(self, name):
+        if name != CHANNEL_TIMER and self.running:
+            self._guard(self.proto.on_timer, name)
 
     def _guard(self, fn, *args) -> bool:
         try:
@@ -257,15 +264,16 @@ class Protocol(NodeActor):
             self._fail(exc)
             return False
 
-    def _fail(self, exc: Exception) -> None:
+    def _fail(self, exc: Exception, running: bool = False) -> None:
         """The protocol failed.  Policy "disconnect" (go-ethereum): ask the Peer to disconnect
         with SUBPROTOCOL_ERROR.  Policy "restart": crash, so the Peer starts a new instance and
         hands it every message this one has not acknowledged."""
         self._queue.clear()
         self._queued_bytes = 0
-        if not self.running:
+        if not (running or self.running):
             return
-        self.running = False
+        if self.proto is not None:
+            self.proto.running = False
         if self.on_failure == "restart":
             self.crash()
         else:
