@@ -7,7 +7,7 @@ its socket, so TCP pushes back on the remote.  Outbound (Protocol actor -> Peer)
 :class:`messages.protocol.FromProtocol` batch is credited once written to the out-buffer; the
 credit rides on the next ToProtocol unless half of ``OUTBOUND_WINDOW`` is uncredited, so a
 request/response costs no extra wake-up.  Above the out-buffer's high-water mark credit is
-withheld until it drains.  Window and batch sizes: docs/architecture.md ("Running").
+withheld until it drains.  Window and batch sizes: docs/architecture.md ("Memory per peer").
 """
 
 from __future__ import annotations

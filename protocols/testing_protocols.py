@@ -1,4 +1,4 @@
-"""Test-only variants of the ``test`` subprotocol, for the integration tests (tests/test_node_*.py).
+"""Test-only variants of the ``test`` subprotocol, for the integration tests (tests/integration/test_node_*.py).
 
 Protocol classes must be importable by the actor processes, so they live here rather than
 under tests/.  Run one under any name with
