@@ -39,7 +39,7 @@ from .io.reading import read_available, receive_buffer
 READ_CHUNK = 1 << 20
 """Bytes asked of one ``recv`` call."""
 
-READ_MAX = 8 << 20
+READ_MAX = 1 << 20
 """Bytes read per readiness event before the batch is handed to the machine."""
 
 WRITE_CHUNK = 4 << 20

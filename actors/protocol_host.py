@@ -33,8 +33,8 @@ from collections import deque
 
 from thespian.actors import Actor, ActorExitRequest, ThespianWatch
 
-from messages.protocol import (MAX_BATCH_BYTES, OUTBOUND_WINDOW, FromProtocol, ProtocolDisconnect, ProtocolEnded,
-                               ProtocolEvent, ProtocolInfo)
+from messages.protocol import (MAX_BATCH_BYTES, OUTBOUND_WINDOW, WINDOW_BYTES, FromProtocol, ProtocolDisconnect,
+                               ProtocolEnded, ProtocolEvent, ProtocolInfo)
 from protocols.api import PeerSession, Protocol
 from protocols.options import build_options
 from protocols.registry import load_class
@@ -83,6 +83,8 @@ class ProtocolHost(NodeActor):
         self._held: deque = deque()  # inbound ToProtocol batches held while the queue is over PAUSE_INBOUND_BYTES
         self._out_seq = 0
         self._out_acked = 0
+        self._in_flight: deque = deque()  # (seq, payload bytes) of outbound batches not yet credited
+        self._in_flight_bytes = 0
         self._in_ack = 0
         self._ack_sent = 0
         self._chan: Channel | None = None
@@ -286,10 +288,16 @@ class ProtocolHost(NodeActor):
     def _flush(self) -> None:
         """Send queued messages in batches while credit allows; always carry the inbound ack."""
         sent_ack = False
-        while self._queue and self._out_seq - self._out_acked < OUTBOUND_WINDOW:
+        flight = self._in_flight
+        while flight and flight[0][0] <= self._out_acked:
+            self._in_flight_bytes -= flight.popleft()[1]
+        while (self._queue and self._out_seq - self._out_acked < OUTBOUND_WINDOW
+               and self._in_flight_bytes < WINDOW_BYTES):
             batch, size = self._take_batch()
             self._queued_bytes -= size
             self._out_seq += 1
+            flight.append((self._out_seq, size))
+            self._in_flight_bytes += size
             self.send_to_peer(FromProtocol(self.name, self._out_seq, tuple(batch), self._in_ack))
             self._ack_sent = self._in_ack
             sent_ack = True

@@ -35,6 +35,7 @@ if str(ROOT / "tests") not in sys.path:
 from actors.system import stop_node  # noqa: E402
 from config.model import ProtocolConfig, Timeouts  # noqa: E402
 from support.system import LOOPBACK, Node, NodeSystem, free_port  # noqa: E402,F401 - re-exported
+from support.memory import memory_of, smaps_rollup  # noqa: E402,F401 - re-exported
 from support.wait import wait_until  # noqa: E402,F401 - re-exported
 
 INTEROP = ROOT / "tests" / "interop"
@@ -93,32 +94,6 @@ def tree_pids(root: int) -> list[int]:
         out.append(pid)
         todo.extend(children.get(pid, ()))
     return sorted(out)
-
-
-def smaps_rollup(pid: int) -> dict[str, int]:
-    """Fields of /proc/<pid>/smaps_rollup in bytes ({} if the process is gone)."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[-1] == "kB":
-                    out[parts[0].rstrip(":")] = int(parts[-2]) * 1024
-    except OSError:
-        return {}
-    return out
-
-
-def memory_of(pids) -> dict[str, int]:
-    """Summed PSS, USS (Private_Clean + Private_Dirty) and RSS of ``pids``, bytes."""
-    pids = list(pids)
-    pss = uss = rss = 0
-    for pid in pids:
-        m = smaps_rollup(pid)
-        pss += m.get("Pss", 0)
-        uss += m.get("Private_Clean", 0) + m.get("Private_Dirty", 0)
-        rss += m.get("Rss", 0)
-    return {"pss": pss, "uss": uss, "rss": rss, "procs": len(pids)}
 
 
 def cmdline(pid: int) -> str:

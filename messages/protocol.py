@@ -27,6 +27,11 @@ OUTBOUND_WINDOW = 4
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 """A Protocol actor splits queued sends into batches of about this many payload bytes."""
 
+WINDOW_BYTES = 4 * 1024 * 1024
+"""Payload bytes of unacknowledged batches, each way, above which no further batch is sent
+(at least one always may be): with the batch counts above, it bounds what a peer can make the
+node hold (docs/architecture.md "Memory per peer")."""
+
 
 @dataclass(frozen=True)
 class ProtocolStart:
