@@ -34,6 +34,7 @@ if str(ROOT / "tests") not in sys.path:
 
 from actors.system import stop_node  # noqa: E402
 from config.model import ProtocolConfig, Timeouts  # noqa: E402
+from rlpx.keys import generate_private_key, node_id_from_private_key  # noqa: E402
 from support.system import LOOPBACK, Node, NodeSystem, free_port  # noqa: E402,F401 - re-exported
 from support.memory import memory_of, smaps_rollup  # noqa: E402,F401 - re-exported
 from support.wait import wait_until  # noqa: E402,F401 - re-exported
@@ -114,6 +115,12 @@ class BenchSystem(NodeSystem):
 
     def __init__(self, log_file: str | None = None, level: str = "WARNING"):
         super().__init__(log_file=log_file, level=level)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def start(self, name, protocols, **kw) -> Node:
         kw.setdefault("net_restrict", ("127.0.0.0/8",))
