@@ -64,7 +64,7 @@ class PeerHarness:
 
     ``inbound`` True: the remote dialled us (it is the RLPx initiator); False: we dial it.
     ``protocols`` our ProtocolConfigs; ``remote_protocols`` (name, version, length) the remote
-    runs; ``remote_key`` its 32-byte key (our own key: a connection to ourselves);
+    runs; ``key``/``remote_key`` our and its 32-byte keys (the same: a connection to ourselves);
     ``remote_hello`` replaces the Hello it sends; ``remote_auto`` False: the remote does not
     pass its own checkpoints by itself (drive :attr:`remote` directly); ``trusted``/``static``
     as the Dialer would pass them (trusted also goes into the Server's admission);
@@ -78,9 +78,9 @@ class PeerHarness:
 
     def __init__(self, inbound: bool = False, protocols=None, remote_protocols=PROTOCOLS, remote_key=None,
                  remote_hello: bp.Hello | None = None, remote_auto: bool = True, trusted: bool = False,
-                 static: bool = False, **cfg):
+                 static: bool = False, key: bytes | None = None, **cfg):
         self.now = T0
-        self.key = generate_private_key()
+        self.key = key or generate_private_key()
         self.local_id = node_id_from_private_key(self.key)
         self.remote_key = remote_key or generate_private_key()
         self.remote_id = node_id_from_private_key(self.remote_key)
@@ -176,11 +176,13 @@ class PeerHarness:
             return []
         try:
             events = self.remote.feed(data)
-            for ev in list(events):
-                if self.remote_auto and isinstance(ev, HandshakeDone):
+            i = 0
+            while i < len(events):  # an approval's events can hold the next checkpoint
+                if self.remote_auto and isinstance(events[i], HandshakeDone):
                     events += self.remote.approve_post_handshake()
-                elif self.remote_auto and isinstance(ev, HelloReceived):
+                elif self.remote_auto and isinstance(events[i], HelloReceived):
                     events += self.remote.approve_add_peer()
+                i += 1
         except ConnectionFailure as exc:
             self.remote_failure = exc
             events = exc.events
