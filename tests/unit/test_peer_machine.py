@@ -5,20 +5,21 @@ tests/support/peer_harness.py against an in-memory remote Connection with a fake
 from __future__ import annotations
 
 import os
+from collections import deque
 
 import pytest
 
 from config.model import RestartPolicy
-from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointRequest
-from messages.peer import PeerGone, PeerInfoReply
-from messages.protocol import OutboundCredit, ProtocolInfoRequest, ProtocolStop
+from messages.admission import ADD_PEER, POST_HANDSHAKE
+from messages.peer import MsgTraffic, PeerGone, PeerInfoReply
+from messages.protocol import FromProtocol, OutboundCredit, ProtocolInfoRequest, ProtocolStop
 from messages.protocol import ToProtocol as Batch
 from messages.supervision import SupervisionEvent
 from node import peer_machine
 from node.peer_machine import (INFO_TIMEOUT_S, DropProtocol, Finish, HalfClose, SpawnProtocol, Stage, StopProtocol,
                                ToProtocol, ToServer)
 from rlpx import base_protocol as bp
-from rlpx.connection import DisconnectReceived, HelloReceived, Messages, PingReceived
+from rlpx.connection import DisconnectReceived, HelloReceived, PingReceived
 from rlpx.disc import DiscReason
 from rlpx.keys import generate_private_key, node_id_from_private_key
 
@@ -558,3 +559,389 @@ def test_internal_error_sends_network_error():
     h.remote_closes()
     assert h.gone() == PeerGone(h.remote_id, int(DiscReason.NETWORK_ERROR), False, "running",
                                 "internal error: KeyError: 'x'", "error")
+
+
+# -- routing by offset ----------------------------------------------------------------------------
+def test_inbound_codes_are_routed_by_offset_and_delivered_relative():
+    h = PeerHarness()
+    h.run_to_running()
+    h.remote.send(AAA + 2, b"a2")
+    h.remote.send(TEST + 7, b"t7")
+    h.remote.send(TEST, b"t0")
+    assert h.pump_in() == [ToProtocol("aaa", Batch(1, ((2, b"a2"),), 0)),
+                           ToProtocol("test", Batch(1, ((7, b"t7"), (0, b"t0")), 0))]
+
+
+def test_outbound_relative_codes_go_out_at_offset_plus_code():
+    h = PeerHarness(inbound=True)
+    h.run_to_running()
+    h.from_protocol("test", 1, [(7, b"t7"), (0, b"t0")])
+    h.from_protocol("aaa", 1, [(2, b"a2")])
+    h.write()
+    assert h.remote_messages() == [("test", 7, b"t7"), ("test", 0, b"t0"), ("aaa", 2, b"a2")]
+
+
+def test_outbound_absolute_codes_on_the_wire():
+    h = PeerHarness()
+    h.run_to_running()
+    sent = []
+    h.m.conn.send = lambda code, payload: sent.append(code)  # what the machine asks the wire for
+    h.from_protocol("aaa", 1, [(0, b""), (2, b"")])
+    h.from_protocol("test", 1, [(0, b""), (7, b"")])
+    assert sent == [AAA, AAA + 2, TEST, TEST + 7]
+
+
+@pytest.mark.parametrize("name, code, length", [("test", 8, 8), ("aaa", 3, 3), ("test", -1, 8)])
+def test_outbound_code_not_below_the_protocols_length_is_subprotocol_error(name, code, length):
+    h = PeerHarness()
+    h.run_to_running()
+    assert h.from_protocol(name, 1, [(code, b"x")]) == stops(DiscReason.SUBPROTOCOL_ERROR)
+    h.write()
+    assert h.remote_messages() == [] and h.remote_disconnects() == [DiscReason.SUBPROTOCOL_ERROR]
+    h.remote_closes()
+    assert h.gone() == PeerGone(h.remote_id, int(DiscReason.SUBPROTOCOL_ERROR), False, "running",
+                                f"{name} wrote a bad message: {name} message code {code} out of range "
+                                f"(length {length})", "subprotocol")
+
+
+def test_messages_held_at_checkpoint_2_are_routed_once_running():
+    h = PeerHarness()
+    h.run_to_add_peer()
+    h.remote.send(TEST + 1, b"early")  # the remote runs already; we wait for the Server
+    assert h.pump_in() == []
+    assert h.approve() == [SpawnProtocol("aaa"), SpawnProtocol("test"),
+                           ToProtocol("test", Batch(1, ((1, b"early"),), 0))]
+
+
+# -- inbound window -------------------------------------------------------------------------------
+def fill_window(h: PeerHarness, name: str = "test") -> None:
+    """Send INBOUND_WINDOW (8) single-message batches to ``name``, none acknowledged."""
+    for i in range(1, 9):
+        assert h.remote_send(TEST if name == "test" else AAA, bytes([i])) == [
+            ToProtocol(name, Batch(i, ((0, bytes([i])),), 0))]
+
+
+def test_full_inbound_window_stops_reading_and_the_ack_reopens_it():
+    h = PeerHarness()
+    h.run_to_running()
+    fill_window(h)
+    assert h.m.reading() is False and h.m.watch_socket(h.now) is False
+    assert h.remote_send(TEST, b"\x09") == []  # read anyway: held, not sent
+    assert h.m.links["test"].pending == deque([(0, b"\x09")])
+    assert h.from_protocol("test", 0, ack=8) == [ToProtocol("test", Batch(9, ((0, b"\x09"),), 0))]
+    assert h.m.reading() is True and h.m.watch_socket(h.now) is True
+
+
+def test_partial_ack_opens_the_window_by_that_many_batches():
+    h = PeerHarness()
+    h.run_to_running()
+    fill_window(h)
+    h.remote.send(TEST, b"a")
+    h.pump_in()
+    h.remote.send(TEST, b"b")
+    h.pump_in()
+    assert h.from_protocol("test", 0, ack=1) == [ToProtocol("test", Batch(9, ((0, b"a"), (0, b"b")), 0))]
+    assert h.m.reading() is False
+    assert h.from_protocol("test", 0, ack=1) == []  # a repeated ack changes nothing
+
+
+def test_one_protocols_full_window_stops_reading_for_all():
+    h = PeerHarness()
+    h.run_to_running()
+    fill_window(h, "aaa")
+    assert h.m.reading() is False
+    assert h.from_protocol("aaa", 0, ack=8) == [] and h.m.reading() is True
+
+
+def test_read_deadline_does_not_count_time_paused_by_our_own_window():
+    h = PeerHarness(timeouts={"ping_interval_s": 1000.0, "idle_s": 30.0})
+    h.run_to_running()
+    fill_window(h)
+    assert h.m.watch_socket(h.now) is False
+    assert h.at(T0 + 30) == [] and h.m.deadlines["read"] == T0 + 60  # paused: not the remote's silence
+    h.now = T0 + 40
+    h.from_protocol("test", 0, ack=8)
+    assert h.m.watch_socket(h.now) is True  # reading again: idle time counts from now
+    assert h.at(T0 + 60) == [] and h.m.deadlines["read"] == T0 + 70
+    assert h.at(T0 + 70) == stops(DiscReason.READ_TIMEOUT)
+
+
+# -- outbound credit ------------------------------------------------------------------------------
+def test_outbound_credit_rides_on_the_next_batch_or_goes_alone_at_half_the_window():
+    h = PeerHarness()
+    h.run_to_running()
+    assert h.from_protocol("test", 1, [(0, b"1")]) == []
+    assert h.remote_send(TEST, b"in") == [ToProtocol("test", Batch(1, ((0, b"in"),), 1))]
+    assert h.from_protocol("test", 2, [(0, b"2")]) == []
+    assert h.from_protocol("test", 3, [(0, b"3")]) == [ToProtocol("test", OutboundCredit(3))]
+
+
+def test_outbound_credit_is_withheld_above_the_high_water_mark_and_released_below_half(monkeypatch):
+    monkeypatch.setattr(peer_machine, "OUT_HIGH_WATER", 4096)
+    h = PeerHarness()
+    h.run_to_running()
+    assert h.from_protocol("test", 1, [(0, os.urandom(5000))]) == []  # over 4096 bytes queued
+    assert h.from_protocol("test", 2, [(0, b"small")]) == []
+    assert h.m.links["test"].withheld == 2
+    assert h.write(len(h.m.out) - 2049) == []  # 2049 bytes left: above half
+    assert h.write(1) == [ToProtocol("test", OutboundCredit(2))]  # 2048: released
+    assert h.write() == []  # released once
+    assert [m[:2] for m in h.remote_messages()] == [("test", 0), ("test", 0)]
+
+
+def test_no_credit_is_released_while_closing(monkeypatch):
+    monkeypatch.setattr(peer_machine, "OUT_HIGH_WATER", 4096)
+    h = PeerHarness()
+    h.run_to_running()
+    h.from_protocol("test", 1, [(0, os.urandom(5000))])
+    h.record(h.m.disconnect(int(DiscReason.REQUESTED), h.now))
+    assert h.write() == [HalfClose()]
+
+
+def test_batches_from_a_stopped_protocol_are_ignored():
+    h = PeerHarness()
+    h.run_to_running()
+    h.record(h.m.disconnect(int(DiscReason.REQUESTED), h.now))
+    out = len(h.m.out)
+    assert h.from_protocol("test", 1, [(0, b"late")]) == [] and len(h.m.out) == out
+    assert h.from_protocol("nope", 1, [(0, b"x")]) == []
+
+
+# -- protocol supervision -------------------------------------------------------------------------
+def sup(h: PeerHarness, kind: str, **data) -> ToServer:
+    """The SupervisionEvent action about protocol test of ``h``'s peer."""
+    return ToServer(SupervisionEvent(kind, {"actor": "protocol", "protocol": "test", "peer_id": h.remote_id.hex(),
+                                            **data}))
+
+
+def test_protocol_exit_under_disconnect_policy_is_subprotocol_error():
+    h = PeerHarness()
+    h.run_to_running()
+    assert h.record(h.m.protocol_exited("test", h.now)) == [
+        DropProtocol("test"), sup(h, "actor_exited", cause="exited", policy="disconnect")] + \
+        stops(DiscReason.SUBPROTOCOL_ERROR, names=("aaa",))
+    h.write()
+    assert h.remote_disconnects() == [DiscReason.SUBPROTOCOL_ERROR]
+    h.remote_closes()
+    assert h.gone() == PeerGone(h.remote_id, int(DiscReason.SUBPROTOCOL_ERROR), False, "running",
+                                "protocol test actor exited", "subprotocol")
+
+
+def test_restart_after_backoff_redelivers_unacknowledged_batches_and_what_arrived_meanwhile():
+    h = PeerHarness(protocols=restart_protocols(restart=RestartPolicy(max_restarts=3, within_s=10, backoff_s=0.5,
+                                                                      backoff_max_s=5.0), hold_max=3))
+    h.run_to_running()
+    h.remote_send(TEST, b"m1")
+    h.remote_send(TEST, b"m2")
+    h.from_protocol("test", 0, ack=1)  # m1 handled, m2 not
+    h.now = T0 + 1
+    assert h.record(h.m.protocol_exited("test", h.now)) == [DropProtocol("test"),
+                                                            sup(h, "actor_exited", cause="exited", policy="restart")]
+    assert h.m.stage == Stage.RUNNING and h.m.deadlines["restart:test"] == T0 + 1.5
+    assert h.m.reading() is False  # m2 waits for the new instance
+    assert h.remote_send(TEST, b"m3") == []  # held
+    assert h.from_protocol("test", 5, [(0, b"late")]) == []  # the dead instance's batch is dropped
+    assert h.at(T0 + 1.499) == []
+    assert h.at(T0 + 1.5) == [SpawnProtocol("test"), sup(h, "actor_restarted", attempt=1, delay_s=0.5, held=2),
+                              ToProtocol("test", Batch(1, ((0, b"m2"), (0, b"m3")), 0))]
+    assert h.m.links["test"].incarnation == 2
+    assert h.from_protocol("test", 0, ack=1) == [] and h.m.reading() is True
+
+
+def test_restart_backoff_doubles_to_its_max_and_the_limit_ends_the_connection():
+    h = PeerHarness(protocols=restart_protocols(restart=RestartPolicy(max_restarts=3, within_s=10, backoff_s=0.5,
+                                                                      backoff_max_s=0.75)))
+    h.run_to_running()
+    delays = []
+    for _ in range(3):
+        h.record(h.m.protocol_exited("test", h.now))
+        at = h.m.deadlines["restart:test"]
+        delays.append(round(at - h.now, 6))
+        assert h.at(at)[0] == SpawnProtocol("test")
+    assert delays == [0.5, 0.75, 0.75]
+    assert h.record(h.m.protocol_exited("test", h.now)) == [
+        DropProtocol("test"), sup(h, "actor_exited", cause="exited", policy="restart"),
+        sup(h, "restart_limit_reached", restarts=3, within_s=10)] + stops(DiscReason.SUBPROTOCOL_ERROR, names=("aaa",))
+    h.write()
+    h.remote_closes()
+    assert h.gone() == PeerGone(h.remote_id, int(DiscReason.SUBPROTOCOL_ERROR), False, "running",
+                                "protocol test restart limit reached", "subprotocol")
+
+
+def test_restarts_outside_the_intensity_window_do_not_count():
+    h = PeerHarness(protocols=restart_protocols(restart=RestartPolicy(max_restarts=1, within_s=5, backoff_s=0.5)))
+    h.run_to_running()
+    h.record(h.m.protocol_exited("test", h.now))
+    h.at(h.m.deadlines["restart:test"])
+    h.now = T0 + 6
+    assert h.record(h.m.protocol_exited("test", h.now))[1] == sup(h, "actor_exited", cause="exited",
+                                                                   policy="restart")
+    assert h.m.deadlines["restart:test"] == T0 + 6.5 and h.m.stage == Stage.RUNNING
+
+
+def test_more_held_messages_than_hold_max_during_a_restart_is_subprotocol_error():
+    h = PeerHarness(protocols=restart_protocols(hold_max=3))
+    h.run_to_running()
+    h.record(h.m.protocol_exited("test", h.now))
+    for i in range(3):
+        h.remote.send(TEST, bytes([i]))
+    assert h.pump_in() == []  # 3 held: at the limit
+    h.remote.send(TEST, b"one too many")
+    assert h.pump_in() == stops(DiscReason.SUBPROTOCOL_ERROR, names=("aaa",))
+    h.write()
+    h.remote_closes()
+    assert h.gone() == PeerGone(h.remote_id, int(DiscReason.SUBPROTOCOL_ERROR), False, "running",
+                                "more than 3 messages for test held while it restarts", "subprotocol")
+
+
+def test_a_repeated_exit_notice_is_ignored():
+    h = PeerHarness(protocols=restart_protocols())
+    h.run_to_running()
+    h.record(h.m.protocol_exited("test", h.now))
+    deadlines = dict(h.m.deadlines)
+    assert h.record(h.m.protocol_exited("test", h.now)) == [] and h.m.deadlines == deadlines
+
+
+def test_a_restart_answers_a_pending_info_request_for_the_dead_instance():
+    h = PeerHarness(protocols=restart_protocols())
+    h.run_to_running()
+    h.record(h.m.info_request(3, h.now))
+    h.record(h.m.protocol_info("aaa", None, 3))
+    actions = h.record(h.m.protocol_exited("test", h.now))
+    assert [type(a.message) for a in h.of_type(ToServer, actions)][-1] is PeerInfoReply
+    assert "info:3" not in h.m.deadlines
+
+
+# -- invariants -----------------------------------------------------------------------------------
+def check_next_deadline(h: PeerHarness):
+    nxt = h.m.next_deadline()
+    assert nxt == (min(h.m.deadlines.values()) if h.m.deadlines else None)
+    return nxt
+
+
+def test_next_deadline_is_always_the_earliest_armed_deadline():
+    h = PeerHarness(protocols=restart_protocols(restart=RestartPolicy(backoff_s=0.25)),
+                    timeouts={"dial_s": 15.0, "handshake_s": 5.0, "ping_interval_s": 15.0, "idle_s": 30.0,
+                              "write_s": 20.0, "disconnect_grace_s": 1.0})
+    h.m.connect_started(T0)
+    assert check_next_deadline(h) == T0 + 15
+    h.now = T0 + 1
+    h.start()
+    assert check_next_deadline(h) == T0 + 6  # connect replaced by handshake
+    h.write()
+    h.pump_in()
+    h.approve()
+    h.write()
+    h.pump_in()
+    h.now = T0 + 2
+    h.approve()
+    assert check_next_deadline(h) == T0 + 17  # ping before read (T0+32)
+    h.from_protocol("test", 1, [(0, os.urandom(100))])
+    h.write(0)
+    assert h.m.deadlines["write"] == T0 + 22 and check_next_deadline(h) == T0 + 17
+    h.write()
+    h.now = T0 + 10
+    h.record(h.m.protocol_exited("test", h.now))
+    assert check_next_deadline(h) == T0 + 10.25  # the restart comes first
+    h.at(T0 + 10.25)
+    assert check_next_deadline(h) == T0 + 17
+    h.at(T0 + 17)
+    assert check_next_deadline(h) == T0 + 32  # the read deadline ties with the next ping
+    h.record(h.m.info_request(1, h.now))
+    assert check_next_deadline(h) == T0 + 17 + INFO_TIMEOUT_S
+    h.record(h.m.disconnect(int(DiscReason.REQUESTED), h.now))
+    assert check_next_deadline(h) == T0 + 18  # grace; ping and read are gone
+    h.write()
+    h.remote_closes()
+    assert check_next_deadline(h) is None
+
+
+def every_input(h: PeerHarness) -> list:
+    """Call every input method of the machine once; returns all their actions."""
+    m, now = h.m, h.now + 100
+    actions = []
+    for call in (lambda: m.received(b"x", now), lambda: m.remote_closed("eof", "closed", now), m.drained, m.abort,
+                 lambda: m.wrote(True, now), lambda: m.write_failed("e", "reset", now),
+                 lambda: m.checkpoint_reply(ADD_PEER, None, now), lambda: m.checkpoint_reply(ADD_PEER, 4, now),
+                 lambda: m.from_protocol("test", FromProtocol("test", 1, ((0, b"x"),)), now),
+                 lambda: m.protocol_disconnect("test", 3, "", now), lambda: m.protocol_ended("test", "", now),
+                 lambda: m.protocol_exited("test", now), lambda: m.disconnect(0, now), lambda: m.shutdown(now),
+                 lambda: m.internal_error("e", now), lambda: m.connect_failed("e", "refused"),
+                 lambda: m.on_time(now + 1000)):
+        actions += call()
+    return actions
+
+
+@pytest.mark.parametrize("ending", ["grace", "drained", "shutdown", "connect_timeout", "remote_eof", "rejected"])
+def test_finish_is_returned_exactly_once(ending):
+    h = PeerHarness()
+    if ending == "connect_timeout":
+        h.m.connect_started(h.now)
+        h.at(h.m.next_deadline())
+    elif ending == "rejected":
+        h.run_to_add_peer()
+        h.reply(int(DiscReason.TOO_MANY_PEERS))
+        h.write()
+        h.at(h.m.next_deadline())
+    else:
+        h.run_to_running()
+        if ending == "grace":
+            h.record(h.m.disconnect(0, h.now))
+            h.at(h.m.next_deadline())
+        elif ending == "drained":
+            h.record(h.m.disconnect(0, h.now))
+            h.write()
+            h.remote_closes()
+        elif ending == "shutdown":
+            h.record(h.m.shutdown(h.now))
+        elif ending == "remote_eof":
+            h.remote_closes()
+            h.write()
+            h.remote_closes()
+    gone = h.gone()
+    assert h.m.stage == Stage.DONE
+    assert not [a for a in every_input(h) if isinstance(a, Finish)]
+    assert h.gone() == gone and h.m.next_deadline() is None
+
+
+# -- odds and ends --------------------------------------------------------------------------------
+def test_remote_disconnect_with_a_reason_outside_the_table_is_recorded_as_sent():
+    h = PeerHarness()
+    h.run_to_running()
+    h.remote.disconnect(0x42)
+    assert h.pump_in() == stops(DiscReason(0x42), remote=True)
+    h.write()
+    h.remote_closes()
+    assert h.gone() == PeerGone(h.remote_id, 0x42, True, "running", "remote sent Disconnect(UNKNOWN_0x42)",
+                                "remote_disconnect")
+
+
+def test_message_events_report_relative_codes_and_sizes_both_ways():
+    h = PeerHarness(enable_msg_events=True)
+    h.run_to_running()
+    assert h.remote_send(TEST + 3, b"abc") == [ToServer(MsgTraffic("recv", "test", h.remote_id, ((3, 3),))),
+                                                ToProtocol("test", Batch(1, ((3, b"abc"),), 0))]
+    assert h.from_protocol("aaa", 1, [(1, b"12345"), (0, b"")]) == [
+        ToServer(MsgTraffic("send", "aaa", h.remote_id, ((1, 5), (0, 0))))]
+
+
+def test_early_write_is_called_each_time_8_kib_are_queued_and_a_failure_ends_the_batch():
+    h = PeerHarness()
+    h.run_to_running()
+    calls = []
+    h.from_protocol("test", 1, [(0, os.urandom(5000)) for _ in range(4)],
+                    early_write=lambda: calls.append(h.write()))
+    assert len(calls) == 2
+    h.write()
+    assert len(h.remote_messages()) == 4
+
+    failing = PeerHarness()
+    failing.run_to_running()
+    calls = []
+
+    def fail():
+        calls.append(failing.record(failing.m.write_failed("[Errno 104] reset", "reset", failing.now)))
+
+    assert failing.from_protocol("test", 1, [(0, os.urandom(5000)) for _ in range(4)], early_write=fail) == []
+    assert calls == [stops(DiscReason.NETWORK_ERROR)] and not failing.m.out
+    assert failing.m.error == "write error: [Errno 104] reset"
