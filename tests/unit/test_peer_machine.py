@@ -945,3 +945,18 @@ def test_early_write_is_called_each_time_8_kib_are_queued_and_a_failure_ends_the
     assert failing.from_protocol("test", 1, [(0, os.urandom(5000)) for _ in range(4)], early_write=fail) == []
     assert calls == [stops(DiscReason.NETWORK_ERROR)] and not failing.m.out
     assert failing.m.error == "write error: [Errno 104] reset"
+
+
+def test_a_bad_code_held_at_checkpoint_2_closes_after_spawning_and_delivering_what_came_before():
+    h = PeerHarness()
+    h.run_to_add_peer()
+    h.remote.send(TEST + 1, b"early")
+    h.remote.send(TEST + 8, b"beyond test/1")
+    assert h.pump_in() == []  # held until the Server answers
+    assert h.approve() == [SpawnProtocol("aaa"), SpawnProtocol("test"),
+                           ToProtocol("test", Batch(1, ((1, b"early"),), 0))] + stops(DiscReason.PROTOCOL_ERROR)
+    h.write()
+    assert h.remote_disconnects() == [DiscReason.PROTOCOL_ERROR]
+    h.remote_closes()
+    assert h.gone() == PeerGone(h.remote_id, int(DiscReason.PROTOCOL_ERROR), False, "running",
+                                "message code 27 owned by no protocol", "protocol_error")
