@@ -377,6 +377,21 @@ def test_end_of_stream_at_a_checkpoint_without_a_disconnect_is_network_error_aft
                                 "connection closed by remote", "closed")
 
 
+def test_end_of_stream_held_through_both_checkpoints_ends_once_running_with_network_error():
+    h = PeerHarness()
+    h.start()
+    h.write()
+    h.pump_in()  # the ack and the remote's Hello, held at checkpoint 1
+    assert h.remote_closes() == []
+    h.approve()
+    assert h.m.stage == Stage.ADD_PEER and h.m.eof_pending == ("connection closed by remote", "closed")
+    assert h.approve() == [SpawnProtocol("aaa"), SpawnProtocol("test")] + stops(DiscReason.NETWORK_ERROR)
+    h.write()
+    h.remote_closes()
+    assert h.gone() == PeerGone(h.remote_id, int(DiscReason.NETWORK_ERROR), False, "running",
+                                "connection closed by remote", "closed")
+
+
 def test_remote_disconnect_instead_of_hello_is_remote_requested_at_stage_hello():
     h = PeerHarness(inbound=True, remote_auto=False)
     h.start()
