@@ -337,6 +337,7 @@ class PeerMachine:
             self.reported_stage = "checkpoint"
             return self._close(reason, send=True, error=f"rejected by this node: {reason.name}", cause="rejected",
                                now=now)
+        actions: list = []
         try:
             if stage == POST_HANDSHAKE and self.stage == Stage.POST_HANDSHAKE:
                 self.stage = Stage.HELLO
@@ -354,7 +355,7 @@ class PeerMachine:
             else:
                 return []
         except ConnectionFailure as exc:
-            actions = self._events(exc.events, now)
+            actions += self._events(exc.events, now)
             return actions + self._close(exc.reason or DiscReason.PROTOCOL_ERROR, send=exc.reason is not None,
                                          error=exc.detail, cause="protocol_error", now=now)
         return self._events(events, now)
