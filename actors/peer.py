@@ -26,19 +26,20 @@ from messages.supervision import InjectFault
 from node.links import ProtocolSpec
 from node.peer_machine import (DropProtocol, Finish, HalfClose, PeerMachine, SpawnProtocol, Stage, StopProtocol,
                                ToProtocol, ToServer)
-from protocols import load_class, resolve
+from protocols.registry import resolve
 from rlpx.enode import parse_enode
 from rlpx.errors import RLPxError
 
 from .base import NodeActor
 from .io.channel import Channel, ChannelClosed
+from .protocol_host import ProtocolHost
 from .io.procs import process_alive
 from .io.reading import read_available, receive_buffer
 
 READ_CHUNK = 1 << 20
 """Bytes asked of one ``recv`` call."""
 
-READ_MAX = 8 << 20
+READ_MAX = 1 << 20
 """Bytes read per readiness event before the batch is handed to the machine."""
 
 WRITE_CHUNK = 4 << 20
@@ -102,7 +103,7 @@ class Peer(NodeActor):
         specs = []
         for pc in cfg.protocols:
             r = resolve(pc)
-            specs.append(ProtocolSpec(r.name, r.version, r.length, r.actor, r.options))
+            specs.append(ProtocolSpec(r.name, r.version, r.length, r.cls, r.options))
         return PeerMachine(cfg, specs, dial=dial, static=static, trusted=trusted, remote=remote)
 
     def on_PeerStartInbound(self, msg, sender):
@@ -216,10 +217,10 @@ class Peer(NodeActor):
                           + [a.chan.fileno() for a in self.actors.values() if a.chan is not None] if fd >= 0)
         start = ProtocolStart(self.myAddress, hello.node_id, hello.client_id, tuple(str(c) for c in hello.capabilities),
                               machine.inbound, name, link.version, link.offset, link.length, link.spec.options,
-                              machine.remote, close_fds, link.config.on_failure, child_end.fileno())
+                              machine.remote, close_fds, link.config.on_failure, child_end.fileno(), link.spec.cls)
         try:
             # the child inherits child_end and its ProtocolStart from the fork (actors/adapter/fork_start.py)
-            addr = self.createActor(load_class(link.spec.cls), start=start)
+            addr = self.createActor(ProtocolHost, start=start)
         finally:
             child_end.close()
         self.actors[name] = _Actor(addr, self.child_pid(addr), chan)

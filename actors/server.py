@@ -29,7 +29,7 @@ from messages.supervision import FAULT_MODES, InjectFault
 from node.admission import Admission
 from node.children import Children
 from node.peer_table import ADDED, PeerTable, added_event, ended_event
-from protocols import UnknownProtocolError, load_class, resolve
+from protocols.registry import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
 from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError
@@ -92,7 +92,7 @@ class Server(NodeActor):
             for pc in cfg.protocols:
                 # imported once here: every Peer is forked from this process and inherits the
                 # modules, instead of importing them itself (~10 % of a Peer's CPU in the burst)
-                load_class(resolve(pc).actor)
+                load_class(resolve(pc).cls)
             self.local_id = node_id_from_private_key(cfg.private_key)
             trusted = {parse_enode(u).node_id for u in cfg.trusted_nodes}
             for u in cfg.static_nodes:

@@ -1,16 +1,13 @@
 """Shared machinery of the node-vs-ethereumjs benchmarks (bench/run_all.py).
 
-* :class:`BenchSystem`: a fresh multiprocTCPBase ActorSystem on a free loopback admin port
-  (:func:`actors.system.start_actor_system`), an :class:`actors.collector.EventCollector`, and
-  nodes started in it; :meth:`BenchSystem.close` shuts it down and SIGKILLs whatever is left of
-  its process group (as tests/node_fixtures.py ``NodeSystem.close`` does).
+* :class:`BenchSystem`: the tests' system under test (tests/support/system.py) with benchmark
+  defaults; :meth:`BenchSystem.close` shuts it down and kills whatever is left of its group.
 * :class:`EjsBench`: one bench/ejs_bench.mjs process (an @ethereumjs/devp2p RLPx instance),
   JSON-line events on stdout, commands on stdin.
 * :class:`Clients`: bench/rlpx_clients.py in a separate process (raw RLPx initiators).
 * memory helpers: PSS and USS from /proc/<pid>/smaps_rollup.
 
-Everything talks to 127.0.0.1 only and every wait is bounded.  Self-contained on purpose (it
-does not import the pytest helpers under tests/).
+Everything talks to 127.0.0.1 only and every wait is bounded.
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ import pathlib
 import queue
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,17 +29,16 @@ BENCH = ROOT / "bench"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from thespian.actors import ActorExitRequest  # noqa: E402
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
 
-from actors.collector import CollectFrom, EventCollector, Found, GetEvents, WaitFor  # noqa: E402
-from actors.adapter.probe import PgidProbe  # noqa: E402
-from actors.system import (live_group_members, reap_process_group, start_actor_system, start_node,  # noqa: E402
-                           stop_node)
-from config.model import NodeConfig, ProtocolConfig, Timeouts  # noqa: E402
-from messages.admin import AdminCommand, AdminResult, GetPeers, PeersReply  # noqa: E402
+from actors.system import stop_node  # noqa: E402
+from config.model import ProtocolConfig, Timeouts  # noqa: E402
 from rlpx.keys import generate_private_key, node_id_from_private_key  # noqa: E402
+from support.system import LOOPBACK, Node, NodeSystem, free_port  # noqa: E402,F401 - re-exported
+from support.memory import memory_of, smaps_rollup  # noqa: E402,F401 - re-exported
+from support.wait import wait_until  # noqa: E402,F401 - re-exported
 
-LOOPBACK = "127.0.0.1"
 INTEROP = ROOT / "tests" / "interop"
 EJS_SCRIPT = BENCH / "ejs_bench.mjs"
 CLIENTS_SCRIPT = BENCH / "rlpx_clients.py"
@@ -72,23 +67,6 @@ def sender_proto(count: int, size: int, window: int, **options) -> ProtocolConfi
     return ProtocolConfig("test", 1, tuple(opts.items()))
 
 
-def free_port() -> int:
-    s = socket.socket()
-    s.bind((LOOPBACK, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_until(pred, timeout_s: float, interval_s: float = 0.02):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = pred()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval_s)
-
-
 # -- processes and memory ----------------------------------------------------------------
 
 def _stat(pid: int):
@@ -99,11 +77,6 @@ def _stat(pid: int):
         return None
     fields = raw[raw.rindex(")") + 2:].split()
     return fields[0], int(fields[1]), int(fields[2])
-
-
-def group_pids(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``."""
-    return sorted(live_group_members(pgid))
 
 
 def tree_pids(root: int) -> list[int]:
@@ -124,32 +97,6 @@ def tree_pids(root: int) -> list[int]:
     return sorted(out)
 
 
-def smaps_rollup(pid: int) -> dict[str, int]:
-    """Fields of /proc/<pid>/smaps_rollup in bytes ({} if the process is gone)."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[-1] == "kB":
-                    out[parts[0].rstrip(":")] = int(parts[-2]) * 1024
-    except OSError:
-        return {}
-    return out
-
-
-def memory_of(pids) -> dict[str, int]:
-    """Summed PSS, USS (Private_Clean + Private_Dirty) and RSS of ``pids``, bytes."""
-    pids = list(pids)
-    pss = uss = rss = 0
-    for pid in pids:
-        m = smaps_rollup(pid)
-        pss += m.get("Pss", 0)
-        uss += m.get("Private_Clean", 0) + m.get("Private_Dirty", 0)
-        rss += m.get("Rss", 0)
-    return {"pss": pss, "uss": uss, "rss": rss, "procs": len(pids)}
-
-
 def cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -160,36 +107,14 @@ def cmdline(pid: int) -> str:
 
 # -- the node side -----------------------------------------------------------------------
 
-class Node:
-    def __init__(self, name, key, server, enode, port, config):
-        self.name, self.key, self.server, self.enode, self.port, self.config = name, key, server, enode, port, config
-        self.node_id = node_id_from_private_key(key)
+class BenchSystem(NodeSystem):
+    """The tests' :class:`support.system.NodeSystem` with benchmark defaults: generous timeouts,
+    nodes restricted to loopback, waits that raise :class:`BenchError` listing what came."""
 
-    @property
-    def id_hex(self) -> str:
-        return self.node_id.hex()
-
-
-class BenchSystem:
-    """One ActorSystem with an event collector and the nodes of one benchmark."""
+    TIMEOUTS = BENCH_TIMEOUTS
 
     def __init__(self, log_file: str | None = None, level: str = "WARNING"):
-        self.admin_port = free_port()
-        self.asys = start_actor_system(self.admin_port, level=level, log_file=log_file)
-        self.closed = False
-        self.pgid = None
-        self.nodes: dict[str, Node] = {}
-        try:
-            probe = self.asys.createActor(PgidProbe)
-            pgid = self.asys.ask(probe, "pgid", 10)
-            self.asys.tell(probe, ActorExitRequest())
-            if not isinstance(pgid, int) or pgid == os.getpgid(0):
-                raise BenchError(f"no separate process group for the actor system: {pgid!r}")
-            self.pgid = pgid
-            self.collector = self.asys.createActor(EventCollector)
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(log_file=log_file, level=level)
 
     def __enter__(self):
         return self
@@ -198,56 +123,21 @@ class BenchSystem:
         self.close()
 
     def start(self, name, protocols, **kw) -> Node:
-        kw.setdefault("listen_port", 0)
-        kw.setdefault("timeouts", BENCH_TIMEOUTS)
         kw.setdefault("net_restrict", ("127.0.0.0/8",))
-        cfg = NodeConfig(name, kw.pop("key", None) or generate_private_key(), protocols=tuple(protocols), **kw)
-        server, started = start_node(self.asys, cfg, timeout_s=20)
-        reply = self.asys.ask(self.collector, CollectFrom(server), 10)
-        if not isinstance(reply, Found):
-            raise BenchError(f"collector did not subscribe: {reply!r}")
-        node = Node(name, cfg.private_key, server, started.enode, started.listen_port, cfg)
-        self.nodes[name] = node
-        return node
-
-    def stop(self, node: Node):
-        stop_node(self.asys, node.server, 10)
-        self.nodes.pop(node.name, None)
-
-    def admin(self, node: Node, op: str, enode: str) -> AdminResult:
-        reply = self.asys.ask(node.server, AdminCommand(op, enode), 10)
-        if not (isinstance(reply, AdminResult) and reply.ok):
-            raise BenchError(f"{op} on {node.name}: {reply!r}")
-        return reply
+        return super().start(name, kw.pop("key", None), protocols=tuple(protocols), **kw)
 
     def connect(self, a: Node, enode: str) -> None:
         self.admin(a, "add_peer", enode)
 
-    def peers(self, node: Node) -> tuple:
-        reply = self.asys.ask(node.server, GetPeers(), 10)
-        if not isinstance(reply, PeersReply):
-            raise BenchError(f"GetPeers on {node.name}: {reply!r}")
-        return reply.peers
-
-    def mark(self) -> int:
-        return self.asys.ask(self.collector, GetEvents(since=1 << 62), 10).index
-
-    def events(self, since=0, kind=None, node=None) -> list:
-        reply = self.asys.ask(self.collector, GetEvents(since=since), 10)
-        return [e for e in reply.events if (kind is None or e.kind == kind) and (node is None or e.node == node)]
-
     def wait(self, event, node=None, count=1, since=0, timeout_s=30.0, **match) -> list:
         """Bounded wait for ``count`` events; raises BenchError (listing what came) on timeout."""
-        m = tuple((k.replace("__", "."), v) for k, v in match.items())
-        reply = self.asys.ask(self.collector, WaitFor(event, m, count, node, since, timeout_s), timeout_s + 15)
-        if not isinstance(reply, Found):
-            raise BenchError(f"collector did not answer waiting for {event}: {reply!r}")
-        if not reply.ok:
+        found = super().wait(event, node, count, since, timeout_s, **match)
+        if not found.ok:
             seen = [(e.node, e.kind, e.data.get("reason") or e.data.get("kind") or "")
                     for e in self.events(since)][-12:]
             raise BenchError(f"waited {timeout_s:.0f} s for {count} x {event} on {node} {match}: "
-                             f"got {len(reply.events)}; last events {seen}")
-        return list(reply.events)
+                             f"got {len(found.events)}; last events {seen}")
+        return list(found.events)
 
     def reports(self, node: Node, count: int, since: int, timeout_s: float) -> list[dict]:
         evs = self.wait("protocol_event", node=node.name, count=count, since=since, timeout_s=timeout_s,
@@ -255,25 +145,17 @@ class BenchSystem:
         return [e.data["data"] for e in evs]
 
     def pids(self) -> list[int]:
-        return group_pids(self.pgid) if self.pgid else []
+        return sorted(super().pids())
 
     def close(self, wait_s: float = 5.0) -> list[int]:
-        """Shut the system down; SIGKILL what is left of its process group; return those PIDs."""
-        if self.closed:
-            return []
-        self.closed = True
-        left: list[int] = []
-        try:
+        """Stop the nodes, shut the system down; return the PIDs that had to be killed."""
+        if not self.closed:
             for node in list(self.nodes.values()):
                 try:
                     stop_node(self.asys, node.server, 5)
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - closing anyway
                     pass
-            self.asys.shutdown()
-        finally:
-            if self.pgid:
-                left = reap_process_group(self.pgid, wait_s)
-        return left
+        return sorted(super().close(wait_s))
 
 
 # -- subprocesses with JSON-line output ---------------------------------------------------

@@ -47,7 +47,7 @@ CATEGORIES = [
     ("rlpx frame codec (python)", lambda f: "rlpx/frame.py" in f or "rlpx/session.py" in f),
     ("rlpx connection (python)", lambda f: "rlpx/" in f),
     ("Peer actor (python)", lambda f: "actors/peer.py" in f),
-    ("Protocol base + test/1 (python)", lambda f: "actors/protocol.py" in f or "protocols/" in f),
+    ("Protocol base + test/1 (python)", lambda f: "actors/protocol_host.py" in f or "protocols/" in f),
     ("node actor base / timers", lambda f: "actors/" in f),
     ("messages (dataclasses)", lambda f: "messages/" in f or "dataclasses" in f),
 ]

@@ -26,7 +26,8 @@ import math
 import os
 from dataclasses import dataclass, fields
 
-from protocols import REGISTRY, UnknownProtocolError, load_class, resolve
+from protocols.options import OptionError, build_options
+from protocols.registry import UnknownProtocolError, load_class, registered, resolve
 from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError, KeyFileError
 from rlpx.keys import generate_private_key, load_key_file, load_or_create_key_file, node_id_from_private_key
@@ -393,25 +394,13 @@ def _protocols(raw, path) -> tuple[ProtocolConfig, ...]:
         pc = ProtocolConfig(name, version, tuple(sorted(options.items())), length, actor, on_failure, policy,
                             hold_max)
         try:
-            resolved = resolve(pc)
-            cls = load_class(resolved.actor)
+            cls = load_class(resolve(pc).cls)
         except UnknownProtocolError as exc:
-            known = ", ".join(f"{n}/{v}" for n, v in sorted(REGISTRY))
+            known = ", ".join(f"{n}/{v}" for n, v in sorted(registered()))
             raise ConfigError(p, f"{exc} (known: {known}; or give `length` and `actor`)") from None
-        spec = getattr(cls, "OPTIONS", None)
-        if spec is not None:
-            for k, v in options.items():
-                if k not in spec:
-                    raise ConfigError(f"{p}.{k}", f"unknown option for {name} (allowed: {', '.join(sorted(spec))})")
-                t, lo = spec[k]
-                _want(v, t, f"{p}.{k}")
-                if lo is not None and v < lo:
-                    raise ConfigError(f"{p}.{k}", f"must be >= {lo}, got {v}")
-        check = getattr(cls, "validate_options", None)
-        if check is not None:
-            try:
-                check(options)
-            except ValueError as exc:
-                raise ConfigError(p, str(exc)) from None
+        try:
+            build_options(cls.Options, options)
+        except OptionError as exc:
+            raise ConfigError(f"{p}.{exc.key}" if exc.key else p, exc.reason) from None
         out.append(pc)
     return tuple(out)

@@ -54,9 +54,9 @@ class Timeouts:
 class ProtocolConfig:
     """One subprotocol to run: ``name``/``version`` plus protocol-specific ``options``.
 
-    ``length`` (message codes) and ``actor`` ("module.Class" of a :class:`actors.protocol.Protocol`)
-    default to the registered protocol's (:mod:`protocols`); giving them runs any Protocol
-    class under another name/version/length, e.g. in tests.
+    ``length`` (message codes) and ``actor`` ("module.Class" of the :class:`protocols.api.Protocol`
+    its Protocol actor hosts) default to the registered protocol's (:mod:`protocols.registry`);
+    giving them runs any protocol class under another name/version/length, e.g. in tests.
 
     ``on_failure``: "disconnect" (go-ethereum: a failed protocol disconnects the peer with
     SUBPROTOCOL_ERROR) or "restart" (the Peer restarts the Protocol actor under ``restart``'s
@@ -73,13 +73,6 @@ class ProtocolConfig:
     on_failure: str = "disconnect"
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     hold_max: int = 10000
-
-    def option(self, key, default=None):
-        """Return the value of option ``key`` or ``default``."""
-        for k, v in self.options:
-            if k == key:
-                return v
-        return default
 
 
 @dataclass(frozen=True)

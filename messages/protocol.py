@@ -27,6 +27,11 @@ OUTBOUND_WINDOW = 4
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 """A Protocol actor splits queued sends into batches of about this many payload bytes."""
 
+WINDOW_BYTES = 4 * 1024 * 1024
+"""Payload bytes of unacknowledged batches, each way, above which no further batch is sent
+(at least one always may be): with the batch counts above, it bounds what a peer can make the
+node hold (docs/architecture.md "Memory per peer")."""
+
 
 @dataclass(frozen=True)
 class ProtocolStart:
@@ -38,7 +43,8 @@ class ProtocolStart:
     ``close_fds`` the Peer's socket fds this forked child inherited and must close;
     ``on_failure`` "disconnect" or "restart" (what a failing hook leads to);
     ``channel_fd`` the inherited fd of this actor's end of its :mod:`actors.io.channel` stream to
-    the Peer (-1: none, everything goes through Thespian).
+    the Peer (-1: none, everything goes through Thespian); ``protocol_class`` the "module.Class"
+    of the :class:`protocols.api.Protocol` to run.
     """
 
     peer: ActorAddress
@@ -55,6 +61,7 @@ class ProtocolStart:
     close_fds: tuple = ()
     on_failure: str = "disconnect"
     channel_fd: int = -1
+    protocol_class: str = ""
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from config.model import NodeConfig
 from messages.admission import ADD_PEER, POST_HANDSHAKE, CheckpointRequest
 from messages.peer import MsgTraffic, PeerGone, PeerInfoReply
-from messages.protocol import FromProtocol, ProtocolInfoRequest, ProtocolStop
+from messages.protocol import WINDOW_BYTES, FromProtocol, ProtocolInfoRequest, ProtocolStop
 from messages.supervision import SupervisionEvent
 from rlpx import base_protocol as bp
 from rlpx.caps import LocalProtocol
@@ -210,7 +210,7 @@ class PeerMachine:
     def reading(self) -> bool:
         """True while the socket's input is wanted by the protocol (not while a protocol's
         inbound window is full, a checkpoint holds the remote's last bytes, or it is closing)."""
-        if self.closing or self.conn is None or self.eof_pending:
+        if self.closing or self.conn is None or self.eof_pending or self.conn.backlog:
             return False
         return not any(link.window_full for link in self.links.values())
 
@@ -248,6 +248,7 @@ class PeerMachine:
         hello, protocols = self._local_hello()
         self.conn = Connection(self.cfg.private_key, hello, protocols,
                                remote_node_id=self.dial.node_id if self.dial else None)
+        self.conn.decode_budget = WINDOW_BYTES
         self.stage = Stage.HANDSHAKE
         self.reported_stage = "handshake"
         self.last_recv = now
@@ -263,6 +264,7 @@ class PeerMachine:
         self.local = tuple(local[:2]) if local else ()
         hello, protocols = self._local_hello()
         self.conn = Connection.from_secrets(self.cfg.private_key, hello, protocols, secrets, leftover, unsent)
+        self.conn.decode_budget = WINDOW_BYTES
         self.last_recv = now
         self.deadlines["handshake"] = now + self.t.handshake_s
         actions = self._events([HandshakeDone(secrets.remote_node_id)], now)
@@ -404,6 +406,7 @@ class PeerMachine:
             self.reported_stage = "checkpoint"
             return self._close(reason, send=True, error=f"rejected by this node: {reason.name}", cause="rejected",
                                now=now)
+        actions: list = []
         try:
             if stage == POST_HANDSHAKE and self.stage == Stage.POST_HANDSHAKE:
                 self.stage = Stage.HELLO
@@ -420,6 +423,16 @@ class PeerMachine:
                 return actions + self._events(events, now)
             else:
                 return []
+        except ConnectionFailure as exc:
+            actions += self._events(exc.events, now)
+            return actions + self._close(exc.reason or DiscReason.PROTOCOL_ERROR, send=exc.reason is not None,
+                                         error=exc.detail, cause="protocol_error", now=now)
+        return self._events(events, now)
+
+    def _resume(self, now: float) -> list:
+        """Decode more of the frames the Connection holds (its decode budget was reached)."""
+        try:
+            events = self.conn.resume()
         except ConnectionFailure as exc:
             actions = self._events(exc.events, now)
             return actions + self._close(exc.reason or DiscReason.PROTOCOL_ERROR, send=exc.reason is not None,
@@ -480,6 +493,10 @@ class PeerMachine:
         actions: list = []
         if link.acknowledge(msg.ack):
             actions += self._dispatch(link, now)
+            if self.conn.backlog and not any(lk.window_full for lk in self.links.values()):
+                actions += self._resume(now)
+                if self.closing:
+                    return actions
         if not msg.messages:
             return actions
         conn, table = self.conn, self.conn.table
@@ -495,7 +512,7 @@ class PeerMachine:
                                          f"message: {exc}", cause="subprotocol", now=now)
         if self.cfg.enable_msg_events:
             actions.append(self._traffic("send", name, msg.messages))
-        credit = link.written(msg.seq, len(conn.out) > OUT_HIGH_WATER)
+        credit = link.written(msg.seq, len(conn.out) > OUT_HIGH_WATER, sum(len(p) for _, p in msg.messages))
         if credit is not None:
             actions.append(ToProtocol(name, credit))
         return actions

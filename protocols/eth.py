@@ -11,7 +11,10 @@
   Both sides' Status are published as ``eth_status`` protocol events.
 * Requests are answered with empty responses carrying the request id (eth/66+):
   GetBlockHeaders -> BlockHeaders, GetBlockBodies -> BlockBodies, GetPooledTransactions ->
-  PooledTransactions, GetReceipts -> Receipts.  Announcements are ignored.
+  PooledTransactions, GetReceipts -> Receipts.  Announcements and responses are decoded
+  (a malformed one is a protocol error, as go-ethereum's ``errDecode``) and ignored.
+* Every message decodes exactly as go-ethereum's structs do (eth/protocols/eth/protocol.go):
+  the right number of fields, canonical integers within their Go types, 32-byte hashes.
 
 Options: ``chain`` = "mainnet" (default) or a mapping ``{name, network_id, genesis_hash (hex),
 genesis_td, fork_blocks: [..], fork_times: [..], genesis_time}``; ``status_timeout_s``.
@@ -19,28 +22,134 @@ genesis_td, fork_blocks: [..], fork_times: [..], genesis_time}``; ``status_timeo
 
 from __future__ import annotations
 
-import rlp
-from rlp.exceptions import DecodingError, DeserializationError
+from dataclasses import dataclass, field
 
-from actors.protocol import Protocol
+import rlp
+from rlp.sedes import Binary, CountableList, boolean, raw
+
 from rlpx.disc import DiscReason
 
+from .api import Protocol, ProtocolError, RLPMessage, ValueMessage, hash32, uint32, uint64, uint256
 from .forkid import MAINNET, ChainConfig, ForkIdError, fork_id, validate
 
-STATUS, NEW_BLOCK_HASHES, TRANSACTIONS = 0x00, 0x01, 0x02
-GET_BLOCK_HEADERS, BLOCK_HEADERS, GET_BLOCK_BODIES, BLOCK_BODIES, NEW_BLOCK = 0x03, 0x04, 0x05, 0x06, 0x07
-NEW_POOLED_TX_HASHES, GET_POOLED_TXS, POOLED_TXS = 0x08, 0x09, 0x0A
-GET_RECEIPTS, RECEIPTS = 0x0F, 0x10
 LENGTH = 17
 """eth/68 message codes (devp2p caps/eth.md)."""
 
-RESPONSES = {GET_BLOCK_HEADERS: BLOCK_HEADERS, GET_BLOCK_BODIES: BLOCK_BODIES,
-             GET_POOLED_TXS: POOLED_TXS, GET_RECEIPTS: RECEIPTS}
-"""Request code -> response code; we answer each with an empty list."""
-
-
-class EthError(Exception):
+class EthError(ProtocolError):
     """The remote broke eth/68 (bad Status, mismatch, malformed message)."""
+
+
+class ForkID(rlp.Serializable):
+    """EIP-2124 fork id: ``hash`` 4 bytes, ``next`` block number or time (0 = none)."""
+
+    fields = [("hash", Binary.fixed_length(4)), ("next", uint64)]
+
+
+class Status(RLPMessage):
+    """0x00 ``[version, networkid, td, blockhash, genesis, forkid]`` (caps/eth.md, eth/68)."""
+
+    CODE = 0x00
+    fields = [("version", uint32), ("network_id", uint64), ("td", uint256), ("head", hash32),
+              ("genesis", hash32), ("fork_id", ForkID)]
+
+
+class NewBlockHashes(ValueMessage):
+    """0x01 ``[[hash, number], ...]``."""
+
+    CODE = 0x01
+    SEDES = CountableList(rlp.sedes.List([hash32, uint64]))
+
+
+class Transactions(ValueMessage):
+    """0x02 ``[tx, ...]`` (each a legacy list or typed envelope, kept raw)."""
+
+    CODE = 0x02
+    SEDES = CountableList(raw)
+
+
+class HeadersQuery(rlp.Serializable):
+    """GetBlockHeaders' query: ``origin`` a 32-byte hash or a block number of at most 8 bytes."""
+
+    fields = [("origin", Binary(max_length=32)), ("amount", uint64), ("skip", uint64), ("reverse", boolean)]
+
+
+class GetBlockHeaders(RLPMessage):
+    """0x03 ``[request-id, [origin, amount, skip, reverse]]``."""
+
+    CODE = 0x03
+    fields = [("request_id", uint64), ("query", HeadersQuery)]
+
+
+class BlockHeaders(RLPMessage):
+    """0x04 ``[request-id, [header, ...]]``."""
+
+    CODE = 0x04
+    fields = [("request_id", uint64), ("headers", CountableList(raw))]
+
+
+class GetBlockBodies(RLPMessage):
+    """0x05 ``[request-id, [hash, ...]]``."""
+
+    CODE = 0x05
+    fields = [("request_id", uint64), ("hashes", CountableList(hash32))]
+
+
+class BlockBodies(RLPMessage):
+    """0x06 ``[request-id, [body, ...]]``."""
+
+    CODE = 0x06
+    fields = [("request_id", uint64), ("bodies", CountableList(raw))]
+
+
+class NewBlock(RLPMessage):
+    """0x07 ``[block, td]``."""
+
+    CODE = 0x07
+    fields = [("block", raw), ("td", uint256)]
+
+
+class NewPooledTransactionHashes(RLPMessage):
+    """0x08 ``[types, [size, ...], [hash, ...]]`` (eth/68, EIP-5793)."""
+
+    CODE = 0x08
+    fields = [("types", Binary()), ("sizes", CountableList(uint32)), ("hashes", CountableList(hash32))]
+
+
+class GetPooledTransactions(RLPMessage):
+    """0x09 ``[request-id, [hash, ...]]``."""
+
+    CODE = 0x09
+    fields = [("request_id", uint64), ("hashes", CountableList(hash32))]
+
+
+class PooledTransactions(RLPMessage):
+    """0x0a ``[request-id, [tx, ...]]``."""
+
+    CODE = 0x0A
+    fields = [("request_id", uint64), ("transactions", CountableList(raw))]
+
+
+class GetReceipts(RLPMessage):
+    """0x0f ``[request-id, [hash, ...]]``."""
+
+    CODE = 0x0F
+    fields = [("request_id", uint64), ("hashes", CountableList(hash32))]
+
+
+class Receipts(RLPMessage):
+    """0x10 ``[request-id, [[receipt, ...], ...]]``."""
+
+    CODE = 0x10
+    fields = [("request_id", uint64), ("receipts", CountableList(raw))]
+
+
+MESSAGES = (Status, NewBlockHashes, Transactions, GetBlockHeaders, BlockHeaders, GetBlockBodies, BlockBodies,
+            NewBlock, NewPooledTransactionHashes, GetPooledTransactions, PooledTransactions, GetReceipts, Receipts)
+"""eth/68's messages (codes 0x0b-0x0e are unused since eth/67)."""
+
+RESPONSES = {GetBlockHeaders: BlockHeaders, GetBlockBodies: BlockBodies,
+             GetPooledTransactions: PooledTransactions, GetReceipts: Receipts}
+"""Request class -> response class; we answer each with an empty list."""
 
 
 def chain_from_option(value) -> ChainConfig:
@@ -77,109 +186,114 @@ def chain_from_option(value) -> ChainConfig:
                        lists["fork_blocks"], lists["fork_times"], ints["genesis_time"])
 
 
-def _uint(item, what) -> int:
-    if not isinstance(item, bytes) or len(item) > 32:
-        raise EthError(f"{what} is not an integer")
-    return int.from_bytes(item, "big")
+@dataclass(frozen=True)
+class EthOptions:
+    """eth/68's options: ``chain`` "mainnet" or a mapping (see :func:`chain_from_option`);
+    ``status_timeout_s`` seconds to wait for the remote's Status (go-ethereum ``handshakeTimeout``)."""
+
+    chain: object = "mainnet"
+    status_timeout_s: float = field(default=5.0, metadata={"min": 0})
+
+    def __post_init__(self):
+        chain_from_option(self.chain)
 
 
-def decode_status(payload: bytes) -> dict:
-    """Decode an eth/68 Status payload into a dict; raise :class:`EthError`."""
-    try:
-        items = rlp.decode(payload, strict=False)
-    except (DecodingError, DeserializationError, RecursionError) as exc:  # pyrlp recurses per nesting level
-        raise EthError(f"malformed Status: {type(exc).__name__}: {exc}") from None
-    if not isinstance(items, list) or len(items) < 6:
-        raise EthError("Status must be a list of at least 6 items")
-    fid = items[5]
-    if not isinstance(fid, list) or len(fid) < 2 or not isinstance(fid[0], bytes) or len(fid[0]) != 4:
-        raise EthError("Status fork id must be [4-byte hash, next]")
-    for i, what in ((3, "head hash"), (4, "genesis hash")):
-        if not isinstance(items[i], bytes) or len(items[i]) != 32:
-            raise EthError(f"Status {what} must be 32 bytes")
-    return {"version": _uint(items[0], "version"), "network_id": _uint(items[1], "network id"),
-            "td": _uint(items[2], "total difficulty"), "head": items[3], "genesis": items[4],
-            "fork_hash": fid[0], "fork_next": _uint(fid[1], "fork next")}
+def status_json(st: Status) -> dict:
+    """A Status as JSON-able data (hashes hex without 0x)."""
+    return {"version": st.version, "network_id": st.network_id, "td": st.td, "head": st.head.hex(),
+            "genesis": st.genesis.hex(), "fork_id": [st.fork_id.hash.hex(), st.fork_id.next]}
 
 
 class EthProtocol(Protocol):
     """eth/68 for a node without chain data."""
 
-    OPTIONS = {"chain": (object, None), "status_timeout_s": (float, 0)}
-
-    @classmethod
-    def validate_options(cls, options: dict) -> None:
-        """Raise ValueError for a bad ``chain`` option (called by config/loader.py)."""
-        chain_from_option(options.get("chain"))
+    NAME, VERSION, LENGTH = "eth", 68, LENGTH
+    MESSAGES = MESSAGES
+    Options = EthOptions
 
     def started(self):
-        self.chain = chain_from_option(self.options.get("chain"))
+        self.chain = chain_from_option(self.options.chain)
         self.head_number, self.head_time = 0, self.chain.genesis_time
-        self.remote_status = None
+        self.remote_status: Status | None = None
         fh, nxt = fork_id(self.chain, self.head_number, self.head_time)
-        self.local_status = [self.version, self.chain.network_id, self.chain.genesis_td, self.chain.genesis_hash,
-                             self.chain.genesis_hash, [fh, nxt]]
-        self.send(STATUS, rlp.encode(self.local_status))
-        self.emit("eth_status", {"side": "local", **self._status_json(self.local_status)})
-        self.after("status_timeout", float(self.options.get("status_timeout_s", 5.0)))
-
-    @staticmethod
-    def _status_json(st) -> dict:
-        return {"version": st[0], "network_id": st[1], "td": st[2], "head": st[3].hex(), "genesis": st[4].hex(),
-                "fork_id": [st[5][0].hex(), st[5][1]]}
+        self.local_status = Status(self.version, self.chain.network_id, self.chain.genesis_td,
+                                   self.chain.genesis_hash, self.chain.genesis_hash, ForkID(fh, nxt))
+        self.send(self.local_status)
+        self.emit("eth_status", {"side": "local", **status_json(self.local_status)})
+        self.after("status_timeout", self.options.status_timeout_s)
 
     def on_timer(self, name):
         if name == "status_timeout" and self.running and self.remote_status is None:
             self.disconnect(DiscReason.READ_TIMEOUT, "no eth Status within the handshake timeout")
 
-    def received(self, code, payload):
-        if self.remote_status is None:
-            if code != STATUS:
-                raise EthError(f"first eth message must be Status, got code {code}")
-            self._on_status(payload)
-            return
-        if code == STATUS:
-            raise EthError("second Status message")
-        if code in RESPONSES:
-            self._answer(code, payload)
+    def on_message(self, msg):
+        """Announcements and responses: decoded (so malformed ones fail), then ignored."""
+        self._need_status(msg)
 
-    def _on_status(self, payload):
-        st = decode_status(payload)
+    def _need_status(self, msg) -> None:
+        if self.remote_status is None:
+            raise EthError(f"first eth message must be Status, got {type(msg).__name__}")
+
+    def on_Status(self, st: Status):
+        if self.remote_status is not None:
+            raise EthError("second Status message")
         self.remote_status = st
-        self.timers.cancel("status_timeout")
-        view = {"side": "remote", "version": st["version"], "network_id": st["network_id"], "td": st["td"],
-                "head": st["head"].hex(), "genesis": st["genesis"].hex(),
-                "fork_id": [st["fork_hash"].hex(), st["fork_next"]]}
-        error = None
-        if st["version"] != self.version:
-            error = f"protocol version mismatch: {st['version']} != {self.version}"
-        elif st["network_id"] != self.chain.network_id:
-            error = f"network id mismatch: {st['network_id']} (want {self.chain.network_id})"
-        elif st["genesis"] != self.chain.genesis_hash:
-            error = f"genesis mismatch: {st['genesis'].hex()}"
-        else:
-            try:
-                validate(self.chain, self.head_number, self.head_time, st["fork_hash"], st["fork_next"])
-            except ForkIdError as exc:
-                error = f"fork id rejected: {exc}"
-        view["accepted"] = error is None
+        self.cancel("status_timeout")
+        error = self._status_error(st)
+        view = {"side": "remote", **status_json(st), "accepted": error is None}
         if error:
             view["error"] = error
         self.emit("eth_status", view)
         if error:
             raise EthError(error)
 
-    def _answer(self, code, payload):
+    def _status_error(self, st: Status) -> str | None:
+        """Why go-ethereum's ``readStatus`` would reject ``st``, or None."""
+        if st.version != self.version:
+            return f"protocol version mismatch: {st.version} != {self.version}"
+        if st.network_id != self.chain.network_id:
+            return f"network id mismatch: {st.network_id} (want {self.chain.network_id})"
+        if st.genesis != self.chain.genesis_hash:
+            return f"genesis mismatch: {st.genesis.hex()}"
         try:
-            items = rlp.decode(payload, strict=False)
-        except (DecodingError, DeserializationError, RecursionError) as exc:  # as in decode_status
-            raise EthError(f"malformed request {code}: {type(exc).__name__}: {exc}") from None
-        if not isinstance(items, list) or not items or not isinstance(items[0], bytes):
-            raise EthError(f"request {code} without request id")
-        self.send(RESPONSES[code], rlp.encode([items[0], []]))
+            validate(self.chain, self.head_number, self.head_time, st.fork_id.hash, st.fork_id.next)
+        except ForkIdError as exc:
+            return f"fork id rejected: {exc}"
+        return None
+
+    def on_NewPooledTransactionHashes(self, msg: NewPooledTransactionHashes):
+        self._need_status(msg)
+        if not len(msg.types) == len(msg.sizes) == len(msg.hashes):
+            # go-ethereum eth/protocols/eth/handlers.go handleNewPooledTransactionHashes
+            raise EthError(f"NewPooledTransactionHashes: {len(msg.types)} types, {len(msg.sizes)} sizes, "
+                           f"{len(msg.hashes)} hashes")
+
+    def on_GetBlockHeaders(self, msg: GetBlockHeaders):
+        self._need_status(msg)
+        origin = msg.query.origin
+        if len(origin) != 32 and (len(origin) > 8 or origin[:1] == b"\x00"):
+            # go-ethereum eth/protocols/eth/protocol.go HashOrNumber.DecodeRLP
+            raise EthError(f"GetBlockHeaders origin of {len(origin)} bytes")
+        self._answer(msg)
+
+    def on_GetBlockBodies(self, msg: GetBlockBodies):
+        self._need_status(msg)
+        self._answer(msg)
+
+    def on_GetPooledTransactions(self, msg: GetPooledTransactions):
+        self._need_status(msg)
+        self._answer(msg)
+
+    def on_GetReceipts(self, msg: GetReceipts):
+        self._need_status(msg)
+        self._answer(msg)
+
+    def _answer(self, request) -> None:
+        """We hold no chain data: the response is empty, with the request's id."""
+        self.send(RESPONSES[type(request)](request.request_id, ()))
 
     def peer_info(self):
         st = self.remote_status
         if st is None:
             return None
-        return {"version": st["version"], "difficulty": st["td"], "head": "0x" + st["head"].hex()}
+        return {"version": st.version, "difficulty": st.td, "head": "0x" + st.head.hex()}

@@ -27,13 +27,29 @@ changed or out of order is a ``mismatch``.
 from __future__ import annotations
 
 import random
-import time
+from dataclasses import dataclass, field
 
-from actors.protocol import Protocol
+from .api import Protocol, raw_messages
 
 LENGTH = 8
 """Message codes of test/1."""
 
+MESSAGES = raw_messages("Data", LENGTH)
+"""test/1's messages: ``Data0`` .. ``Data7``, raw payloads; every code is handled alike."""
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    """test/1's options (see the module docstring)."""
+
+    __test__ = False
+    echo: bool = True
+    send_count: int = field(default=0, metadata={"min": 0})
+    send_size: int = field(default=100, metadata={"min": 0})
+    window: int = field(default=256, metadata={"min": 1})
+    report_received: bool = False
+    repeat_every_s: float = field(default=0.0, metadata={"min": 0})
+    rtt: bool = False
 
 
 def _rtt_summary(rtts: list[float]) -> dict:
@@ -51,27 +67,19 @@ class TestProtocol(Protocol):
     """test/1: echo and a counted send with a report."""
 
     __test__ = False  # not a pytest test class
-
-    OPTIONS = {
-        "echo": (bool, None),
-        "send_count": (int, 0),
-        "send_size": (int, 0),
-        "window": (int, 1),
-        "report_received": (bool, None),
-        "repeat_every_s": (float, 0),
-        "rtt": (bool, None),
-    }
-    """Option name -> (type, minimum) as validated by config/loader.py."""
+    NAME, VERSION, LENGTH = "test", 1, LENGTH
+    MESSAGES = MESSAGES
+    Options = TestOptions
 
     def started(self):
         opts = self.options
-        self.echo = bool(opts.get("echo", True))
-        self.report_received = bool(opts.get("report_received", False))
-        self.count = int(opts.get("send_count", 0))
-        self.size = int(opts.get("send_size", 100))
-        self.window = max(1, int(opts.get("window", 256)))
-        self.repeat_every_s = float(opts.get("repeat_every_s", 0))
-        self.rtt = bool(opts.get("rtt", False))
+        self.echo = opts.echo
+        self.report_received = opts.report_received
+        self.count = opts.send_count
+        self.size = opts.send_size
+        self.window = opts.window
+        self.repeat_every_s = opts.repeat_every_s
+        self.rtt = opts.rtt
         self._sent_at: dict[int, float] = {}
         self._rtts: list[float] = []
         self.round = 0
@@ -82,7 +90,7 @@ class TestProtocol(Protocol):
         self.duplicates = 0
         self.echoed = 0
         self.received_count = 0
-        self.started_at = time.monotonic()
+        self.started_at = self.now()
         self._rng = random.Random(0x7e57)
         self._filler = self._rng.randbytes(max(self.size, 8))
         if self.count:
@@ -94,7 +102,7 @@ class TestProtocol(Protocol):
         self.outstanding.clear()
         self._sent_at.clear()
         self._rtts.clear()
-        self.started_at = time.monotonic()
+        self.started_at = self.now()
         self._send_more()
 
     def on_timer(self, name):
@@ -112,7 +120,7 @@ class TestProtocol(Protocol):
         """Relative code of message ``seq``: cycles over this protocol's length, which a
         ProtocolConfig may set to anything (a fixed ``% 8`` sent out-of-range codes and
         got the peer disconnected when the protocol ran with a length below 8)."""
-        return seq % self.length
+        return seq % min(self.length, len(self.MESSAGES))
 
     def _send_more(self):
         while self.next_seq < self.count and len(self.outstanding) < self.window:
@@ -120,18 +128,28 @@ class TestProtocol(Protocol):
             payload = self._payload(seq)
             self.outstanding[seq] = payload
             if self.rtt:
-                self._sent_at[seq] = time.perf_counter()
-            self.send(self._code(seq), payload)
+                self._sent_at[seq] = self.now()
+            self.send_data(self._code(seq), payload)
             self.next_seq += 1
 
-    def received(self, code, payload):
+    def send_data(self, code: int, payload: bytes) -> None:
+        """Send ``payload`` on relative ``code`` (test/1 treats every code alike)."""
+        if code >= len(self.MESSAGES):
+            raise ValueError(f"test/1 has {len(self.MESSAGES)} codes, not {code + 1}")
+        self.send(self.MESSAGES[code](payload))
+
+    def on_message(self, msg):
+        self.received(msg.CODE, msg.payload)
+
+    def received(self, code: int, payload: bytes) -> None:
+        """One message on relative ``code``: echo it, or take it as the echo of ours."""
         self.received_count += 1
         if self.report_received:
             self.emit("received", {"code": code, "size": len(payload), "head": payload[:16].hex()})
         if self.count:
             self._on_echo(code, payload)
         elif self.echo:
-            self.send(code, payload)
+            self.send_data(code, payload)
 
     def _on_echo(self, code, payload):
         seq = self.expect_seq
@@ -150,14 +168,14 @@ class TestProtocol(Protocol):
         if self.rtt:
             sent_at = self._sent_at.pop(seq, None)
             if sent_at is not None:
-                self._rtts.append(time.perf_counter() - sent_at)
+                self._rtts.append(self.now() - sent_at)
         want = self.outstanding.pop(seq, None)
         if want is None or payload != want or code != self._code(seq):
             self.mismatches += 1
         self.expect_seq += 1
         self.echoed += 1
         if self.echoed == self.count:
-            elapsed = time.monotonic() - self.started_at
+            elapsed = self.now() - self.started_at
             total = self.count * self.size
             report = {
                 "count": self.count, "size": self.size, "elapsed_s": round(elapsed, 6),

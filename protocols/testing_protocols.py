@@ -1,4 +1,4 @@
-"""Test-only variants of the ``test`` subprotocol, for the integration tests (tests/test_node_*.py).
+"""Test-only variants of the ``test`` subprotocol, for the integration tests (tests/integration/test_node_*.py).
 
 Protocol classes must be importable by the actor processes, so they live here rather than
 under tests/.  Run one under any name with
@@ -21,17 +21,40 @@ under tests/.  Run one under any name with
 
 from __future__ import annotations
 
-from .test_protocol import TestProtocol
+from dataclasses import dataclass, field
+
+from .test_protocol import TestOptions, TestProtocol
+
+
+@dataclass(frozen=True)
+class StressOptions(TestOptions):
+    """TestOptions plus ``filler`` ("random" or "zero") and ``duplex``."""
+
+    filler: str = "random"
+    duplex: bool = False
+
+    def __post_init__(self):
+        if self.filler not in ("random", "zero"):
+            raise ValueError(f"filler must be random or zero, got {self.filler!r}")
+
+
+@dataclass(frozen=True)
+class TickOptions(TestOptions):
+    """TestOptions plus ``tick_count`` (messages) and ``tick_s`` (seconds between them)."""
+
+    tick_count: int = field(default=0, metadata={"min": 0})
+    tick_s: float = field(default=0.001, metadata={"min": 0})
 
 
 class StressTestProtocol(TestProtocol):
     """test/1 with a compressible filler and a full-duplex mode (see the module docstring)."""
 
     __test__ = False
+    Options = StressOptions
 
     def started(self):
-        self.zero_filler = self.options.get("filler", "random") == "zero"
-        self.duplex = bool(self.options.get("duplex", False))
+        self.zero_filler = self.options.filler == "zero"
+        self.duplex = self.options.duplex
         self.remote_received = 0
         self.remote_out_of_order = 0
         if self.duplex and self.length < 2:
@@ -58,7 +81,7 @@ class StressTestProtocol(TestProtocol):
             if int.from_bytes(payload[:8], "big") != self.remote_received:
                 self.remote_out_of_order += 1
             self.remote_received += 1
-            self.send(code + 1, payload)
+            self.send_data(code + 1, payload)
         elif self.count:
             self._on_echo(code - 1, payload)
         else:
@@ -79,12 +102,12 @@ class TickSenderProtocol(TestProtocol):
 
     __test__ = False
 
-    OPTIONS = dict(TestProtocol.OPTIONS, tick_count=(int, 0), tick_s=(float, 0))
+    Options = TickOptions
 
     def started(self):
         super().started()
-        self.tick_count = int(self.options.get("tick_count", 0))
-        self.tick_s = float(self.options.get("tick_s", 0.001))
+        self.tick_count = self.options.tick_count
+        self.tick_s = self.options.tick_s
         self.ticks = 0
         if self.tick_count:
             self.after("tick", self.tick_s)
@@ -94,7 +117,7 @@ class TickSenderProtocol(TestProtocol):
 
     def on_timer(self, name):
         if name == "tick" and self.running and self.ticks < self.tick_count:
-            self.send(0, self.ticks.to_bytes(8, "big"))
+            self.send_data(0, self.ticks.to_bytes(8, "big"))
             self.ticks += 1
             if self.ticks < self.tick_count:
                 self.after("tick", self.tick_s)

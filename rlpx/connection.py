@@ -16,6 +16,7 @@ checkpoint is pending are held and processed after approval.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from . import base_protocol as bp
@@ -96,8 +97,7 @@ class Connection:
         self.codec: MessageCodec | None = None
         self.remote_hello: bp.Hello | None = None
         self.table: OffsetTable | None = None
-        self._held_raw = bytearray()
-        self._held_msgs: list[tuple[int, bytes]] = []
+        self._init_buffers()
         self._disconnect_sent = False
         self._disconnect_received = False
         if self.initiator:
@@ -125,12 +125,21 @@ class Connection:
         conn.codec = MessageCodec(secrets)
         conn.remote_hello = None
         conn.table = None
-        conn._held_raw = bytearray(leftover)
-        conn._held_msgs = []
+        conn._init_buffers()
+        conn._held_raw += leftover
         conn._disconnect_sent = False
         conn._disconnect_received = False
         conn._hs = None
         return conn
+
+    def _init_buffers(self) -> None:
+        self._held_raw = bytearray()
+        self._held_msgs: list[tuple[int, bytes]] = []
+        self._last_payload = 0
+        self._undecoded: deque = deque()  # RUNNING: frames read but not yet decompressed and routed
+        self.decode_budget: int | None = None
+        """Decoded payload bytes after which :meth:`feed` and :meth:`resume` stop decoding (None:
+        no limit): snappy lets a few wire bytes become many, so the owner bounds them here."""
 
     # -- input -------------------------------------------------------------------------
     def feed(self, data: bytes) -> list:
@@ -178,8 +187,35 @@ class Connection:
         if self.state == CHECKPOINT1:
             self._held_raw += data
             return
-        for frame_data in self._frames(data):
+        frames = self._frames(data)
+        if self.state != RUNNING or self.decode_budget is None:
+            for frame_data in frames:
+                self._on_frame(frame_data, events)
+            return
+        self._undecoded.extend(frames)
+        self._decode(events)
+
+    @property
+    def backlog(self) -> bool:
+        """True while frames read from the socket wait to be decoded (:meth:`resume`)."""
+        return bool(self._undecoded)
+
+    def resume(self) -> list:
+        """Decode held frames up to the budget; return events.  Raises :class:`ConnectionFailure`."""
+        events: list = []
+        self._guarded(self._decode, events)
+        return events
+
+    def _decode(self, events: list) -> None:
+        budget = self.decode_budget
+        decoded = 0
+        pending = self._undecoded
+        while pending and self.state != CLOSED and (budget is None or decoded < budget):
+            frame_data = pending.popleft()
             self._on_frame(frame_data, events)
+            decoded += self._last_payload
+        if self.state == CLOSED:
+            pending.clear()
 
     def _frames(self, data: bytes) -> list[bytes]:
         try:
@@ -196,6 +232,7 @@ class Connection:
         if self.state == CLOSED:
             return
         code, payload = self.codec.decode_frame(frame_data)
+        self._last_payload = len(payload)
         if self.state == HELLO:
             self._on_hello_phase(code, payload, events)
         elif self.state == CHECKPOINT2:

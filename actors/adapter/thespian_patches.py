@@ -85,7 +85,7 @@ def patch_cheap_incoming_delay() -> None:
         left = end - (current_time or currentTime())
         return timedelta(seconds=left) if left > 0 else zero
 
-    delay.__wrapped__ = original  # for tests/test_thespian_patches.py
+    delay.__wrapped__ = original  # for tests/unit/test_thespian_patches.py
     T.TCPIncoming_Common.delay = delay
     _delay_applied = True
 

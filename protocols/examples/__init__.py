@@ -1,0 +1,1 @@
+"""Example protocols; docs/subprotocols.md walks through :mod:`protocols.examples.kv`."""

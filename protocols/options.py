@@ -1,0 +1,61 @@
+"""Build a protocol's ``Options`` dataclass from a config entry, with clear errors.
+
+A field annotated ``bool``, ``int``, ``float`` or ``str`` must hold that type (an int is a
+float; a bool is not an int); other annotations are left to the class's ``__post_init__``.
+``field(metadata={"min": x})`` sets a lower bound.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Mapping
+
+_CHECKED = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+
+
+class OptionError(ValueError):
+    """A bad option: ``key`` names it (empty for a problem of the whole set), ``reason`` says why."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(f"{key}: {reason}" if key else reason)
+        self.key, self.reason = key, reason
+
+
+def option_names(options_cls: type) -> tuple[str, ...]:
+    """The option names ``options_cls`` (a dataclass) accepts, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(options_cls))
+
+
+def _type_ok(value, t) -> bool:
+    if t is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if t is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, t)
+
+
+def build_options(options_cls: type, raw: Mapping):
+    """An ``options_cls`` instance from ``raw`` (option name -> value as read from YAML).
+
+    Raises :class:`OptionError` for an unknown name, a value of the wrong type or below its
+    ``min``, and for the ValueError the class's ``__post_init__`` raises (key then empty).
+    """
+    hints = typing.get_type_hints(options_cls)
+    fields = {f.name: f for f in dataclasses.fields(options_cls)}
+    for key, value in raw.items():
+        f = fields.get(key)
+        if f is None:
+            allowed = ", ".join(sorted(fields)) or "none"
+            raise OptionError(str(key), f"unknown option (allowed: {allowed})")
+        t = hints.get(key)
+        if t in _CHECKED and not _type_ok(value, t):
+            raise OptionError(key, f"must be {_CHECKED[t]}, got {type(value).__name__} {value!r:.40}")
+        low = f.metadata.get("min")
+        if low is not None and value < low:
+            raise OptionError(key, f"must be >= {low}, got {value!r}")
+    try:
+        return options_cls(**raw)
+    except ValueError as exc:
+        raise OptionError("", str(exc)) from None
