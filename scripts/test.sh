@@ -7,4 +7,6 @@ bash scripts/setup.sh
 if [ ! -d tests/interop/node_modules/@ethereumjs/devp2p ]; then
     npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 fi
+# go-ethereum's geth and devp2p tool for the interop tests (pinned in requirements/go-ethereum.txt)
+bash scripts/tools.sh
 exec .venv/bin/python -m pytest -q "$@"
