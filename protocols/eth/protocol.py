@@ -28,13 +28,13 @@ from rlpx.disc import DiscReason
 
 from ..api import Protocol
 from ..forkid import ChainConfig, fork_id
+from ..options import OptionError
 from .chains import ChainError, chain_from_genesis, chain_from_option, parse_hash
 from .handshake import (STATUS_TIMEOUT_S, BlockRange, EthError, block_range_error, block_range_update_due,
                         status_error, status_json)
 from .messages import (LENGTHS, MAX_MESSAGE_SIZE, MAX_TRANSACTIONS, MESSAGES_68, MESSAGES_69, MESSAGES_70,
                        BlockRangeUpdate, ForkID, GetBlockHeaders, NewPooledTransactionHashes, Status, Status69,
                        Transactions, empty_response)
-from ..options import OptionError
 
 
 @dataclass(frozen=True)
