@@ -21,12 +21,13 @@ or the working directory for the built-in default).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import math
 import os
 from dataclasses import dataclass, fields
 
-from protocols.options import OptionError, build_options
+from protocols.options import OptionError, build_options, resolve_paths
 from protocols.registry import UnknownProtocolError, load_class, registered, resolve
 from rlpx.enode import Enode, parse_enode
 from rlpx.errors import EnodeError, KeyFileError
@@ -306,7 +307,8 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
             kw["timeouts"] = Timeouts(**vals)
         if "supervision" in raw:
             kw["supervision"] = _supervision(raw["supervision"], f"{p}.supervision")
-        kw["protocols"] = _protocols(raw.get("protocols", [{"name": "test", "version": 1}]), f"{p}.protocols")
+        kw["protocols"] = _protocols(raw.get("protocols", [{"name": "test", "version": 1}]), f"{p}.protocols",
+                                     base_dir)
         nodes.append(NodeConfig(**kw))
     return LaunchConfig(asys, tuple(nodes))
 
@@ -359,7 +361,9 @@ def _actor_system(raw) -> ActorSystemConfig:
     return ActorSystemConfig(port, bind)
 
 
-def _protocols(raw, path) -> tuple[ProtocolConfig, ...]:
+def _protocols(raw, path, base_dir: str) -> tuple[ProtocolConfig, ...]:
+    """The ``protocols`` list; option paths (``field(metadata={"path": True})``) are resolved
+    against ``base_dir``, the config file's directory."""
     _want(raw if raw is not None else [], list, path)
     out = []
     seen = set()
@@ -398,9 +402,10 @@ def _protocols(raw, path) -> tuple[ProtocolConfig, ...]:
         except UnknownProtocolError as exc:
             known = ", ".join(f"{n}/{v}" for n, v in sorted(registered()))
             raise ConfigError(p, f"{exc} (known: {known}; or give `length` and `actor`)") from None
+        options = resolve_paths(cls.Options, options, base_dir)
         try:
             build_options(cls.Options, options)
         except OptionError as exc:
             raise ConfigError(f"{p}.{exc.key}" if exc.key else p, exc.reason) from None
-        out.append(pc)
+        out.append(dataclasses.replace(pc, options=tuple(sorted(options.items()))))
     return tuple(out)

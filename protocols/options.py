@@ -2,13 +2,16 @@
 
 A field annotated ``bool``, ``int``, ``float`` or ``str`` must hold that type (an int is a
 float; a bool is not an int); other annotations are left to the class's ``__post_init__``.
-``field(metadata={"min": x})`` sets a lower bound.
+``field(metadata={"min": x})`` sets a lower bound; ``field(metadata={"path": True})`` marks a
+file path, which the config loader resolves against the config file's directory
+(:func:`resolve_paths`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import typing
 from collections.abc import Mapping
 
@@ -57,5 +60,18 @@ def build_options(options_cls: type, raw: Mapping):
             raise OptionError(key, f"must be >= {low}, got {value!r}")
     try:
         return options_cls(**raw)
+    except OptionError:
+        raise
     except ValueError as exc:
         raise OptionError("", str(exc)) from None
+
+
+def resolve_paths(options_cls: type, raw: Mapping, base_dir: str) -> dict:
+    """``raw`` with every non-empty relative string in a ``path`` field of ``options_cls`` joined
+    to ``base_dir`` (as the loader resolves ``key_file``); other values are left as they are."""
+    out = dict(raw)
+    for f in dataclasses.fields(options_cls):
+        value = out.get(f.name)
+        if f.metadata.get("path") and isinstance(value, str) and value and not os.path.isabs(value):
+            out[f.name] = os.path.join(base_dir, value)
+    return out

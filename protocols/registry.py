@@ -22,6 +22,8 @@ ENTRY_POINT_GROUP = "thespian_devp2p.protocols"
 BUILTIN: dict[tuple[str, int], str] = {
     ("test", 1): "protocols.test_protocol.TestProtocol",
     ("eth", 68): "protocols.eth.EthProtocol",
+    ("eth", 69): "protocols.eth.EthProtocol69",
+    ("eth", 70): "protocols.eth.EthProtocol70",
 }
 """(name, version) -> "module.Class" of the built-in protocols."""
 

@@ -13,9 +13,10 @@ test_rlpx_fuzz.py):
    value) or EnodeError.
 3. rlpx/keys.py key files: the key exactly when the file holds 64 hex characters of a valid
    secp256k1 scalar with surrounding white space (the docstring's rule), else KeyFileError.
-4. protocols/eth.py: ``Status.decode`` and EthProtocol's inbound path on the protocol harness
+4. protocols/eth: ``Status.decode`` and EthProtocol's inbound path on the protocol harness
    (protocols/harness.py), no actor: results, or a ProtocolError that ends the protocol with
-   SUBPROTOCOL_ERROR.  test/1 payloads are raw bytes that are never decoded, so it is not
+   SUBPROTOCOL_ERROR; 4b. the same for eth/69 and eth/70: ``Status69.decode``, the Status69 rules
+   (an oracle from the items), BlockRangeUpdate and the codes those versions lack.  test/1 payloads are raw bytes that are never decoded, so it is not
    covered here.
 
 Every case comes from ``random.Random(seed)`` (one test per seed).  A test runs all its cases,
@@ -44,8 +45,9 @@ import config.loader as loader
 from config.loader import DEFAULT_CONFIG, ConfigError, LaunchConfig, load_file, load_text
 from config.model import NodeConfig
 from protocols.api import MessageError, ProtocolError
-from protocols.eth import (MESSAGES, RESPONSES, EthProtocol, GetBlockBodies, GetBlockHeaders, GetPooledTransactions,
-                           GetReceipts, Status)
+from protocols.eth import (MESSAGES, RESPONSES, BlockRangeUpdate, EthProtocol, EthProtocol69, EthProtocol70,
+                           GetBlockBodies, GetBlockHeaders, GetPooledTransactions, GetReceipts, Receipts70, Status,
+                           Status69)
 from protocols.harness import ProtocolHarness
 from protocols.registry import load_class, resolve
 from rlpx.disc import DiscReason
@@ -1236,3 +1238,157 @@ def test_eth_inbound_fuzz(seed):
             answered += bool(sent)
     failures.check(sessions)
     assert answered >= 20
+
+
+# --------------------------------------------------------------------------- 4b. eth/69 and eth/70
+
+NEW_ETH = {69: EthProtocol69, 70: EthProtocol70}
+
+
+def valid_status69(rng: random.Random, version: int) -> tuple[list, bool]:
+    """A Status69 item list that decodes, and whether our mainnet eth/``version`` node accepts it."""
+    if rng.random() < 0.7:  # ours, with any valid range: accepted
+        earliest = rng.choice([0, 0, 5, 2 ** 64 - 1])
+        latest = rng.choice([earliest, earliest, 2 ** 64 - 1])
+        return [version, 1, GENESIS, [OUR_FORK[0], OUR_FORK[1]], earliest, latest,
+                rng.choice([GENESIS, b"\x01" + bytes(31)])], True
+    return [rng.choice([version, version, 68, 69, 70, 2 ** 32 - 1]), rng.choice([1, 1, 5]),
+            rng.choice([GENESIS, GENESIS, rng.randbytes(32)]),
+            [rng.choice([OUR_FORK[0], rng.randbytes(4)]), rng.choice([OUR_FORK[1], 0, 2 ** 64 - 1])],
+            rng.choice([0, 3, 2 ** 64 - 1]), rng.choice([0, 2, 2 ** 64 - 1]),
+            rng.choice([GENESIS, bytes(32), rng.randbytes(32)])], False
+
+
+def accepted_by_rule(items: list, version: int) -> bool:
+    """Whether an intact Status69 passes our rules, worked out from its items (the oracle).  At our
+    genesis head (block 0, time 0) EIP-2124 rule 1 takes our fork hash with any next fork (none
+    has passed), and a random other hash is on no fork of mainnet's."""
+    v, net, genesis, (fhash, _), earliest, latest, latest_hash = items
+    return (v == version and net == 1 and genesis == GENESIS and fhash == OUR_FORK[0]
+            and earliest <= latest and latest_hash != bytes(32))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_decode_status69_fuzz(seed):
+    """Status69.decode on valid and mutated payloads: a Status69 that encodes back to its payload
+    with exactly 7 fields, or MessageError; an intact payload decodes to its items."""
+    rng = random.Random(seed)
+    failures = Failures(seed)
+    cases, decoded, errors = 200, 0, 0
+    for case in range(cases):
+        items, _ = valid_status69(rng, rng.choice([69, 70]))
+        r = rng.random()
+        if r < 0.25:
+            payload, intact = rlp.encode(items), True
+        elif r < 0.65:
+            payload, intact = rlp.encode(mutate_structure(rng, items)), False
+        else:
+            payload, intact = mutate_rlp(rng, rlp.encode(items)), False
+        try:
+            st = Status69.decode(payload)
+        except MessageError as exc:
+            errors += 1
+            if intact:
+                failures.add("valid Status69 rejected", case, payload.hex(), str(exc))
+            continue
+        except Exception as exc:
+            failures.stray(case, payload.hex(), "Status69.decode", exc)
+            continue
+        decoded += 1
+        if st.encode() != payload or len(rlp.decode(payload)) != 7:
+            failures.add("a decoded Status69 is not its 7-field payload", case, payload.hex(), repr(st))
+        if intact and [st.earliest, st.latest, st.latest_hash] != [items[4], items[5], items[6]]:
+            failures.add("decoded range differs from the payload's items", case, payload.hex(), repr(st))
+    failures.check(cases)
+    assert decoded >= 40 and errors >= 50
+
+
+def range_update_payload(rng: random.Random) -> tuple[bytes, bool | None]:
+    """A BlockRangeUpdate payload and whether it is valid (None: not intact RLP of 3 fields)."""
+    earliest, latest = rng.choice([(0, 0), (1, 5), (5, 1), (0, 2 ** 64 - 1), (2 ** 64 - 1, 0)])
+    h = rng.choice([rng.randbytes(32), bytes(32), b"\x07" * 32])
+    items = [earliest, latest, h]
+    if rng.random() < 0.8:
+        return rlp.encode(items), earliest <= latest and h != bytes(32)
+    return (rlp.encode(mutate_structure(rng, items)) if rng.random() < 0.5 else mutate_rlp(rng, rlp.encode(items))), None
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_eth69_70_inbound_fuzz(seed):
+    """Sessions of inbound eth/69 and eth/70 messages on the harness: a Status69 (intact or
+    mutated), then BlockRangeUpdates, requests in the version's layout, announcements and codes
+    the version lacks.  An intact Status69 is accepted exactly when the rules say so; a valid
+    BlockRangeUpdate is kept (admin_peers shows it), an invalid one or a code the version lacks
+    ends the protocol with SUBPROTOCOL_ERROR; requests are answered with their id."""
+    rng = random.Random(seed)
+    failures = Failures(seed)
+    sessions, ranges, answered = 60, 0, 0
+    for case in range(sessions):
+        version = rng.choice([69, 70])
+        eth = ProtocolHarness(NEW_ETH[version])
+        eth.take()
+        items, _ = valid_status69(rng, version)
+        if rng.random() < 0.75:
+            payload, intact = rlp.encode(items), True
+        else:
+            payload, intact = mutate_rlp(rng, rlp.encode(items)), False
+        at = f"eth/{version} Status69 payload={payload.hex()}"
+        eth.deliver(Status69.CODE, payload)
+        if eth.error is not None and not isinstance(eth.error, ProtocolError):
+            failures.stray(case, at, "EthProtocol69 (Status)", eth.error)
+            continue
+        if intact and (eth.ended is None) != accepted_by_rule(items, version):
+            failures.add("intact Status69 accepted or rejected against the rules", case, at, repr(eth.ended))
+        if eth.ended is not None:
+            if eth.ended.reason != DiscReason.SUBPROTOCOL_ERROR or eth.sent:
+                failures.add("a rejected Status69 ended wrongly or sent something", case, at, repr(eth.ended))
+            continue
+        for step in range(10):
+            kind = rng.choices([0, 1, 2], weights=[4, 1, 5])[0]
+            eth.take()
+            if kind == 0:
+                payload, valid = range_update_payload(rng)
+                code = BlockRangeUpdate.CODE
+            elif kind == 1:
+                code = rng.choice([0x01, 0x07, 0x0B, 0x0E])
+                payload, valid = rlp.encode([]), False
+            else:
+                cls = rng.choice([GetBlockHeaders, GetBlockBodies, GetPooledTransactions, GetReceipts])
+                rid = rng.choice([0, 1, 2 ** 64 - 1])
+                if cls is GetBlockHeaders:
+                    req = [rid, [1, 1, 0, 0]]
+                elif cls is GetReceipts and version == 70:
+                    req = [rid, rng.choice([0, 7]), [GENESIS]]
+                else:
+                    req = [rid, [GENESIS]]
+                code, payload, valid = cls.CODE, rlp.encode(req), True
+            at_msg = f"{at}; message {step}: code={code:#x} payload={payload.hex()}"
+            eth.deliver(code, payload)
+            if eth.error is not None and not isinstance(eth.error, ProtocolError):
+                failures.stray(case, at_msg, "EthProtocol69", eth.error)
+                break
+            if valid is True and eth.ended is not None:
+                failures.add("a valid message ended the protocol", case, at_msg, eth.ended.error)
+                break
+            if valid is False and (eth.ended is None or eth.ended.reason != DiscReason.SUBPROTOCOL_ERROR):
+                failures.add("an invalid message did not end the protocol with SUBPROTOCOL_ERROR", case, at_msg)
+                break
+            if eth.ended is not None:
+                break
+            sent = eth.take()
+            if code == BlockRangeUpdate.CODE:
+                ranges += 1
+                info = eth.proto.peer_info()
+                want = rlp.decode(payload)
+                if sent or [info["earliestBlock"], info["latestBlock"], info["latestBlockHash"]] != [
+                        int.from_bytes(want[0], "big"), int.from_bytes(want[1], "big"), "0x" + want[2].hex()]:
+                    failures.add("an accepted BlockRangeUpdate is not what admin_peers shows", case, at_msg,
+                                 repr(info))
+            elif len(sent) != 1 or sent[0].request_id != int.from_bytes(rlp.decode(payload)[0], "big"):
+                failures.add("a request was not answered with its id", case, at_msg, repr(sent))
+            else:
+                answered += 1
+                if isinstance(sent[0], Receipts70) and sent[0].last_block_incomplete is not False:
+                    failures.add("eth/70 Receipts answer not complete", case, at_msg, repr(sent))
+    failures.check(sessions)
+    assert ranges >= 5 and answered >= 20, (ranges, answered)

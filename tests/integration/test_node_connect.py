@@ -149,3 +149,21 @@ def test_admin_peers_shows_what_the_protocols_know_now(nodes):
                                         "head": "0x" + MAINNET.genesis_hash.hex()}
     assert peer["protocols"]["test"] == {"version": 1, "echo": True, "received": 0}
     assert nodes.peers(b)[0]["protocols"]["eth"]["version"] == 68
+
+
+def test_eth_highest_shared_version_runs_and_admin_peers_shows_the_block_range(nodes):
+    """alpha offers eth/68, 69 and 70, beta 68 and 69: eth/69 runs on both sides (the highest
+    shared version), its 7-field Status is accepted, and admin_peers shows go-ethereum's eth/69
+    peer info (version and the remote's block range: genesis only, for a chain-less node)."""
+    a = nodes.start("alpha", protocols=[ProtocolConfig("eth", 68), ProtocolConfig("eth", 69),
+                                        ProtocolConfig("eth", 70), echo()])
+    b = nodes.start("beta", protocols=[ProtocolConfig("eth", 68), ProtocolConfig("eth", 69), echo()])
+    nodes.connect(a, b)
+    for node in ("alpha", "beta"):
+        [ev] = nodes.expect("protocol_event", node=node, kind="eth_status", data__side="remote", data__accepted=True)
+        assert ev.data["data"]["version"] == 69 and ev.data["data"]["latest_hash"] == MAINNET.genesis_hash.hex()
+    for node in (a, b):
+        [peer] = nodes.peers(node)
+        assert peer["protocols"]["eth"] == {"version": 69, "earliestBlock": 0, "latestBlock": 0,
+                                            "latestBlockHash": "0x" + MAINNET.genesis_hash.hex()}
+        assert "eth/69" in peer["caps"]

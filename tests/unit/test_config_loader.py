@@ -52,6 +52,9 @@ def test_default_config_is_two_connected_nodes(tmp_path):
     assert [n.name for n in cfg.nodes] == ["alpha", "beta"]
     assert len(cfg.nodes[1].static_nodes) == 1
     assert (tmp_path / "data" / "alpha.key").exists()
+    # alpha offers eth/68, 69 and 70, beta 69 and 70: the highest shared one, eth/70, runs
+    assert [(p.name, p.version) for p in cfg.nodes[0].protocols] == [("test", 1), ("eth", 68), ("eth", 69), ("eth", 70)]
+    assert [(p.name, p.version) for p in cfg.nodes[1].protocols] == [("test", 1), ("eth", 69), ("eth", 70)]
 
 
 @pytest.mark.parametrize("text, path, words", [
