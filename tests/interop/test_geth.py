@@ -5,12 +5,29 @@ real geth and the node connect in both directions."""
 from __future__ import annotations
 
 import http.server
+import json
 import threading
+import time
 
 import pytest
 
+from config.model import ProtocolConfig, Timeouts
 from support.geth import Geth, devp2p, ethtest_chain
 from support.nodes import echo
+
+HOLD_S = 95.0
+"""How long a connection to geth must hold: past its 30 s read deadline and several 15 s pings."""
+
+def eth(version: int) -> ProtocolConfig:
+    """eth/``version`` on go-ethereum's ethtest chain, at its genesis (no chain data)."""
+    chain = ethtest_chain()
+    return ProtocolConfig("eth", version, (("genesis", str(chain / "genesis.json")),
+                                           ("chain_file", str(chain / "chain.rlp"))))
+
+
+def geth_sees(geth: Geth, node) -> dict | None:
+    """geth's admin_peers entry for ``node``, or None."""
+    return next((p for p in geth.peers() if p["enode"].split("@")[0] == node.enode.split("@")[0]), None)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -86,3 +103,83 @@ def test_geth_and_the_node_complete_hello_both_ways(nodes, geth):
     nodes.admin(a, "add_peer", geth.enode)
     ev = nodes.expect("dial_failed", node="alpha", since=mark, timeout_s=30)[0].data
     assert ev["reason"] == "USELESS_PEER" and ev["stage"] in ("hello", "checkpoint"), ev
+
+
+def test_geth_and_the_node_run_eth70_both_ways_and_hold(nodes, geth):
+    """geth dials the node (admin_addPeer): eth/70, the highest version both speak, runs; geth's
+    admin_peers shows our version and block range, ours shows geth's Status; the connection
+    holds past geth's read deadline and pings; admin_removePeer on geth reaches us as
+    Disconnect(REQUESTED).  Then the node dials geth (a static node), and our shutdown reaches
+    geth as QUITTING."""
+    a = nodes.start("alpha", protocols=[eth(68), eth(69), eth(70), echo()], net_restrict=("127.0.0.0/8",),
+                    timeouts=Timeouts())  # go-ethereum's own timers: 15 s ping, 30 s read
+    mark = nodes.mark()
+    assert geth.rpc("admin_addPeer", a.enode) is True
+    added = nodes.expect("peer_added", node="alpha", since=mark, timeout_s=30)[0].data
+    assert added["inbound"] is True and "eth/70" in added["caps"], added
+    [remote] = nodes.expect("protocol_event", node="alpha", since=mark, kind="eth_status", data__side="remote",
+                            timeout_s=10)
+    st = remote.data["data"]
+    genesis = geth.rpc("eth_getBlockByNumber", "0x0", False)["hash"].removeprefix("0x")
+    assert st["accepted"] is True and st["version"] == 70, st
+    assert st["genesis"] == genesis and st["network_id"] == geth.network_id, st
+    deadline = time.monotonic() + 10
+    seen = geth_sees(geth, a)
+    while (seen is None or not isinstance(seen["protocols"].get("eth"), dict)) and time.monotonic() < deadline:
+        time.sleep(0.2)  # geth's handshake runs in its own goroutine: poll its admin_peers, bounded
+        seen = geth_sees(geth, a)
+    assert seen["protocols"]["eth"] == {"version": 70, "earliestBlock": 0, "latestBlock": 0,
+                                        "latestBlockHash": "0x" + genesis}, seen
+    [ours] = nodes.peers(a)
+    assert ours["protocols"]["eth"]["version"] == 70 and ours["network"]["inbound"] is True, ours
+
+    # held: nothing ends it for HOLD_S, and it is still there on both sides
+    nodes.expect_none("peer_removed", HOLD_S, node="alpha", since=mark)
+    assert geth_sees(geth, a) is not None and len(nodes.peers(a)) == 1
+
+    mark = nodes.mark()
+    assert geth.rpc("admin_removePeer", a.enode) is True
+    gone = nodes.expect("peer_removed", node="alpha", since=mark, timeout_s=10)[0].data
+    assert gone["reason"] == "REQUESTED" and gone["remote_requested"] is True, gone
+
+    # the other way: the node dials geth
+    mark = nodes.mark()
+    nodes.admin(a, "add_peer", geth.enode)
+    added = nodes.expect("peer_added", node="alpha", since=mark, timeout_s=30)[0].data
+    assert added["inbound"] is False and "eth/70" in added["caps"], added
+    nodes.stop(a)
+    deadline = time.monotonic() + 10
+    while geth_sees(geth, a) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)  # bounded poll of geth's peer list
+    assert geth_sees(geth, a) is None
+    # geth's log names a peer by the first 16 hex digits of its id (keccak256 of the public key)
+    removed = geth.log_lines(r"Removing p2p peer .*id=" + seen["id"][:16])
+    assert removed and "req=true" in removed[-1] and 'err="client quitting"' in removed[-1], removed[-3:]
+
+
+def test_geth_refuses_another_genesis_with_subprotocol_error(nodes, geth):
+    """A node on another chain (mainnet's genesis): the Status exchange fails on both sides and the
+    connection ends with go-ethereum's reason, SUBPROTOCOL_ERROR."""
+    a = nodes.start("alpha", protocols=[ProtocolConfig("eth", 70), echo()], net_restrict=("127.0.0.0/8",))
+    mark = nodes.mark()
+    nodes.admin(a, "add_peer", geth.enode)
+    [st] = nodes.expect("protocol_event", node="alpha", since=mark, kind="eth_status", data__side="remote",
+                        timeout_s=30)
+    assert st.data["data"]["accepted"] is False, st.data
+    gone = nodes.expect("peer_removed", node="alpha", since=mark, timeout_s=30)[0].data
+    assert gone["reason"] == "SUBPROTOCOL_ERROR", gone
+    assert json.dumps(geth.peers()) == "[]"
+
+
+def test_geth_killed_is_seen_and_redialled(nodes, geth):
+    """geth as a static node is killed: the node sees the connection drop (NETWORK_ERROR) and
+    dials it again (refused while it is down), as go-ethereum does with static nodes."""
+    a = nodes.start("alpha", protocols=[eth(70), echo()], net_restrict=("127.0.0.0/8",))
+    nodes.admin(a, "add_peer", geth.enode)
+    nodes.expect("peer_added", node="alpha", timeout_s=30)
+    mark = nodes.mark()
+    geth.kill()
+    gone = nodes.expect("peer_removed", node="alpha", since=mark, timeout_s=10)[0].data
+    assert gone["reason"] == "NETWORK_ERROR" and gone["remote_requested"] is False, gone
+    redial = nodes.expect("dial_failed", node="alpha", since=mark, timeout_s=15)[0].data
+    assert redial["stage"] == "connect" and redial["cause"] == "refused", redial
