@@ -5,7 +5,6 @@ real geth and the node connect in both directions."""
 from __future__ import annotations
 
 import http.server
-import json
 import threading
 import time
 
@@ -157,18 +156,31 @@ def test_geth_and_the_node_run_eth70_both_ways_and_hold(nodes, geth):
     assert removed and "req=true" in removed[-1] and 'err="client quitting"' in removed[-1], removed[-3:]
 
 
-def test_geth_refuses_another_genesis_with_subprotocol_error(nodes, geth):
-    """A node on another chain (mainnet's genesis): the Status exchange fails on both sides and the
-    connection ends with go-ethereum's reason, SUBPROTOCOL_ERROR."""
-    a = nodes.start("alpha", protocols=[ProtocolConfig("eth", 70), echo()], net_restrict=("127.0.0.0/8",))
+@pytest.mark.parametrize("differs", ["genesis", "network_id", "fork_id"])
+def test_a_node_on_another_chain_is_refused_with_subprotocol_error(nodes, geth, differs):
+    """A node whose Status differs from geth's in its genesis, its network id, or its fork id
+    (a head past geth's next fork): our side rejects geth's Status, and the connection ends with
+    go-ethereum's reason for a failed handshake, SUBPROTOCOL_ERROR; geth keeps no peer."""
+    genesis = geth.rpc("eth_getBlockByNumber", "0x0", False)["hash"]
+    chain = {"name": "ethtest", "network_id": geth.network_id, "genesis_hash": genesis, "genesis_td": 0,
+             "fork_times": [60, 120, 180, 360]}  # ethtest's time forks (only the fork id case is off)
+    if differs == "genesis":
+        chain["genesis_hash"] = "0x" + "11" * 32
+    elif differs == "network_id":
+        chain["network_id"] += 1
+    else:  # our head time past geth's next fork (60): geth's fork id is stale to us (EIP-2124 rule 1)
+        chain["genesis_time"] = 100
+    proto = ProtocolConfig("eth", 70, (("chain", chain),))
+    a = nodes.start("alpha", protocols=[proto, echo()], net_restrict=("127.0.0.0/8",))
     mark = nodes.mark()
     nodes.admin(a, "add_peer", geth.enode)
     [st] = nodes.expect("protocol_event", node="alpha", since=mark, kind="eth_status", data__side="remote",
                         timeout_s=30)
     assert st.data["data"]["accepted"] is False, st.data
+    assert differs.split("_")[0] in st.data["data"]["error"], st.data
     gone = nodes.expect("peer_removed", node="alpha", since=mark, timeout_s=30)[0].data
     assert gone["reason"] == "SUBPROTOCOL_ERROR", gone
-    assert json.dumps(geth.peers()) == "[]"
+    assert geth.peers() == []
 
 
 def test_geth_killed_is_seen_and_redialled(nodes, geth):
