@@ -40,7 +40,7 @@ from .store import ChainStore, ChainStoreError, default_db_path, ensure_imported
 from .handshake import (STATUS_TIMEOUT_S, BlockRange, EthError, block_range_error, block_range_update_due,
                         status_error, status_json)
 from .messages import (LENGTHS, MAX_MESSAGE_SIZE, MAX_TRANSACTIONS, MESSAGES_68, MESSAGES_69, MESSAGES_70,
-                       BlockBodies, BlockHeaders, BlockRangeUpdate, ForkID, GetBlockBodies, GetBlockHeaders,
+                       BlockBodies, BlockHeaders, BlockRangeUpdate, EncodedResponse, ForkID, GetBlockBodies, GetBlockHeaders,
                        NewPooledTransactionHashes, Status, Status69, Transactions, empty_response)
 
 
@@ -240,10 +240,10 @@ class EthProtocolBase(Protocol):
         answer with the request's id (no execution, so no receipts; no transaction pool)."""
         if self.store is not None and isinstance(request, GetBlockHeaders):
             q = request.query
-            self.send(BlockHeaders(request.request_id,
-                                   block_headers(self.store, q.origin, q.amount, q.skip, q.reverse)))
+            self.send(EncodedResponse(BlockHeaders, request.request_id,
+                                      block_headers(self.store, q.origin, q.amount, q.skip, q.reverse)))
         elif self.store is not None and isinstance(request, GetBlockBodies):
-            self.send(BlockBodies(request.request_id, block_bodies(self.store, request.hashes)))
+            self.send(EncodedResponse(BlockBodies, request.request_id, block_bodies(self.store, request.hashes)))
         else:
             self.send(empty_response(request))
 

@@ -38,6 +38,7 @@ from rlp.codec import consume_length_prefix
 from rlpx.keys import keccak256
 
 from .chains import ChainError, _read_item
+from .messages import rlp_list
 
 FORMAT = "1"
 """Version of the table layout; a database of another layout is imported anew."""
@@ -72,13 +73,6 @@ def split_list(data: bytes) -> list[bytes]:
         items.append(data[pos:istart + ilen])
         pos = istart + ilen
     return items
-
-
-def _list_prefix(length: int) -> bytes:
-    if length < 56:
-        return bytes([0xC0 + length])
-    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([0xF7 + len(size)]) + size
 
 
 @dataclass(frozen=True)
@@ -123,7 +117,7 @@ def parse_block(item: bytes) -> Block:
         raise ValueError(f"block number {number} is beyond 2**63-1")
     rest = b"".join(items[1:])
     return Block(number, keccak256(header), parent, _uint(fields[11], "the time"),
-                 _uint(fields[7], "the difficulty"), header, _list_prefix(len(rest)) + rest)
+                 _uint(fields[7], "the difficulty"), header, rlp_list(rest))
 
 
 def iter_blocks(path: str):

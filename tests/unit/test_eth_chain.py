@@ -88,7 +88,7 @@ def headers_for(h, origin, amount, skip=0, reverse=False, request_id=9) -> list[
     h.deliver(GetBlockHeaders(request_id, HeadersQuery(origin, amount, skip, reverse)))
     [answer] = h.take()
     assert isinstance(answer, BlockHeaders) and answer.request_id == request_id and h.ended is None
-    return list(answer.headers)
+    return [rlp.encode(x) for x in answer.headers]
 
 
 def numbers(headers) -> list[int]:
@@ -272,6 +272,19 @@ def test_two_mib_soft_limit(tmp_path, skip):
     assert size >= SOFT_RESPONSE_LIMIT and size - len(got[-1]) < SOFT_RESPONSE_LIMIT and len(got) < 1024
 
 
+def test_headers_and_bodies_are_embedded_rlp_on_the_wire(chain):
+    """Each header and body is an RLP list inside the answer, as go-ethereum decodes
+    ``[]*types.Header`` (not a byte string holding RLP)."""
+    opts, headers, bodies = chain
+    h = connected(EthProtocol69, opts)
+    wire = []
+    h.send_message = lambda code, payload: wire.append((code, payload))
+    h.deliver(GetBlockHeaders(3, HeadersQuery(b"\x05", 2, 0, False)))
+    h.deliver(GetBlockBodies(4, [keccak256(headers[5])]))
+    assert wire[0] == (BlockHeaders.CODE, rlp.encode([3, [rlp.decode(headers[5]), rlp.decode(headers[6])]]))
+    assert wire[1] == (BlockBodies.CODE, rlp.encode([4, [rlp.decode(bodies[5])]]))
+
+
 def test_headers_before_status_disconnect(chain):
     h = ProtocolHarness(EthProtocol69, chain[0])
     h.take()
@@ -287,11 +300,11 @@ def test_bodies_as_stored_stopping_at_an_unknown_hash(chain):
     h.deliver(GetBlockBodies(4, [keccak256(headers[n]) for n in (1, 2, 3)] + [b"\x42" * 32, keccak256(headers[4])]))
     [answer] = h.take()
     assert isinstance(answer, BlockBodies) and answer.request_id == 4
-    assert list(answer.bodies) == bodies[1:4]
-    txs, uncles, withdrawals = rlp.decode(answer.bodies[2])
+    assert [rlp.encode(b) for b in answer.bodies] == bodies[1:4]
+    txs, uncles, withdrawals = answer.bodies[2]
     assert len(txs) == 1 and uncles == [] and len(withdrawals) == 1
-    assert rlp.decode(answer.bodies[0]) == [[rlp.decode(rlp.encode([1, 1, 21000, b"\x66" * 20, 0, b"", 27, 1, 1]))],
-                                            []]  # block 1: no withdrawals field
+    assert answer.bodies[0] == [[rlp.decode(rlp.encode([1, 1, 21000, b"\x66" * 20, 0, b"", 27, 1, 1]))],
+                                []]  # block 1: no withdrawals field
     h.deliver(GetBlockBodies(5, [b"\x42" * 32] + [keccak256(headers[1])]))
     assert h.take() == [BlockBodies(5, ())]
 
@@ -336,4 +349,4 @@ def test_go_ethereum_ethtest_chain(tmp_path):
     assert headers_for(h, 0, 1) == []  # the file starts at block 1: no genesis header is stored
     h.deliver(GetBlockBodies(7, [keccak256(x) for x in got]))
     [bodies] = h.take()
-    assert len(bodies.bodies) == 20 and all(len(rlp.decode(b)) >= 2 for b in bodies.bodies)
+    assert len(bodies.bodies) == 20 and all(len(b) >= 2 for b in bodies.bodies)
