@@ -1,4 +1,5 @@
-"""The eth protocol, versions 68, 69 and 70, for a node with no chain data.
+"""The eth protocol, versions 68, 69 and 70, served from an RLP chain file kept in SQLite
+(or without chain data).
 
 One module per concern:
 
@@ -6,6 +7,8 @@ One module per concern:
   version has which (caps/eth.md; go-ethereum eth/protocols/eth/protocol.go);
 * :mod:`protocols.eth.handshake`: the Status and block range rules (go-ethereum handshake.go);
 * :mod:`protocols.eth.chains`: the chain a protocol runs on (built-in, mapping, genesis.json);
+* :mod:`protocols.eth.store`: a chain file imported into SQLite, read-only for the protocols;
+* :mod:`protocols.eth.serving`: GetBlockHeaders and GetBlockBodies answers (go-ethereum handlers.go);
 * :mod:`protocols.eth.protocol`: :class:`EthProtocol68`, :class:`EthProtocol69` and
   :class:`EthProtocol70` on a shared base, and their options.
 

@@ -209,6 +209,32 @@ RESPONSES = {GetBlockHeaders: BlockHeaders, GetBlockBodies: BlockBodies,
 """Request class -> response class."""
 
 
+class EncodedResponse:
+    """A BlockHeaders or BlockBodies built from items already in RLP: ``[request-id, [item, ...]]``
+    with each item's RLP embedded as it is (pyrlp's ``raw`` sedes would wrap bytes as a string).
+    ``CODE`` the response's code; :meth:`encode` gives the payload bytes."""
+
+    __slots__ = ("CODE", "payload")
+
+    def __init__(self, cls, request_id: int, items: list[bytes]):
+        self.CODE = cls.CODE
+        inner = b"".join(items)
+        self.payload = rlp_list(rlp.encode(request_id) + rlp_list(inner))
+
+    def encode(self) -> bytes:
+        """The payload bytes."""
+        return self.payload
+
+
+def rlp_list(content: bytes) -> bytes:
+    """``content`` (concatenated RLP items) with an RLP list prefix."""
+    n = len(content)
+    if n < 56:
+        return bytes([0xC0 + n]) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0xF7 + len(size)]) + size + content
+
+
 def empty_response(request):
     """The answer of a node without chain data or transactions to ``request`` (a request message):
     its response class with the request id and an empty list; eth/70's Receipts also say

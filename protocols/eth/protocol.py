@@ -1,15 +1,20 @@
-"""The eth protocol classes, eth/68, eth/69 and eth/70, for a node with no chain data
+"""The eth protocol classes, eth/68, eth/69 and eth/70, on a chain or without one
 (devp2p caps/eth.md; go-ethereum eth/protocols/eth; EIP-7642 for eth/69, EIP-7975 for eth/70).
 
 * Status is sent on start; the remote's must arrive within ``status_timeout_s`` (5 s,
-  go-ethereum ``handshakeTimeout``), else READ_TIMEOUT.  Our head is the genesis block, so
-  our fork id is the genesis one (EIP-2124), which every node of the chain accepts as
-  "syncing"; from eth/69 on our block range is ``earliest 0, latest 0, latestHash genesis``.
+  go-ethereum ``handshakeTimeout``), else READ_TIMEOUT.  With ``chain_file`` the chain is
+  imported into SQLite (:mod:`protocols.eth.store`) and our head is its last block: Status
+  carries its hash (eth/68 also the total difficulty), the fork id is computed at its number
+  and time (EIP-2124), and from eth/69 on the block range is ``[0, head]`` with the head's
+  hash.  Without a chain our head is the genesis block: the genesis fork id, which every node
+  of the chain accepts as "syncing", and the range ``earliest 0, latest 0, latestHash genesis``.
   The remote's Status is checked by :func:`protocols.eth.handshake.status_error`; both sides'
   Status are published as ``eth_status`` protocol events.
-* Requests get empty answers with their request id, in the version's layout
-  (:func:`protocols.eth.messages.empty_response`): GetBlockHeaders, GetBlockBodies,
-  GetPooledTransactions, GetReceipts (eth/70: ``[id, false, []]``).
+* GetBlockHeaders and GetBlockBodies are answered from the chain as go-ethereum handlers.go
+  does (:mod:`protocols.eth.serving`); the eth Protocol actor opens the database read-only.
+* Other requests, and every request without a chain, get empty answers with their request
+  id, in the version's layout (:func:`protocols.eth.messages.empty_response`):
+  GetPooledTransactions (no pool), GetReceipts (no execution; eth/70: ``[id, false, []]``).
 * Transactions (at most 5,000) and NewPooledTransactionHashes (three lists of one length) are
   checked as go-ethereum's handlers.go does, then ignored; responses are decoded and ignored.
 * eth/69+: BlockRangeUpdate is validated as go-ethereum's handler does (earliest > latest or a
@@ -30,11 +35,13 @@ from ..api import Protocol
 from ..forkid import ChainConfig, fork_id
 from ..options import OptionError
 from .chains import ChainError, chain_from_genesis, chain_from_option, parse_hash
+from .serving import block_bodies, block_headers
+from .store import ChainStore, ChainStoreError, default_db_path, ensure_imported
 from .handshake import (STATUS_TIMEOUT_S, BlockRange, EthError, block_range_error, block_range_update_due,
                         status_error, status_json)
 from .messages import (LENGTHS, MAX_MESSAGE_SIZE, MAX_TRANSACTIONS, MESSAGES_68, MESSAGES_69, MESSAGES_70,
-                       BlockRangeUpdate, ForkID, GetBlockHeaders, NewPooledTransactionHashes, Status, Status69,
-                       Transactions, empty_response)
+                       BlockBodies, BlockHeaders, BlockRangeUpdate, EncodedResponse, ForkID, GetBlockBodies, GetBlockHeaders,
+                       NewPooledTransactionHashes, Status, Status69, Transactions, empty_response)
 
 
 @dataclass(frozen=True)
@@ -46,20 +53,42 @@ class EthOptions:
     * ``genesis``: instead of ``chain``, a go-ethereum genesis.json (a path, relative to the
       config file), with ``genesis_hash`` (hex) or ``chain_file`` (a path to RLP blocks whose
       block 1's parent hash is the genesis hash): :func:`protocols.eth.chains.chain_from_genesis`;
+    * ``db``: with ``chain_file``, the SQLite database the chain file is imported into (a path,
+      relative to the config file; default ``<chain_file>.sqlite`` beside it).  The import runs
+      when the database is missing or holds another import; otherwise it is reused
+      (:func:`protocols.eth.store.ensure_imported`);
     * ``status_timeout_s``: seconds to wait for the remote's Status (go-ethereum ``handshakeTimeout``).
 
-    Raises :class:`protocols.options.OptionError` naming the option at fault.  The chain is
-    built (and its files read) once per instance: :attr:`chain_config`.
+    Raises :class:`protocols.options.OptionError` naming the option at fault (a broken or
+    truncated chain file: ``chain_file``; a database that cannot be written: ``db``).  The chain
+    is built (and its files read or imported) once per instance: :attr:`chain_config`,
+    :attr:`chain_db`.
     """
 
     chain: object = None
     genesis: str = field(default="", metadata={"path": True})
     genesis_hash: str = ""
     chain_file: str = field(default="", metadata={"path": True})
+    db: str = field(default="", metadata={"path": True})
     status_timeout_s: float = field(default=STATUS_TIMEOUT_S, metadata={"min": 0})
 
     def __post_init__(self):
+        object.__setattr__(self, "_db", "")
         object.__setattr__(self, "_chain", self._build())
+        if self.chain_file:
+            object.__setattr__(self, "_db", self._import())
+        elif self.db:
+            raise OptionError("db", "only goes with `chain_file`")
+
+    def _import(self) -> str:
+        db = self.db or default_db_path(self.chain_file)
+        try:
+            meta = ensure_imported(self.chain_file, db, self._chain.genesis_td)
+        except ChainStoreError as exc:
+            raise OptionError("db" if "chain database" in str(exc) else "chain_file", str(exc)) from None
+        if bytes.fromhex(meta["genesis_hash"]) != self._chain.genesis_hash:  # not when built from the same file
+            raise OptionError("chain_file", f"chain database {db} holds another chain")
+        return db
 
     def _build(self) -> ChainConfig:
         if not self.genesis:
@@ -89,6 +118,11 @@ class EthOptions:
         """The chain these options describe."""
         return self._chain
 
+    @property
+    def chain_db(self) -> str:
+        """The imported chain database's path, or "" without ``chain_file``."""
+        return self._db
+
 
 class EthProtocolBase(Protocol):
     """What every eth version shares; subclasses set ``VERSION``, ``LENGTH``, ``MESSAGES`` and
@@ -98,13 +132,32 @@ class EthProtocolBase(Protocol):
     Options = EthOptions
 
     def started(self):
-        self.chain = self.options.chain_config
-        self.head_number, self.head_time = 0, self.chain.genesis_time
+        self._open_chain()
         self.remote_status = None
         self.local_status = self.local_status_message(ForkID(*fork_id(self.chain, self.head_number, self.head_time)))
         self.send(self.local_status)
         self.emit("eth_status", {"side": "local", **status_json(self.local_status)})
         self.after("status_timeout", self.options.status_timeout_s)
+
+    def _open_chain(self) -> None:
+        """Open the chain database read-only, if there is one, and take our head from it: number,
+        hash, time (for the fork id, EIP-2124) and total difficulty (eth/68); else our head is
+        the genesis block.  Idempotent."""
+        if hasattr(self, "chain"):
+            return
+        self.chain = self.options.chain_config
+        self.store = ChainStore(self.options.chain_db) if self.options.chain_db else None
+        if self.store is not None:
+            head = self.store.head
+            self.head_number, self.head_time, self.head_hash, self.head_td = head.number, head.time, head.hash, head.td
+        else:
+            self.head_number, self.head_time = 0, self.chain.genesis_time
+            self.head_hash, self.head_td = self.chain.genesis_hash, self.chain.genesis_td
+
+    def stopped(self, reason):
+        if getattr(self, "store", None) is not None:
+            self.store.close()
+            self.store = None
 
     def local_status_message(self, fid: ForkID):
         """Our Status message with fork id ``fid``."""
@@ -182,8 +235,17 @@ class EthProtocolBase(Protocol):
         self._answer(msg)
 
     def _answer(self, request) -> None:
-        """We hold no chain data: the response is empty, with the request's id."""
-        self.send(empty_response(request))
+        """Headers and bodies from the chain database (:mod:`protocols.eth.serving`, as
+        go-ethereum handlers.go); everything else, and everything without a chain, is an empty
+        answer with the request's id (no execution, so no receipts; no transaction pool)."""
+        if self.store is not None and isinstance(request, GetBlockHeaders):
+            q = request.query
+            self.send(EncodedResponse(BlockHeaders, request.request_id,
+                                      block_headers(self.store, q.origin, q.amount, q.skip, q.reverse)))
+        elif self.store is not None and isinstance(request, GetBlockBodies):
+            self.send(EncodedResponse(BlockBodies, request.request_id, block_bodies(self.store, request.hashes)))
+        else:
+            self.send(empty_response(request))
 
 
 class EthProtocol68(EthProtocolBase):
@@ -194,7 +256,7 @@ class EthProtocol68(EthProtocolBase):
 
     def local_status_message(self, fid):
         c = self.chain
-        return Status(self.version, c.network_id, c.genesis_td, c.genesis_hash, c.genesis_hash, fid)
+        return Status(self.version, c.network_id, self.head_td, self.head_hash, c.genesis_hash, fid)
 
     def on_Status(self, st: Status):
         self._on_status(st)
@@ -215,7 +277,8 @@ class EthProtocol69(EthProtocolBase):
     MESSAGES = MESSAGES_69
 
     def started(self):
-        self.block_range = BlockRange(0, 0, self.options.chain_config.genesis_hash)  # a chain-less node
+        self._open_chain()
+        self.block_range = BlockRange(0, self.head_number, self.head_hash)  # [0, head]; genesis without a chain
         self.announced = self.block_range
         self.remote_range: BlockRange | None = None
         super().started()

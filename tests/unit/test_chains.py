@@ -118,8 +118,10 @@ def test_genesis_option_paths_are_relative_to_the_config_file(tmp_path):
     assert opts["genesis"] == str(sub / "genesis.json") and opts["chain_file"] == str(sub / "chain.rlp")
     h = ProtocolHarness(EthProtocol69, opts)
     [st] = h.take()
-    assert (st.network_id, st.genesis, st.fork_id.hash.hex(), st.fork_id.next) == (3503995874084926,
-                                                                                   ETHTEST_GENESIS, "8fd57d63", 60)
+    # the chain's head is block 1, time 1000: past Cancun (60) and Prague (120)
+    assert (st.network_id, st.genesis, st.fork_id.hash.hex(), st.fork_id.next, st.latest) == (
+        3503995874084926, ETHTEST_GENESIS, "377aaa78", 0, 1)
+    assert os.path.exists(sub / "chain.rlp.sqlite")  # the default database, beside the chain file
 
 
 GOOD_HASH = "0x" + "ab" * 32
