@@ -116,14 +116,9 @@ class Peer(NodeActor):
         except OSError as exc:
             self._do(self.machine.connect_failed(f"inbound socket unusable: {exc}", "error"))
             return
-        local = ()
-        try:
-            local = self.sock.getsockname()[:2]
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
         # the Listener ran the auth/ack (node/inbound_handshakes.py): resume at checkpoint 1
-        self._do(self.machine.handshake_done(local, msg.secrets, msg.leftover, msg.unsent, time.monotonic()))
+        self._do(self.machine.handshake_done(self._socket_ready(), msg.secrets, msg.leftover, msg.unsent,
+                                             time.monotonic()))
 
     def on_PeerStartOutbound(self, msg, sender):
         self.server = msg.server
@@ -165,13 +160,16 @@ class Peer(NodeActor):
         self._connected()
 
     def _connected(self):
-        local = ()
+        self._do(self.machine.connected(self._socket_ready(), time.monotonic()))
+
+    def _socket_ready(self) -> tuple:
+        """Set TCP_NODELAY on the connected socket; return its local (host, port), () if unknown."""
         try:
             local = self.sock.getsockname()[:2]
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
-            pass
-        self._do(self.machine.connected(local, time.monotonic()))
+            return ()
+        return local
 
     # -- carrying out the machine's actions --------------------------------------------------
     def _do(self, actions) -> None:

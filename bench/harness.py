@@ -35,7 +35,7 @@ if str(ROOT / "tests") not in sys.path:
 from actors.system import stop_node  # noqa: E402
 from config.model import ProtocolConfig, Timeouts  # noqa: E402
 from rlpx.keys import generate_private_key, node_id_from_private_key  # noqa: E402
-from support.system import LOOPBACK, Node, NodeSystem, free_port  # noqa: E402,F401 - re-exported
+from support.system import LOOPBACK, Node, NodeSystem, free_port, tree_pids  # noqa: E402,F401 - re-exported
 from support.memory import memory_of, smaps_rollup  # noqa: E402,F401 - re-exported
 from support.wait import wait_until  # noqa: E402,F401 - re-exported
 
@@ -77,24 +77,6 @@ def _stat(pid: int):
         return None
     fields = raw[raw.rindex(")") + 2:].split()
     return fields[0], int(fields[1]), int(fields[2])
-
-
-def tree_pids(root: int) -> list[int]:
-    """``root`` and all its live descendants."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            st = _stat(int(name))
-            if st is not None and st[0] not in ("Z", "X"):
-                children.setdefault(st[1], []).append(int(name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        if _stat(pid) is None:
-            continue
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return sorted(out)
 
 
 def cmdline(pid: int) -> str:

@@ -212,6 +212,10 @@ class PeerMachine:
         inbound window is full, a checkpoint holds the remote's last bytes, or it is closing)."""
         if self.closing or self.conn is None or self.eof_pending or self.conn.backlog:
             return False
+        return self._windows_open()
+
+    def _windows_open(self) -> bool:
+        """True while no protocol's inbound window is full."""
         return not any(link.window_full for link in self.links.values())
 
     def watch_socket(self, now: float) -> bool:
@@ -493,16 +497,18 @@ class PeerMachine:
         actions: list = []
         if link.acknowledge(msg.ack):
             actions += self._dispatch(link, now)
-            if self.conn.backlog and not any(lk.window_full for lk in self.links.values()):
+            if self.conn.backlog and self._windows_open():
                 actions += self._resume(now)
                 if self.closing:
                     return actions
         if not msg.messages:
             return actions
         conn, table = self.conn, self.conn.table
+        size = 0
         try:
             for code, payload in msg.messages:
                 conn.send(table.absolute(name, code), payload)
+                size += len(payload)
                 if early_write is not None and len(conn.out) >= EARLY_WRITE_BYTES:
                     early_write()
                     if self.closing:  # the write failed
@@ -512,7 +518,7 @@ class PeerMachine:
                                          f"message: {exc}", cause="subprotocol", now=now)
         if self.cfg.enable_msg_events:
             actions.append(self._traffic("send", name, msg.messages))
-        credit = link.written(msg.seq, len(conn.out) > OUT_HIGH_WATER, sum(len(p) for _, p in msg.messages))
+        credit = link.written(msg.seq, len(conn.out) > OUT_HIGH_WATER, size)
         if credit is not None:
             actions.append(ToProtocol(name, credit))
         return actions

@@ -135,7 +135,6 @@ class Connection:
     def _init_buffers(self) -> None:
         self._held_raw = bytearray()
         self._held_msgs: list[tuple[int, bytes]] = []
-        self._last_payload = 0
         self._undecoded: deque = deque()  # RUNNING: frames read but not yet decompressed and routed
         self.decode_budget: int | None = None
         """Decoded payload bytes after which :meth:`feed` and :meth:`resume` stop decoding (None:
@@ -211,9 +210,7 @@ class Connection:
         decoded = 0
         pending = self._undecoded
         while pending and self.state != CLOSED and (budget is None or decoded < budget):
-            frame_data = pending.popleft()
-            self._on_frame(frame_data, events)
-            decoded += self._last_payload
+            decoded += self._on_frame(pending.popleft(), events)
         if self.state == CLOSED:
             pending.clear()
 
@@ -228,17 +225,18 @@ class Connection:
                 self._on_frame(fd, events)
             raise ConnectionFailure(DiscReason.PROTOCOL_ERROR, f"{type(exc).__name__}: {exc}", events) from None
 
-    def _on_frame(self, frame_data: bytes, events: list) -> None:
+    def _on_frame(self, frame_data: bytes, events: list) -> int:
+        """Decode one frame and act on it; returns its payload's size in bytes (decompressed)."""
         if self.state == CLOSED:
-            return
+            return 0
         code, payload = self.codec.decode_frame(frame_data)
-        self._last_payload = len(payload)
         if self.state == HELLO:
             self._on_hello_phase(code, payload, events)
         elif self.state == CHECKPOINT2:
             self._held_msgs.append((code, payload))
         elif self.state == RUNNING:
             self._on_running(code, payload, events)
+        return len(payload)
 
     def _on_hello_phase(self, code: int, payload: bytes, events: list) -> None:
         if code == bp.DISCONNECT:

@@ -33,7 +33,10 @@ def connected(cls, **status) -> ProtocolHarness:
     """``cls`` with its Status exchange done against a remote on our chain."""
     h = ProtocolHarness(cls)
     h.take()
-    h.deliver(Status69.CODE, status69(version=cls.VERSION, **status))
+    if cls is EthProtocol68:
+        h.deliver(Status(68, 1, 5, G, G, ForkID(*FID)))
+    else:
+        h.deliver(Status69.CODE, status69(version=cls.VERSION, **status))
     assert h.ended is None and h.events[-1][1]["accepted"] is True
     return h
 
@@ -245,12 +248,7 @@ def test_eth68_still_takes_new_block_announcements():
 
 @pytest.mark.parametrize("cls", (EthProtocol68, EthProtocol69, EthProtocol70))
 def test_requests_get_empty_answers_with_their_id(cls):
-    h = ProtocolHarness(cls)
-    h.take()
-    if cls is EthProtocol68:
-        h.deliver(Status(68, 1, 5, G, G, ForkID(*FID)))
-    else:
-        h.deliver(Status69.CODE, status69(version=cls.VERSION))
+    h = connected(cls)
     receipts = GetReceipts70(9, 3, (G,)) if cls is EthProtocol70 else GetReceipts(9, (G,))
     for msg in (GetBlockHeaders(1, HeadersQuery(b"\x01", 10, 0, False)), GetBlockHeaders(2 ** 64 - 1,
                 HeadersQuery(b"\xff" * 8, 1, 0, True)), GetBlockBodies(3, (G,)), GetPooledTransactions(0, (G, G)),
@@ -295,12 +293,7 @@ def test_get_receipts_in_the_wrong_layout_is_malformed(cls, payload):
 
 @pytest.mark.parametrize("cls", (EthProtocol68, EthProtocol69, EthProtocol70))
 def test_transactions_are_checked_then_ignored(cls):
-    h = ProtocolHarness(cls)
-    h.take()
-    if cls is EthProtocol68:
-        h.deliver(Status(68, 1, 5, G, G, ForkID(*FID)))
-    else:
-        h.deliver(Status69.CODE, status69(version=cls.VERSION))
+    h = connected(cls)
     h.deliver(Transactions([b"\x02\x01"] * 5000))  # go-ethereum maxTransactionAnnouncements
     h.deliver(NewPooledTransactionHashes(b"\x02\x03", (100, 200), (G, G)))
     assert h.ended is None and h.take() == []
