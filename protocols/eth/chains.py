@@ -132,24 +132,8 @@ def chain_from_genesis(path: str, genesis_hash: bytes | None = None, chain_file:
     ``config.chainId``, a fork, ``timestamp`` or ``difficulty`` of the wrong type or range."""
     if (genesis_hash is None) == (chain_file is None):
         raise ChainError("give the genesis hash: either genesis_hash or chain_file")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_GENESIS_BYTES + 1)
-    except OSError as exc:
-        raise ChainError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_GENESIS_BYTES:
-        raise ChainError(f"{path} is larger than {MAX_GENESIS_BYTES} bytes")
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ChainError(f"{path} is not JSON: not UTF-8 text (byte {exc.start})") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ChainError(f"{path} is not JSON: {str(exc)[:200]}") from None
-    if not isinstance(doc, dict):
-        raise ChainError(f"{path}: a genesis file is a JSON object, got {type(doc).__name__}")
+    doc = read_genesis(path)
     config = _get(doc, "config")
-    if not isinstance(config, dict):
-        raise ChainError(f"{path}: `config` must be an object" + ("" if config is not None else ", and is missing"))
     chain_id = _get(config, "chainId")
     if chain_id is None:
         raise ChainError(f"{path}: config.chainId is missing")
@@ -168,6 +152,31 @@ def chain_from_genesis(path: str, genesis_hash: bytes | None = None, chain_file:
         genesis_hash = genesis_hash_from_chain_file(chain_file)
     return ChainConfig(os.path.basename(path), network_id, genesis_hash, td, tuple(blocks), tuple(times),
                        genesis_time)
+
+
+def read_genesis(path: str) -> dict:
+    """The JSON object of genesis file ``path``, with a ``config`` object.  Raises
+    :class:`ChainError`: unreadable, larger than :data:`MAX_GENESIS_BYTES`, not JSON, not an
+    object, no ``config`` object."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_GENESIS_BYTES + 1)
+    except OSError as exc:
+        raise ChainError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_GENESIS_BYTES:
+        raise ChainError(f"{path} is larger than {MAX_GENESIS_BYTES} bytes")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ChainError(f"{path} is not JSON: not UTF-8 text (byte {exc.start})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ChainError(f"{path} is not JSON: {str(exc)[:200]}") from None
+    if not isinstance(doc, dict):
+        raise ChainError(f"{path}: a genesis file is a JSON object, got {type(doc).__name__}")
+    config = _get(doc, "config")
+    if not isinstance(config, dict):
+        raise ChainError(f"{path}: `config` must be an object" + ("" if config is not None else ", and is missing"))
+    return doc
 
 
 def _read_item(f, path: str, index: int) -> bytes | None:

@@ -83,9 +83,12 @@ class EthOptions:
     def _import(self) -> str:
         db = self.db or default_db_path(self.chain_file)
         try:
-            meta = ensure_imported(self.chain_file, db, self._chain.genesis_td)
+            meta = ensure_imported(self.chain_file, db, self._chain.genesis_td, self.genesis or None)
         except ChainStoreError as exc:
-            raise OptionError("db" if "chain database" in str(exc) else "chain_file", str(exc)) from None
+            msg = str(exc)
+            if msg.startswith("genesis: "):
+                raise OptionError("genesis", msg[len("genesis: "):]) from None
+            raise OptionError("db" if "chain database" in msg else "chain_file", msg) from None
         if bytes.fromhex(meta["genesis_hash"]) != self._chain.genesis_hash:  # not when built from the same file
             raise OptionError("chain_file", f"chain database {db} holds another chain")
         return db

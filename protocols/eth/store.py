@@ -38,9 +38,10 @@ from rlp.codec import consume_length_prefix
 from rlpx.keys import keccak256
 
 from .chains import ChainError, _read_item
+from .genesis import genesis_block
 from .messages import rlp_list
 
-FORMAT = "1"
+FORMAT = "2"
 """Version of the table layout; a database of another layout is imported anew."""
 
 BATCH_BLOCKS = 2000
@@ -160,10 +161,33 @@ def iter_blocks(path: str):
         raise ChainStoreError(f"chain file {path} holds no blocks")
 
 
-def _source_id(chain_file: str) -> dict[str, str]:
+def _source_id(chain_file: str, genesis_file: str | None = None) -> dict[str, str]:
     st = os.stat(chain_file)
-    return {"source": os.path.abspath(chain_file), "size": str(st.st_size), "mtime_ns": str(st.st_mtime_ns),
-            "format": FORMAT}
+    out = {"source": os.path.abspath(chain_file), "size": str(st.st_size), "mtime_ns": str(st.st_mtime_ns),
+           "format": FORMAT}
+    if genesis_file:
+        gst = os.stat(genesis_file)
+        out["genesis_source"] = f"{os.path.abspath(genesis_file)}:{gst.st_size}:{gst.st_mtime_ns}"
+    return out
+
+
+def _with_genesis(blocks, genesis_file: str | None, chain_file: str):
+    """``blocks``, preceded by the genesis block built from ``genesis_file`` when the chain
+    file starts at block 1; its hash must be block 1's parent hash."""
+    first = True
+    for block in blocks:
+        if first and block.number == 1 and genesis_file:
+            try:
+                header, body = genesis_block(genesis_file)
+                genesis = parse_block(rlp_list(header + b"".join(split_list(body))))
+            except (ChainError, ValueError, rlp.DecodingError) as exc:
+                raise ChainStoreError(f"genesis: {exc}") from None
+            if genesis.hash != block.parent:
+                raise ChainStoreError(f"genesis: {genesis_file} builds genesis block {genesis.hash.hex()}, but block 1 "
+                                      f"of chain file {chain_file} names parent {block.parent.hex()}")
+            yield genesis
+        first = False
+        yield block
 
 
 _SCHEMA = """
@@ -187,12 +211,15 @@ def _read_meta(db: str) -> dict[str, str] | None:
         return None
 
 
-def import_chain(chain_file: str, db: str, genesis_td: int = 0) -> dict[str, str]:
+def import_chain(chain_file: str, db: str, genesis_td: int = 0, genesis_file: str | None = None) -> dict[str, str]:
     """Import ``chain_file`` into a new database at ``db`` (replacing one there), adding the
-    head's total difficulty to ``genesis_td`` (eth/68's Status td).  Returns the meta table.
-    Raises :class:`ChainStoreError`."""
+    head's total difficulty to ``genesis_td`` (eth/68's Status td).  A chain file that starts
+    at block 1 gets block 0 built from ``genesis_file`` (go-ethereum genesis.json,
+    :func:`protocols.eth.genesis.genesis_block`), which must hash to block 1's parent.
+    Returns the meta table.  Raises :class:`ChainStoreError` (a genesis problem's message
+    starts with "genesis:")."""
     try:
-        source = _source_id(chain_file)
+        source = _source_id(chain_file, genesis_file)
     except OSError as exc:
         raise ChainStoreError(f"cannot read chain file {chain_file}: {exc.strerror or exc}") from None
     tmp = f"{db}.import-{os.getpid()}"
@@ -217,7 +244,7 @@ def import_chain(chain_file: str, db: str, genesis_td: int = 0) -> dict[str, str
             con.execute("COMMIT")
             batch.clear()
 
-        for block in iter_blocks(chain_file):
+        for block in _with_genesis(iter_blocks(chain_file), genesis_file, chain_file):
             if first is None:
                 first = block
             if block.number:
@@ -253,18 +280,18 @@ def import_chain(chain_file: str, db: str, genesis_td: int = 0) -> dict[str, str
                     os.unlink(p)
 
 
-def ensure_imported(chain_file: str, db: str, genesis_td: int = 0) -> dict[str, str]:
-    """The meta table of ``db`` if it is a complete import of ``chain_file`` as it is now
-    (absolute path, size, modification time, layout), else of a fresh :func:`import_chain`.
-    Raises :class:`ChainStoreError`."""
+def ensure_imported(chain_file: str, db: str, genesis_td: int = 0, genesis_file: str | None = None) -> dict[str, str]:
+    """The meta table of ``db`` if it is a complete import of ``chain_file`` (and
+    ``genesis_file``) as they are now (absolute path, size, modification time, layout), else of
+    a fresh :func:`import_chain`.  Raises :class:`ChainStoreError`."""
     meta = _read_meta(db)
     try:
-        source = _source_id(chain_file)
+        source = _source_id(chain_file, genesis_file)
     except OSError as exc:
         raise ChainStoreError(f"cannot read chain file {chain_file}: {exc.strerror or exc}") from None
     if meta and meta.get("complete") == "1" and all(meta.get(k) == v for k, v in source.items()):
         return meta
-    return import_chain(chain_file, db, genesis_td)
+    return import_chain(chain_file, db, genesis_td, genesis_file)
 
 
 @dataclass(frozen=True)

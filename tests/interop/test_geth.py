@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
+import subprocess
 import threading
 import time
 
 import pytest
 
 from config.model import ProtocolConfig, Timeouts
+from protocols.eth.genesis import genesis_block
 from protocols.eth.store import ensure_imported
-from support.geth import Geth, devp2p, ethtest_chain
+from protocols.forkid import BUILTIN_CHAINS
+from rlpx.keys import keccak256
+from support.geth import Geth, devp2p, ethtest_chain, tool
 from support.nodes import echo
 
 HOLD_S = 95.0
@@ -24,7 +29,7 @@ def eth(version: int, db_dir) -> ProtocolConfig:
     database in ``db_dir`` (not beside the shared chain file), so the node's actors reuse it."""
     chain = ethtest_chain()
     db = str(db_dir / "ethtest.sqlite")
-    ensure_imported(str(chain / "chain.rlp"), db)
+    ensure_imported(str(chain / "chain.rlp"), db, 0, str(chain / "genesis.json"))
     return ProtocolConfig("eth", version, (("genesis", str(chain / "genesis.json")),
                                            ("chain_file", str(chain / "chain.rlp")), ("db", db)))
 
@@ -101,22 +106,40 @@ def test_eth_test_malicious_handshake(nodes, engine_api, tmp_path):
 
 CHAIN_CASES = ("Status", "BlockRangeUpdateExpired", "BlockRangeUpdateFuture", "BlockRangeUpdateInvalid",
                "GetBlockHeaders", "GetNonexistentBlockHeaders", "SimultaneousRequests", "SameRequestID",
-               "GetBlockBodies")
+               "ZeroRequestID", "GetBlockBodies")
 """go-ethereum's eth-test cases a node serving the ethtest chain passes without execution or a
-pool.  ZeroRequestID also asks for the genesis header, which chain.rlp does not hold."""
+pool (ZeroRequestID asks for the genesis header, which the node builds from genesis.json)."""
+
+
+def _case_results(text: str) -> dict[str, str]:
+    """{case: "OK" | "FAIL"} from the tester's ``-- OK <case> (...)`` / ``-- FAIL <case>`` lines."""
+    return {m.group(2): m.group(1) for m in re.finditer(r"-- (OK|FAIL) (\S+)", text)}
+
+
+def _eth_test(nodes, engine_api, node, pattern: str) -> tuple[dict[str, str], str]:
+    out = devp2p("rlpx", "eth-test", "--chain", str(ethtest_chain()), "--node", node.enode, "--engineapi",
+                 engine_api, "--jwtsecret", "00" * 32, "--run", pattern, timeout_s=180)
+    text = out.stdout + out.stderr
+    results = _case_results(text)
+    print("eth-test cases:", " ".join(f"{c}={r}" for c, r in sorted(results.items())))
+    return results, text
 
 
 def test_eth_test_chain_cases(nodes, engine_api, tmp_path):
     """go-ethereum's conformance suite against the node serving the ethtest chain (eth/69 and
     eth/70): every case in CHAIN_CASES passes, each reported OK by the tester."""
     a = nodes.start("alpha", protocols=[eth(69, tmp_path), eth(70, tmp_path)], net_restrict=("127.0.0.0/8",))
-    pattern = "^(" + "|".join(CHAIN_CASES) + ")$"
-    out = devp2p("rlpx", "eth-test", "--chain", str(ethtest_chain()), "--node", a.enode, "--engineapi", engine_api,
-                 "--jwtsecret", "00" * 32, "--run", pattern, timeout_s=180)
-    text = out.stdout + out.stderr
-    assert out.returncode == 0, text[-4000:]
-    assert [c for c in CHAIN_CASES if f"-- OK {c} " not in text] == [], text[-4000:]
+    results, text = _eth_test(nodes, engine_api, a, "^(" + "|".join(CHAIN_CASES) + ")$")
+    assert results == {c: "OK" for c in CHAIN_CASES}, text[-4000:]
     assert f"{len(CHAIN_CASES)}/{len(CHAIN_CASES)} tests passed" in text, text[-2000:]
+
+
+def test_eth_test_large_receipts_on_eth69(nodes, engine_api, tmp_path):
+    """GetLargeReceipts when eth/69 is negotiated (a node that lists eth/69 only): the tester
+    has nothing to ask below eth/70 and the case passes."""
+    a = nodes.start("alpha", protocols=[eth(69, tmp_path)], net_restrict=("127.0.0.0/8",))
+    results, text = _eth_test(nodes, engine_api, a, "^GetLargeReceipts$")
+    assert results == {"GetLargeReceipts": "OK"}, text[-4000:]
 
 
 def test_geth_and_the_node_complete_hello_both_ways(nodes, geth):
@@ -227,3 +250,15 @@ def test_geth_killed_is_seen_and_redialled(nodes, geth, tmp_path):
     assert gone["reason"] == "NETWORK_ERROR" and gone["remote_requested"] is False, gone
     redial = nodes.expect("dial_failed", node="alpha", since=mark, timeout_s=15)[0].data
     assert redial["stage"] == "connect" and redial["cause"] == "refused", redial
+
+
+@pytest.mark.parametrize("network", ["mainnet", "sepolia", "hoodi"])
+def test_genesis_block_of_go_ethereums_networks(tmp_path, network):
+    """The genesis block built from `geth dumpgenesis --<network>` hashes to the network's
+    genesis hash: the state root of its alloc and the header fields are go-ethereum's."""
+    out = subprocess.run([str(tool("geth")), "dumpgenesis", f"--{network}"], capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    path = tmp_path / "genesis.json"
+    path.write_bytes(out.stdout)
+    header, _ = genesis_block(str(path))
+    assert keccak256(header) == BUILTIN_CHAINS[network].genesis_hash

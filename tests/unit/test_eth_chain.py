@@ -14,6 +14,8 @@ from config.loader import ConfigError, load_text
 from protocols.eth import (BlockBodies, BlockHeaders, EthProtocol68, EthProtocol69, EthProtocol70, GetBlockBodies,
                            GetBlockHeaders, GetPooledTransactions, GetReceipts, GetReceipts70, HeadersQuery,
                            PooledTransactions, Receipts, Receipts70, Status, Status69)
+from protocols.eth.chains import ChainError
+from protocols.eth.genesis import genesis_block
 from protocols.eth.serving import MAX_HEADERS_SERVE, SOFT_RESPONSE_LIMIT
 from protocols.eth.store import ChainStore, ensure_imported
 from protocols.forkid import fork_id
@@ -156,8 +158,8 @@ def _blocks(*pairs) -> bytes:
 @pytest.mark.parametrize("make, why", [
     (lambda: build_chain(10)[0][:-5], "truncated"),
     (lambda: _blocks((0, b"\x00" * 32), (1, b"\x01" * 32)), "block 1's parent hash"),
-    (lambda: _blocks((1, b"\x01" * 32), (2, keccak256(make_header(1, b"\x01" * 32))),
-                     (2, keccak256(make_header(1, b"\x01" * 32)))), "block 2 follows block 2"),
+    (lambda: _blocks((0, b"\x00" * 32), (1, keccak256(make_header(0, b"\x00" * 32))),
+                     (1, keccak256(make_header(0, b"\x00" * 32)))), "block 1 follows block 1"),
     (lambda: build_chain(3)[0] + rlp.encode([[b"\x01"] * 3, [], []]), "item 3 is not a block"),
     (lambda: build_chain(3)[0] + rlp.encode([rlp.decode(make_header(3, b"\x00" * 32))]), "item 3 is not a block"),
     (lambda: build_chain(3)[0] + b"\x85hello", "not an RLP list"),
@@ -336,8 +338,8 @@ def test_go_ethereum_ethtest_chain(tmp_path):
     t = ethtest_chain()
     head = json.loads((t / "headblock.json").read_text())
     opts = {"genesis": str(t / "genesis.json"), "chain_file": str(t / "chain.rlp"), "db": str(tmp_path / "e.sqlite")}
-    meta = ensure_imported(opts["chain_file"], opts["db"])
-    assert (int(meta["first"]), int(meta["head"])) == (1, int(head["number"], 16))
+    meta = ensure_imported(opts["chain_file"], opts["db"], 0, opts["genesis"])
+    assert (int(meta["first"]), int(meta["head"])) == (0, int(head["number"], 16))  # block 0 from genesis.json
     h = connected(EthProtocol69, opts)
     st = h.proto.local_status
     assert "0x" + st.latest_hash.hex() == head["hash"] and st.latest == 600
@@ -346,7 +348,56 @@ def test_go_ethereum_ethtest_chain(tmp_path):
     assert numbers(got) == list(range(1, 21))
     assert all(rlp.decode(got[i + 1])[0] == keccak256(got[i]) for i in range(19))
     assert numbers(headers_for(h, bytes.fromhex(head["hash"][2:]), 3, 0, True)) == [600, 599, 598]
-    assert headers_for(h, 0, 1) == []  # the file starts at block 1: no genesis header is stored
+    genesis, first = headers_for(h, 0, 2)  # ZeroRequestID's request: block 0 is built from genesis.json
+    assert keccak256(genesis) == rlp.decode(first)[0] == h.proto.chain.genesis_hash
+    assert numbers([genesis, first]) == [0, 1]
     h.deliver(GetBlockBodies(7, [keccak256(x) for x in got]))
     [bodies] = h.take()
     assert len(bodies.bodies) == 20 and all(len(b) >= 2 for b in bodies.bodies)
+
+
+def test_a_genesis_that_is_not_block_1s_parent_is_one_config_error(tmp_path):
+    err = _bad(tmp_path, build_chain(4, first=1)[0])  # block 1's parent: 5a5a...
+    assert err.path == "node.protocols[0].genesis"
+    assert "names parent " + "5a" * 32 in str(err)
+    assert not os.path.exists(tmp_path / "c.rlp.sqlite")
+
+
+@pytest.mark.parametrize("doc, why", [
+    ({"alloc": {"0x" + "11" * 20: {}}}, "balance is missing"),
+    ({"alloc": {"0x11": {"balance": "0x1"}}}, "not 20 bytes"),
+    ({"alloc": {"11" * 20: {"balance": "0x1", "code": "6000"}}}, "0x-prefixed hex"),
+    ({"alloc": {"11" * 20: {"balance": "1", "storage": {"0x01": "0x" + "00" * 33}}}}, "longer than 32 bytes"),
+    ({"extraData": "0xabc"}, "even-length hex"),
+    ({"mixHash": "0x00"}, "must be 32 bytes"),
+    ({"gasLimit": "lots"}, "hex (0x..) or decimal"),
+])
+def test_bad_genesis_fields_are_one_error(tmp_path, doc, why):
+    p = tmp_path / "g.json"
+    p.write_text(json.dumps({"config": {"chainId": 1, "londonBlock": 0}, **doc}))
+    with pytest.raises(ChainError) as info:
+        genesis_block(str(p))
+    assert why in str(info.value) and str(p) in str(info.value)
+
+
+def test_genesis_block_fields_follow_the_forks_at_genesis(tmp_path):
+    p = tmp_path / "g.json"
+    base = {"timestamp": "0x10", "gasLimit": "0", "alloc": {"11" * 20: {"balance": "5", "storage": {"0x1": "0x0"}}}}
+    lengths = {}
+    for name, config in (("frontier", {}), ("london", {"londonBlock": 0}),
+                         ("shanghai", {"londonBlock": 0, "shanghaiTime": 0}),
+                         ("cancun", {"londonBlock": 0, "shanghaiTime": 0, "cancunTime": 16}),
+                         ("prague", {"londonBlock": 0, "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0}),
+                         ("later", {"londonBlock": 0, "shanghaiTime": 0, "cancunTime": 17})):
+        p.write_text(json.dumps({"config": {"chainId": 1, **config}, **base}))
+        header, body = genesis_block(str(p))
+        fields = rlp.decode(header)
+        lengths[name] = len(fields)
+        assert int.from_bytes(fields[9], "big") == 4712388  # gasLimit 0: params.GenesisGasLimit
+        assert len(rlp.decode(body)) == (3 if len(fields) > 16 else 2)
+    assert lengths == {"frontier": 15, "london": 16, "shanghai": 17, "cancun": 20, "prague": 21, "later": 17}
+    # a zero storage value is left out: the account's storage root is the empty trie's
+    p.write_text(json.dumps({"config": {"chainId": 1}, **base}))
+    with_zero = rlp.decode(genesis_block(str(p))[0])[3]
+    p.write_text(json.dumps({"config": {"chainId": 1}, **{**base, "alloc": {"11" * 20: {"balance": "5"}}}}))
+    assert rlp.decode(genesis_block(str(p))[0])[3] == with_zero
