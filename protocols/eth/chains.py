@@ -8,8 +8,8 @@
   key of ``config`` (:data:`BLOCK_FORK_KEYS`) is a block fork and every ``*Time`` key
   (:data:`TIME_FORK_KEYS`) a time fork, as go-ethereum core/forkid/forkid.go ``gatherForks``
   collects them from params/config.go ``ChainConfig``; ``timestamp`` is the genesis time and
-  ``difficulty`` the genesis total difficulty (eth/68 only).  The genesis hash cannot be had
-  without building the genesis state, so it is given (``genesis_hash``) or read from a chain
+  ``difficulty`` the genesis total difficulty (eth/68 only).  The genesis hash is given
+  (``genesis_hash``) or read from a chain
   file (``chain_file``: RLP blocks end to end, as ``geth export`` writes and go-ethereum's
   cmd/devp2p/internal/ethtest/testdata/chain.rlp is: the parent hash of block 1,
   :func:`genesis_hash_from_chain_file`).

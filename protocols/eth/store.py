@@ -10,6 +10,8 @@ absolute path, size and modification time), so a restart reuses it.  The import:
 * splits each block without re-encoding: the header is kept as its raw RLP, the body as the
   RLP list of the block's remaining items (go-ethereum ``Body``: transactions, uncles,
   withdrawals; anything later is kept as it came);
+* puts first, when the file starts at block 1 and a genesis file is given, block 0 built
+  from it (:mod:`protocols.eth.genesis`), which must hash to block 1's parent;
 * hashes each header, keccak256 of its RLP (go-ethereum ``Header.Hash``);
 * checks that numbers run on by one and that each block's parent hash (header field 0) is the
   hash of the block before; the first block is 0 or 1;
