@@ -21,50 +21,10 @@ from protocols.eth.store import ChainStore, ensure_imported
 from protocols.forkid import fork_id
 from protocols.harness import ProtocolHarness
 from rlpx.keys import keccak256
+from support.eth_chain import build_chain, make_header, write_genesis
 from support.geth import ethtest_chain
 
 U64MAX = 2 ** 64 - 1
-CHAIN_ID = 7
-CANCUN = 5000
-"""A time fork that the built chain's head (block time 10 * number) has passed."""
-
-
-def make_header(number: int, parent: bytes, extra: bytes = b"") -> bytes:
-    """A 16-field (London) header RLP: ``parent``, ``number``, time 10 * number, difficulty 1
-    before block 4 (a merge at 4), ``extra`` data."""
-    return rlp.encode([parent, b"\x11" * 32, b"\x22" * 20, b"\x33" * 32, b"\x44" * 32, b"\x55" * 32,
-                       b"\x00" * 256, 1 if number < 4 else 0, number, 30_000_000, 0, 10 * number, extra,
-                       b"\x00" * 32, b"\x00" * 8, 7])
-
-
-def make_body(number: int) -> list:
-    """Body items of block ``number``: one fake transaction on odd blocks, withdrawals from block 2."""
-    txs = [rlp.encode([number, 1, 21000, b"\x66" * 20, 0, b"", 27, 1, 1])] if number % 2 else []
-    items = [[rlp.decode(t) for t in txs], []]
-    if number >= 2:
-        items.append([[number, 1, b"\x77" * 20, 32]])
-    return items
-
-
-def build_chain(count: int, first: int = 0, extra: bytes = b"") -> tuple[bytes, list[bytes], list[bytes]]:
-    """(file bytes, header RLPs, body RLPs) of blocks ``first``..``count-1`` with correct parents."""
-    parent, headers, bodies, out = b"\x00" * 32 if first == 0 else b"\x5a" * 32, [], [], []
-    for n in range(first, count):
-        h = make_header(n, parent, extra)
-        items = make_body(n)
-        out.append(rlp.encode([rlp.decode(h), *items]))
-        headers.append(h)
-        bodies.append(rlp.encode(items))
-        parent = keccak256(h)
-    return b"".join(out), headers, bodies
-
-
-def write_genesis(path) -> str:
-    config = {"chainId": CHAIN_ID, "homesteadBlock": 0, "londonBlock": 0, "shanghaiTime": 0, "cancunTime": CANCUN}
-    path.write_text(json.dumps({"config": config, "timestamp": "0x0", "difficulty": "0x20000", "alloc": {}}))
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     """1,100 blocks (0..1099), imported once: (options, headers, bodies)."""
