@@ -60,7 +60,10 @@ def ethtest_chain() -> pathlib.Path:
 class Geth:
     """One geth node on loopback, initialised with ``genesis`` (a genesis.json path)."""
 
-    def __init__(self, workdir: pathlib.Path, genesis: pathlib.Path, verbosity: int = 4):
+    def __init__(self, workdir: pathlib.Path, genesis: pathlib.Path, verbosity: int = 4,
+                 chain: pathlib.Path | None = None):
+        """``chain``: a chain file (``geth export`` layout) imported with ``geth import`` before
+        the start, so geth serves it; without it geth holds only the genesis block."""
         self.dir = pathlib.Path(workdir)
         self.datadir = self.dir / "geth-data"
         self.log_path = self.dir / "geth.log"
@@ -69,6 +72,10 @@ class Geth:
         init = subprocess.run([str(tool("geth")), "--datadir", str(self.datadir), "init", str(genesis)],
                               capture_output=True, text=True, timeout=120)
         assert init.returncode == 0, init.stderr[-2000:]
+        if chain is not None:
+            imp = subprocess.run([str(tool("geth")), "--datadir", str(self.datadir), "import", str(chain)],
+                                 capture_output=True, text=True, timeout=300)
+            assert imp.returncode == 0, imp.stderr[-2000:]
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(tool("geth")), "--datadir", str(self.datadir), "--networkid", str(self.network_id),
