@@ -246,3 +246,23 @@ def test_fuzz_parse_text_raises_only_record_error():
             parse_text("".join(text))
         except RecordError:
             pass
+
+
+# --------------------------------------------------------------------------- go-ethereum's records
+
+# Made by go-ethereum v1.17.10 (enr.Record with SetSeq(42), IPv4 10.0.0.7, TCP 30303, UDP 30304,
+# IPv6 2001:db8::1, TCP6 30305, the eth enrEntry{ForkID{9f3d2254, 1681338455}}, enode.SignV4 with
+# VECTOR_KEY; printed by enode.Node.String()).
+GETH_TEXT = ("enr:-Li4QADK_f5gyMMAS-PKHTvrRyZ5ZAt3QALe8rAmFFpcLdUBLgumcrg8G92aJAt6yVcxBBBDA_BmgwgR42uCvm--oQUqg2V0aMvKh"
+             "J89IlSEZDcwV4JpZIJ2NIJpcIQKAAAHg2lwNpAgAQ24AAAAAAAAAAAAAAABiXNlY3AyNTZrMaEDymNMrg1JrLQB2KTGtv6MVbcNEVv0"
+             "AHacwUAPMljNMTiDdGNwgnZfhHRjcDaCdmGDdWRwgnZg")
+
+
+def test_geth_record_decodes_and_resigns_identically():
+    r = parse_text(GETH_TEXT)
+    assert r.seq == 42 and r.node_address == VECTOR_ADDRESS
+    assert (r.ip, r.tcp, r.udp, r.ip6, r.tcp6, r.udp6) == ("10.0.0.7", 30303, 30304, "2001:db8::1", 30305, None)
+    assert r.eth == ForkId(bytes.fromhex("9f3d2254"), 1681338455)
+    ours = build(VECTOR_KEY, 42, ip="10.0.0.7", tcp=30303, udp=30304, ip6="2001:db8::1", tcp6=30305,
+                 eth=ForkId(bytes.fromhex("9f3d2254"), 1681338455))
+    assert ours.text() == GETH_TEXT
