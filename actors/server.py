@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
 
+from discovery.node_url import parse_node_url
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
 from messages.admission import CheckpointReply
 from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, HandshakeFailed, MsgRecv,
@@ -31,7 +32,7 @@ from node.children import Children
 from node.peer_table import ADDED, PeerTable, added_event, ended_event
 from protocols.registry import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
-from rlpx.enode import Enode, parse_enode
+from rlpx.enode import Enode
 from rlpx.errors import EnodeError
 from rlpx.keys import node_hash, node_id_from_private_key
 
@@ -94,9 +95,9 @@ class Server(NodeActor):
                 # modules, instead of importing them itself (~10 % of a Peer's CPU in the burst)
                 load_class(resolve(pc).cls)
             self.local_id = node_id_from_private_key(cfg.private_key)
-            trusted = {parse_enode(u).node_id for u in cfg.trusted_nodes}
+            trusted = {parse_node_url(u).node_id for u in cfg.trusted_nodes}
             for u in cfg.static_nodes:
-                parse_enode(u)
+                parse_node_url(u)
         except (UnknownProtocolError, EnodeError) as exc:
             self.send(sender, StartFailed(cfg.name, str(exc)))
             return
@@ -211,7 +212,7 @@ class Server(NodeActor):
 
     def on_DialRequest(self, msg, sender):
         try:
-            enode = parse_enode(msg.enode)
+            enode = parse_node_url(msg.enode)
         except EnodeError as exc:
             self.log.warning("node %s: bad dial request: %s", self.cfg.name, exc)
             return
@@ -230,7 +231,7 @@ class Server(NodeActor):
     def on_DialUnresolved(self, msg: DialUnresolved, sender):
         """A dial that never began: its enode's host name did not resolve (node/dial_scheduler.py)."""
         try:
-            where = "%s:%d" % parse_enode(msg.enode).address
+            where = "%s:%d" % parse_node_url(msg.enode).address
         except EnodeError:
             where = "?"
         self.log.info("node %s: dial failed %s %s: %s (resolve)", self.cfg.name, msg.node_id.hex()[:8], where,
@@ -525,10 +526,12 @@ class Server(NodeActor):
         if self._not_running(sender):
             return
         try:
-            enode = parse_enode(msg.enode)
+            enode = parse_node_url(msg.enode)
         except EnodeError as exc:
             self.send(sender, AdminResult(False, str(exc)))
             return
+        # an enr: record is kept, and passed on, as the enode URL it dials
+        msg = replace(msg, enode=enode.url())
         trusted = self.table.admission.trusted
         if msg.op == "add_peer":
             if msg.enode not in self.static_nodes:
@@ -536,7 +539,7 @@ class Server(NodeActor):
             if self.dialer is not None:  # else it starts with self.static_nodes
                 self.send(self.dialer, msg)
         elif msg.op == "remove_peer":
-            self.static_nodes = [u for u in self.static_nodes if parse_enode(u).node_id != enode.node_id]
+            self.static_nodes = [u for u in self.static_nodes if parse_node_url(u).node_id != enode.node_id]
             if self.dialer is not None:
                 self.send(self.dialer, msg)
             for rec in self.table.for_node(enode.node_id):
