@@ -29,6 +29,7 @@ from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, P
 from messages.supervision import FAULT_MODES, InjectFault
 from node.admission import Admission
 from node.children import Children
+from node.local_record import enr_for
 from node.peer_table import ADDED, PeerTable, added_event, ended_event
 from protocols.registry import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
@@ -76,6 +77,7 @@ class Server(NodeActor):
         self.stopped_count = 0
         self.port = 0
         self.host = "127.0.0.1"
+        self.record = None  # our node record (discovery.enr.Record), made when first asked for
         self.static_nodes: list[str] = []
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
@@ -167,6 +169,17 @@ class Server(NodeActor):
         ``no_listen``); a wildcard or empty listen host is given as 127.0.0.1."""
         host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         return Enode(self.local_id, host, self.port, self.port).url()
+
+    def enr_text(self) -> str:
+        """Our node record as ``enr:...`` (node/local_record.py), the bound TCP port as ``tcp``
+        and ``udp``; the same record while nothing changes, seq + 1 when the port does.  "" (and a
+        warning) if it cannot be made."""
+        try:
+            self.record = enr_for(self.cfg, self.port, old=self.record)
+        except ValueError as exc:  # RecordError is a ValueError
+            self.log.warning("node %s: no node record: %s", self.cfg.name, exc)
+            return ""
+        return self.record.text()
 
     # -- connections -------------------------------------------------------------------
     def watch(self):
@@ -515,7 +528,7 @@ class Server(NodeActor):
             "id": node_hash(self.local_id).hex(),
             "name": cfg.name,
             "enode": self.enode_url(),
-            "enr": "",
+            "enr": self.enr_text(),
             "ip": self.host,
             "ports": {"discovery": 0, "listener": self.port},
             "listenAddr": f"{self.host}:{self.port}",
