@@ -96,7 +96,8 @@ def public_key_from_node_id(node_id: bytes) -> coincurve.PublicKey:
     """Return the coincurve public key of a 64-byte node id (for ECDH, :func:`ecdh_x`).
 
     The curve check is libsecp256k1's, through coincurve: eth-keys' ``PublicKey`` takes any 64
-    bytes without checking the point.  Raises :class:`InvalidPointError` if the id has the wrong length or is not on the curve.
+    bytes without checking the point.  Raises :class:`InvalidPointError` if the id has the wrong
+    length or is not on the curve.
     """
     if not isinstance(node_id, (bytes, bytearray)) or len(node_id) != NODE_ID_SIZE:
         raise InvalidPointError(f"node id must be {NODE_ID_SIZE} bytes")
