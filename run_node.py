@@ -43,7 +43,8 @@ ADMIN_OPS = {"add-peer": "add_peer", "remove-peer": "remove_peer", "add-trusted"
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="run_node.py", description="Run devp2p nodes built from Thespian actors.")
     p.add_argument("command", nargs="?", default="run", choices=COMMANDS, help="what to do (default: run)")
-    p.add_argument("enode", nargs="?", help="enode URL for add-peer/remove-peer/add-trusted/remove-trusted; "
+    p.add_argument("enode", nargs="?", help="enode URL or enr: record for add-peer/remove-peer/add-trusted/"
+                                            "remove-trusted; "
                                             "for fault: TARGET (listener, dialer, peer:<id prefix>, "
                                             "protocol:<id prefix>:<name>)")
     p.add_argument("mode", nargs="?", help="for fault: raise, exit or kill")

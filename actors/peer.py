@@ -21,13 +21,13 @@ import time
 
 from thespian.actors import ActorExitRequest, ThespianWatch
 
+from discovery.node_url import parse_node_url
 from messages.protocol import ProtocolStart
 from messages.supervision import InjectFault
 from node.links import ProtocolSpec
 from node.peer_machine import (DropProtocol, Finish, HalfClose, PeerMachine, SpawnProtocol, Stage, StopProtocol,
                                ToProtocol, ToServer)
 from protocols.registry import resolve
-from rlpx.enode import parse_enode
 from rlpx.errors import RLPxError
 
 from .base import NodeActor
@@ -123,7 +123,7 @@ class Peer(NodeActor):
     def on_PeerStartOutbound(self, msg, sender):
         self.server = msg.server
         try:
-            dial = parse_enode(msg.enode)
+            dial = parse_node_url(msg.enode)
         except RLPxError as exc:
             self.machine = self._machine(msg.config, static=msg.static, trusted=msg.trusted)
             self._do(self.machine.connect_failed(f"dial {msg.enode[:24]}...: {exc}", "error"))

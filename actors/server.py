@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
 
+from discovery.node_url import parse_node_url
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
 from messages.admission import CheckpointReply
 from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, HandshakeFailed, MsgRecv,
@@ -28,10 +29,11 @@ from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, P
 from messages.supervision import FAULT_MODES, InjectFault
 from node.admission import Admission
 from node.children import Children
+from node.local_record import enr_for
 from node.peer_table import ADDED, PeerTable, added_event, ended_event
 from protocols.registry import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
-from rlpx.enode import Enode, parse_enode
+from rlpx.enode import Enode
 from rlpx.errors import EnodeError
 from rlpx.keys import node_hash, node_id_from_private_key
 
@@ -75,6 +77,7 @@ class Server(NodeActor):
         self.stopped_count = 0
         self.port = 0
         self.host = "127.0.0.1"
+        self.record = None  # our node record (discovery.enr.Record), made when first asked for
         self.static_nodes: list[str] = []
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
@@ -94,9 +97,9 @@ class Server(NodeActor):
                 # modules, instead of importing them itself (~10 % of a Peer's CPU in the burst)
                 load_class(resolve(pc).cls)
             self.local_id = node_id_from_private_key(cfg.private_key)
-            trusted = {parse_enode(u).node_id for u in cfg.trusted_nodes}
+            trusted = {parse_node_url(u).node_id for u in cfg.trusted_nodes}
             for u in cfg.static_nodes:
-                parse_enode(u)
+                parse_node_url(u)
         except (UnknownProtocolError, EnodeError) as exc:
             self.send(sender, StartFailed(cfg.name, str(exc)))
             return
@@ -167,6 +170,17 @@ class Server(NodeActor):
         host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         return Enode(self.local_id, host, self.port, self.port).url()
 
+    def enr_text(self) -> str:
+        """Our node record as ``enr:...`` (node/local_record.py), the bound TCP port as ``tcp``
+        and ``udp``; the same record while nothing changes, seq + 1 when the port does.  "" (and a
+        warning) if it cannot be made."""
+        try:
+            self.record = enr_for(self.cfg, self.port, old=self.record)
+        except ValueError as exc:  # RecordError is a ValueError
+            self.log.warning("node %s: no node record: %s", self.cfg.name, exc)
+            return ""
+        return self.record.text()
+
     # -- connections -------------------------------------------------------------------
     def watch(self):
         return ThespianWatch([self.inbox.fileno()]) if self.inbox is not None else None
@@ -211,7 +225,7 @@ class Server(NodeActor):
 
     def on_DialRequest(self, msg, sender):
         try:
-            enode = parse_enode(msg.enode)
+            enode = parse_node_url(msg.enode)
         except EnodeError as exc:
             self.log.warning("node %s: bad dial request: %s", self.cfg.name, exc)
             return
@@ -230,7 +244,7 @@ class Server(NodeActor):
     def on_DialUnresolved(self, msg: DialUnresolved, sender):
         """A dial that never began: its enode's host name did not resolve (node/dial_scheduler.py)."""
         try:
-            where = "%s:%d" % parse_enode(msg.enode).address
+            where = "%s:%d" % parse_node_url(msg.enode).address
         except EnodeError:
             where = "?"
         self.log.info("node %s: dial failed %s %s: %s (resolve)", self.cfg.name, msg.node_id.hex()[:8], where,
@@ -514,7 +528,7 @@ class Server(NodeActor):
             "id": node_hash(self.local_id).hex(),
             "name": cfg.name,
             "enode": self.enode_url(),
-            "enr": "",
+            "enr": self.enr_text(),
             "ip": self.host,
             "ports": {"discovery": 0, "listener": self.port},
             "listenAddr": f"{self.host}:{self.port}",
@@ -525,10 +539,12 @@ class Server(NodeActor):
         if self._not_running(sender):
             return
         try:
-            enode = parse_enode(msg.enode)
+            enode = parse_node_url(msg.enode)
         except EnodeError as exc:
             self.send(sender, AdminResult(False, str(exc)))
             return
+        # an enr: record is kept, and passed on, as the enode URL it dials
+        msg = replace(msg, enode=enode.url())
         trusted = self.table.admission.trusted
         if msg.op == "add_peer":
             if msg.enode not in self.static_nodes:
@@ -536,7 +552,7 @@ class Server(NodeActor):
             if self.dialer is not None:  # else it starts with self.static_nodes
                 self.send(self.dialer, msg)
         elif msg.op == "remove_peer":
-            self.static_nodes = [u for u in self.static_nodes if parse_enode(u).node_id != enode.node_id]
+            self.static_nodes = [u for u in self.static_nodes if parse_node_url(u).node_id != enode.node_id]
             if self.dialer is not None:
                 self.send(self.dialer, msg)
             for rec in self.table.for_node(enode.node_id):

@@ -27,9 +27,10 @@ import math
 import os
 from dataclasses import dataclass, fields
 
+from discovery.node_url import parse_node_url
 from protocols.options import OptionError, build_options, resolve_paths
 from protocols.registry import UnknownProtocolError, load_class, registered, resolve
-from rlpx.enode import Enode, parse_enode
+from rlpx.enode import Enode
 from rlpx.errors import EnodeError, KeyFileError
 from rlpx.keys import generate_private_key, load_key_file, load_or_create_key_file, node_id_from_private_key
 
@@ -254,9 +255,9 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
 
     def resolve_ref(value, path) -> str:
         _want(value, str, path)
-        if value.startswith("enode://"):
+        if value.startswith(("enode://", "enr:")):  # a record is kept as the enode URL it dials
             try:
-                return parse_enode(value).url()
+                return parse_node_url(value).url()
             except EnodeError as exc:
                 raise ConfigError(path, str(exc)) from None
         if value in names:
@@ -265,7 +266,8 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
                 raise ConfigError(path, f"node {_show(value)} has no fixed listen port to dial")
             dial_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
             return Enode(node_id_from_private_key(key), dial_host, port, port).url()
-        raise ConfigError(path, f"{_show(value)} is neither an enode:// URL nor the name of a node in this file")
+        raise ConfigError(path, f"{_show(value)} is neither an enode:// URL, an enr: record nor the name of a "
+                                "node in this file")
 
     nodes = []
     for i, raw in enumerate(raw_nodes):

@@ -26,7 +26,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from rlpx.enode import Enode, parse_enode
+from discovery.node_url import parse_node_url
+from rlpx.enode import Enode
 
 RESOLVE_TIMEOUT_S = 5.0
 """Longest wait for one name's resolution, seconds (go-ethereum resolves with a 5 s context)."""
@@ -92,8 +93,8 @@ class DialScheduler:
 
     # -- membership --------------------------------------------------------------------
     def add_static(self, url: str) -> bytes:
-        """Add a static node (enode URL); return its node id.  Raises EnodeError."""
-        e = parse_enode(url)
+        """Add a static node (enode URL or enr: record); return its node id.  Raises EnodeError."""
+        e = parse_node_url(url)
         t = self.static.get(e.node_id)
         if t is None:
             self.static[e.node_id] = _Target(e, static=True)
@@ -104,14 +105,14 @@ class DialScheduler:
         return e.node_id
 
     def remove_static(self, url: str) -> bytes:
-        """Remove a static node; return its node id.  Raises EnodeError."""
-        e = parse_enode(url)
+        """Remove a static node (enode URL or enr: record); return its node id.  Raises EnodeError."""
+        e = parse_node_url(url)
         self.static.pop(e.node_id, None)
         return e.node_id
 
     def add_candidate(self, url: str) -> None:
         """Add a dynamic dial candidate (from config now; discovery later)."""
-        e = parse_enode(url)
+        e = parse_node_url(url)
         self.dynamic.setdefault(e.node_id, _Target(e))
 
     # -- notifications -----------------------------------------------------------------

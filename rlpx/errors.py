@@ -17,6 +17,11 @@ class NodeKeyError(RLPxError):
     """A private key or public key (node id) is malformed or not on secp256k1."""
 
 
+class SignatureError(NodeKeyError):
+    """A secp256k1 signature or message hash is malformed, or no public key can be recovered from
+    the signature (rlpx.keys ``sign_*``, ``verify_v4`` and ``recover_node_id``)."""
+
+
 class KeyFileError(NodeKeyError):
     """A node key file cannot be read, created, or does not hold a 32-byte hex key."""
 

@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from discovery.node_url import parse_node_url
+
 from support.wait import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -181,7 +183,11 @@ def test_two_nodes_connect_admin_and_sigterm(tmp_path, runs):
     assert info.returncode == 0, info.stderr
     beta_info = json.loads(info.stdout)
     assert beta_info["name"] == "beta" and beta_info["enode"].startswith("enode://")
-    alpha_enode = json.loads(admin(run, "info", "--node", "alpha").stdout)["enode"]
+    alpha_info = json.loads(admin(run, "info", "--node", "alpha").stdout)
+    alpha_enode, alpha_enr = alpha_info["enode"], alpha_info["enr"]
+    # admin_nodeInfo.enr: our record, dialled at the enode's address; the same record when asked again
+    assert parse_node_url(alpha_enr) == parse_node_url(alpha_enode)
+    assert json.loads(admin(run, "info", "--node", "alpha").stdout)["enr"] == alpha_enr
 
     removed = admin(run, "remove-peer", alpha_enode, "--node", "beta")
     assert removed.returncode == 0, removed.stderr
@@ -190,7 +196,7 @@ def test_two_nodes_connect_admin_and_sigterm(tmp_path, runs):
     assert {e["node"]: e["remote_requested"] for e in gone} == {"alpha": True, "beta": False}
     assert json.loads(admin(run, "peers", "--node", "beta").stdout) == []
 
-    assert admin(run, "add-peer", alpha_enode, "--node", "beta").returncode == 0
+    assert admin(run, "add-peer", alpha_enr, "--node", "beta").returncode == 0  # an enr: works as well
     run.wait_events("peer_added", count=4)
 
     run.proc.send_signal(signal.SIGTERM)

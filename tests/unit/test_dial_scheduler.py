@@ -217,3 +217,15 @@ def test_self_and_connected_checks_come_before_any_lookup():
     s.add_static(other)
     s.peer_up(nid(other), dialed=False)
     assert s.resolve_due(0.0) == []
+
+
+def test_static_node_given_as_enr_record():
+    from discovery.enr import build
+    key = generate_private_key()
+    record = build(key, 1, ip="127.0.0.1", tcp=30377, udp=30377).text()
+    s = sched()
+    assert s.add_static(record) == node_id_from_private_key(key)
+    (e, static), = s.due(0.0)
+    assert static and (e.host, e.tcp_port) == ("127.0.0.1", 30377)
+    assert s.remove_static(record) == node_id_from_private_key(key)
+    assert s.static == {}

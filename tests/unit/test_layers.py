@@ -12,10 +12,10 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-LAYERS = ["rlpx", "protocols", "config", "messages", "node", "actors.io", "actors.adapter", "actors", "run_node"]
+LAYERS = ["rlpx", "discovery", "protocols", "config", "messages", "node", "actors.io", "actors.adapter", "actors", "run_node"]
 """Lowest first: a module may import its own layer and the ones before it."""
 
-PLAIN = ["rlpx", "protocols", "config", "messages", "node", "actors.io"]
+PLAIN = ["rlpx", "discovery", "protocols", "config", "messages", "node", "actors.io"]
 """Layers that must not load Thespian when imported."""
 
 def layer_of(module: str) -> int | None:
@@ -30,7 +30,7 @@ def layer_of(module: str) -> int | None:
 
 def modules() -> dict[str, pathlib.Path]:
     found = {"run_node": ROOT / "run_node.py"}
-    for top in ("rlpx", "protocols", "config", "messages", "node", "actors"):
+    for top in ("rlpx", "discovery", "protocols", "config", "messages", "node", "actors"):
         for path in (ROOT / top).rglob("*.py"):
             rel = path.relative_to(ROOT).with_suffix("")
             name = ".".join(rel.parts)
