@@ -29,7 +29,7 @@ from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, P
 from messages.supervision import FAULT_MODES, InjectFault
 from node.admission import Admission
 from node.children import Children
-from node.local_record import enr_for
+from node.local_record import enr_for, protocol_entries
 from node.peer_table import ADDED, PeerTable, added_event, ended_event
 from protocols.registry import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
@@ -78,6 +78,7 @@ class Server(NodeActor):
         self.port = 0
         self.host = "127.0.0.1"
         self.record = None  # our node record (discovery.enr.Record), made when first asked for
+        self.record_entries = None  # what the protocols add to it (the eth fork id), read once
         self.static_nodes: list[str] = []
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
@@ -172,10 +173,13 @@ class Server(NodeActor):
 
     def enr_text(self) -> str:
         """Our node record as ``enr:...`` (node/local_record.py), the bound TCP port as ``tcp``
-        and ``udp``; the same record while nothing changes, seq + 1 when the port does.  "" (and a
+        and ``udp``, and the protocols' entries (eth: the fork id at our head, read once: the
+        chain does not change while the node runs); the same record while nothing changes, seq + 1 when the port does.  "" (and a
         warning) if it cannot be made."""
         try:
-            self.record = enr_for(self.cfg, self.port, old=self.record)
+            if self.record_entries is None:
+                self.record_entries = protocol_entries(self.cfg)
+            self.record = enr_for(self.cfg, self.port, self.record_entries.get("eth"), old=self.record)
         except ValueError as exc:  # RecordError is a ValueError
             self.log.warning("node %s: no node record: %s", self.cfg.name, exc)
             return ""

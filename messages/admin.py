@@ -28,7 +28,8 @@ class GetNodeInfo:
 class NodeInfoReply:
     """Server's reply to :class:`GetNodeInfo`: ``info`` is an admin_nodeInfo dict (go-ethereum
     p2p/server.go ``NodeInfo``): id (keccak256 hex), name, enode, ip, ports, listenAddr, protocols;
-    ``enr`` is "" and the discovery port 0 (no discovery yet)."""
+    ``enr`` our record (``enr:...``, with the protocols' entries such as eth's fork id) and the
+    discovery port 0 (no discovery yet)."""
 
     info: dict
 

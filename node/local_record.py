@@ -20,6 +20,8 @@ import time
 
 from config.model import NodeConfig
 from discovery.enr import ForkId, Record, build, next_record
+from protocols.options import OptionError, build_options
+from protocols.registry import UnknownProtocolError, load_class, resolve
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 """Listen hosts that name no one address; the record then carries 127.0.0.1."""
@@ -42,6 +44,22 @@ def record_entries(cfg: NodeConfig, listen_port: int, fork_id: tuple[bytes, int]
     entries = {"ip6" if six else "ip": str(addr), "tcp6" if six else "tcp": tcp, "udp6" if six else "udp": udp}
     if fork_id is not None:
         entries["eth"] = ForkId(*fork_id)
+    return entries
+
+
+def protocol_entries(cfg: NodeConfig) -> dict:
+    """The record entries that ``cfg``'s protocols add (:meth:`protocols.api.Protocol.enr_entries`,
+    go-ethereum ``Protocol.Attributes``), the first protocol's value winning for a name that
+    several give (eth/68, 69 and 70 on one chain give the same fork id).  Raises ValueError
+    naming the protocol whose class or options cannot be loaded, or whose chain cannot be read."""
+    entries: dict = {}
+    for pc in cfg.protocols:
+        try:
+            cls = load_class(resolve(pc).cls)
+            for name, value in cls.enr_entries(build_options(cls.Options, dict(pc.options))).items():
+                entries.setdefault(name, value)
+        except (UnknownProtocolError, OptionError, OSError, ValueError) as exc:
+            raise ValueError(f"{pc.name}/{pc.version}: {exc}") from None
     return entries
 
 

@@ -225,6 +225,13 @@ class Protocol:
     def on_timer(self, name: str) -> None:
         """The timer ``name`` set with :meth:`after` is due."""
 
+    @classmethod
+    def enr_entries(cls, options) -> dict:
+        """Entries this protocol adds to the node's record (EIP-778), name -> value as
+        :func:`discovery.enr.build` takes them, for built ``options``; none by default
+        (go-ethereum p2p/protocol.go ``Protocol.Attributes``)."""
+        return {}
+
     def peer_info(self):
         """JSON-able per-peer data for admin_peers ``protocols[NAME]``, asked for each time it is
         served; None shows "handshake", as go-ethereum does before the protocol's handshake."""

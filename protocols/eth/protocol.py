@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from discovery.enr import ForkId
 from rlpx.disc import DiscReason
 
 from ..api import Protocol
@@ -133,6 +134,20 @@ class EthProtocolBase(Protocol):
 
     NAME = "eth"
     Options = EthOptions
+
+    @classmethod
+    def enr_entries(cls, options: EthOptions) -> dict:
+        """``{"eth": ForkId}``: the fork id at our head, as go-ethereum's eth/protocols/eth/
+        discovery.go ``currentENREntry`` puts it in the record (EIP-868 ``[[hash, next]]``).
+        Raises :class:`protocols.eth.store.ChainStoreError` if the chain database cannot be read."""
+        number, time = 0, options.chain_config.genesis_time
+        if options.chain_db:
+            store = ChainStore(options.chain_db)
+            try:
+                number, time = store.head.number, store.head.time
+            finally:
+                store.close()
+        return {"eth": ForkId(*fork_id(options.chain_config, number, time))}
 
     def started(self):
         self._open_chain()

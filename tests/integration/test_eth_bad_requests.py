@@ -14,6 +14,8 @@ import pytest
 import rlp
 
 from config.model import ProtocolConfig, Timeouts
+from discovery.enr import parse_text
+from messages.admin import GetNodeInfo
 from protocols.eth.messages import GetBlockHeaders, HeadersQuery
 from rlpx.disc import DiscReason
 from rlpx.keys import keccak256
@@ -33,6 +35,16 @@ def served(nodes, tmp_path):
     opts = write_chain(tmp_path, BLOCKS)
     node = nodes.start("a", protocols=(ProtocolConfig("eth", 69, tuple(opts.items())),), timeouts=Timeouts())
     return node
+
+
+def test_the_node_record_carries_the_fork_id_at_the_head(served, nodes):
+    """admin_nodeInfo.enr's ``eth`` entry (EIP-868) is the fork id at our head, as our Status's."""
+    reply = nodes.asys.ask(served.server, GetNodeInfo(), 10)
+    record = parse_text(reply.info["enr"])
+    with EthPeer(served.enode) as peer:
+        status = peer.start()
+    assert record.eth == (status.fork_id.hash, status.fork_id.next)
+    assert record.tcp == served.port and record.node_id == served.node_id
 
 
 def numbers(answer) -> list[int]:

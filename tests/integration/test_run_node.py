@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from discovery.enr import parse_text
 from discovery.node_url import parse_node_url
 
 from support.wait import wait_until
@@ -188,6 +189,7 @@ def test_two_nodes_connect_admin_and_sigterm(tmp_path, runs):
     # admin_nodeInfo.enr: our record, dialled at the enode's address; the same record when asked again
     assert parse_node_url(alpha_enr) == parse_node_url(alpha_enode)
     assert json.loads(admin(run, "info", "--node", "alpha").stdout)["enr"] == alpha_enr
+    assert parse_text(alpha_enr).eth is None  # test/1 only: no eth entry (EIP-868)
 
     removed = admin(run, "remove-peer", alpha_enode, "--node", "beta")
     assert removed.returncode == 0, removed.stderr

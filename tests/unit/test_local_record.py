@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import time
 
-from config.model import NodeConfig
+import pytest
+
+from config.model import NodeConfig, ProtocolConfig
 from discovery.enr import parse_text
-from node.local_record import enr_for
+from node.local_record import enr_for, protocol_entries
+from protocols.eth.protocol import EthOptions
+from protocols.forkid import fork_id
+from support.eth_chain import write_chain
 from rlpx.keys import generate_private_key, node_id_from_private_key
 
 
@@ -46,3 +51,24 @@ def test_ipv6_and_no_listen():
     assert (r.ip, r.tcp, r.udp) == ("127.0.0.1", None, None)
     r = enr_for(cfg(), 30303, udp_port=30301, first_seq=1)
     assert (r.tcp, r.udp) == (30303, 30301)
+
+
+def test_protocol_entries_give_the_eth_fork_id_at_the_chain_head(tmp_path):
+    opts = write_chain(tmp_path, 600)  # head 599, time 5990: past the genesis' Cancun at 5000
+    eth = ProtocolConfig("eth", 69, tuple(opts.items()))
+    entries = protocol_entries(cfg(protocols=(ProtocolConfig("test", 1, (("echo", True),)), eth)))
+    chain = EthOptions(**opts).chain_config
+    assert entries == {"eth": fork_id(chain, 599, 5990)}
+    assert entries["eth"] != fork_id(chain, 0, 0)  # the head's, not the genesis'
+    assert entries["eth"].next == 0
+    # mainnet without a chain file: the genesis fork id (EIP-2124's first test vector)
+    mainnet = protocol_entries(cfg(protocols=(ProtocolConfig("eth", 70, ()), ProtocolConfig("eth", 69, ()))))
+    assert mainnet == {"eth": (bytes.fromhex("fc64ec04"), 1150000)}
+    assert protocol_entries(cfg(protocols=(ProtocolConfig("test", 1, ()),))) == {}
+
+
+def test_protocol_entries_name_the_protocol_whose_chain_cannot_be_read(tmp_path):
+    opts = write_chain(tmp_path, 5)
+    eth = ProtocolConfig("eth", 69, tuple({**opts, "chain_file": str(tmp_path / "missing.rlp")}.items()))
+    with pytest.raises(ValueError, match="eth/69"):
+        protocol_entries(cfg(protocols=(eth,)))
