@@ -20,6 +20,7 @@ from protocols.forkid import BUILTIN_CHAINS
 from rlpx.keys import keccak256
 from support.geth import Geth, devp2p, ethtest_chain, tool
 from support.nodes import echo
+from support.wait import wait_until
 
 HOLD_S = 95.0
 """How long a connection to geth must hold: past its 30 s read deadline and several 15 s pings."""
@@ -272,3 +273,39 @@ def test_genesis_block_of_go_ethereums_networks(tmp_path, network):
     path.write_bytes(out.stdout)
     header, _ = genesis_block(str(path))
     assert keccak256(header) == BUILTIN_CHAINS[network].genesis_hash
+
+
+def test_a_geth_with_no_blocks_syncs_the_whole_chain_from_the_node(nodes, tmp_path):
+    """A geth (full sync) with the ethtest genesis and no blocks, our node (serving the chain on
+    eth/69 and eth/70) its only peer: told the head by the engine API (ethtest headfcu.json, what
+    a consensus client would send), geth fetches every header and body from us, executes them and
+    reaches block 600 with the chain's head hash.  Without that forkchoice update geth asks us
+    nothing (it waits for its consensus client)."""
+    chain = ethtest_chain()
+    a = nodes.start("alpha", protocols=[eth(69, tmp_path), eth(70, tmp_path)], enable_msg_events=True,
+                    timeouts=Timeouts())
+    g = Geth(tmp_path / "synced", chain / "genesis.json", extra_args=("--syncmode", "full"))
+    try:
+        mark = nodes.mark()
+        assert g.rpc("admin_addPeer", a.enode) is True
+        nodes.expect("peer_added", node="alpha", since=mark, timeout_s=30)
+        # geth's eth handshake is done when admin_peers shows our Status (else the forkchoice
+        # update finds no peer to fetch the head from)
+        wait_until(lambda: isinstance((geth_sees(g, a) or {}).get("protocols", {}).get("eth"), dict), 30,
+                   "geth's eth handshake with the node")
+        fcu = json.loads((chain / "headfcu.json").read_text())
+        head = ethtest_head()
+        deadline = time.monotonic() + 120
+        while int(g.rpc("eth_blockNumber"), 16) < int(head["number"], 16) and time.monotonic() < deadline:
+            # as a consensus client does every slot: the head again, until geth has it
+            status = g.engine(fcu["method"], *fcu["params"])
+            assert status["payloadStatus"]["status"] in ("SYNCING", "VALID"), status
+            nodes.wait("msg_recv", node="alpha", since=nodes.mark(), timeout_s=2)  # geth's next request, if any
+        block = g.rpc("eth_getBlockByNumber", head["number"], False)
+        assert block is not None and block["hash"] == head["hash"], g.log_tail()
+        asked = {e.data["code"] for e in nodes.events(since=mark, kind="msg_recv", node="alpha")
+                 if e.data.get("protocol") == "eth"}
+        assert {0x03, 0x05} <= asked  # GetBlockHeaders and GetBlockBodies: all it needed of us
+        assert g.log_lines("Imported new chain segment"), g.log_tail()
+    finally:
+        g.stop()

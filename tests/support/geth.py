@@ -12,6 +12,9 @@ others out) and every wait is bounded.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import pathlib
@@ -61,13 +64,17 @@ class Geth:
     """One geth node on loopback, initialised with ``genesis`` (a genesis.json path)."""
 
     def __init__(self, workdir: pathlib.Path, genesis: pathlib.Path, verbosity: int = 4,
-                 chain: pathlib.Path | None = None):
+                 chain: pathlib.Path | None = None, extra_args: tuple[str, ...] = ()):
         """``chain``: a chain file (``geth export`` layout) imported with ``geth import`` before
-        the start, so geth serves it; without it geth holds only the genesis block."""
+        the start, so geth serves it; without it geth holds only the genesis block.
+        ``extra_args``: more geth flags (e.g. ``--syncmode full``)."""
         self.dir = pathlib.Path(workdir)
         self.datadir = self.dir / "geth-data"
         self.log_path = self.dir / "geth.log"
         self.port, self.http_port, self.auth_port = free_port(), free_port(), free_port()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.jwt_secret = os.urandom(32)
+        (self.dir / "jwt.hex").write_text(self.jwt_secret.hex())
         self.network_id = json.loads(genesis.read_text())["config"]["chainId"]
         init = subprocess.run([str(tool("geth")), "--datadir", str(self.datadir), "init", str(genesis)],
                               capture_output=True, text=True, timeout=120)
@@ -83,6 +90,7 @@ class Geth:
              "--nodiscover", "--ipcdisable", "--http", "--http.addr", "127.0.0.1",
              "--http.port", str(self.http_port), "--http.api", "admin,net,eth",
              "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(self.auth_port),
+             "--authrpc.jwtsecret", str(self.dir / "jwt.hex"), *extra_args,
              "--verbosity", str(verbosity)],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -109,6 +117,21 @@ class Geth:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}", body,
                                      {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            reply = json.loads(resp.read())
+        assert "error" not in reply, f"{method}: {reply['error']}"
+        return reply["result"]
+
+    def engine(self, method: str, *params, timeout_s: float = 10.0):
+        """Call engine API ``method`` on the authenticated port, with a JWT (HS256, ``iat`` now)
+        signed by our secret as go-ethereum's node/jwt_auth.go checks it; returns the result."""
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+        claims = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(json.dumps({"iat": int(time.time())}).encode())
+        token = claims + "." + b64(hmac.new(self.jwt_secret, claims.encode(), hashlib.sha256).digest())
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.auth_port}", body,
+                                     {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             reply = json.loads(resp.read())
         assert "error" not in reply, f"{method}: {reply['error']}"
