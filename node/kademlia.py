@@ -13,9 +13,10 @@ The table (go-ethereum p2p/discover/table.go, constants at the top of that file)
 
 * :data:`BUCKET_SIZE` k = 16 live entries per bucket (``bucketSize``);
 * :data:`N_BUCKETS` = 256 // 15 = 17 buckets (``nBuckets = hashBits / 15``), only for the
-  upper log distances: bucket ``i >= 1`` holds distance ``BUCKET_MIN_DISTANCE + 1 + i``'s nodes,
-  and every distance ``<= BUCKET_MIN_DISTANCE`` (239, ``bucketMinDistance = hashBits -
-  nBuckets``) goes to bucket 0 (``bucketAtDistance``): a random node is that close with
+  upper log distances (table.go ``bucketAtDistance``): a distance ``d <= BUCKET_MIN_DISTANCE``
+  (239, ``bucketMinDistance = hashBits - nBuckets``) goes to bucket 0, any other to bucket
+  ``d - 239 - 1``, so bucket 0 holds distances 0..240 and bucket ``i >= 1`` distance
+  ``240 + i`` (bucket 16: 256, half of all nodes); a random node is in bucket 0 with
   probability 2**-16;
 * each bucket keeps up to :data:`MAX_REPLACEMENTS` = 10 replacements (``maxReplacements``):
   nodes seen while the bucket was full, newest first; a new one pushes out the oldest
@@ -87,8 +88,8 @@ N_BUCKETS = HASH_BITS // 15
 """Number of buckets, 17 (table.go ``nBuckets = hashBits / 15``)."""
 
 BUCKET_MIN_DISTANCE = HASH_BITS - N_BUCKETS
-"""Log distance 239: this and every smaller distance go to bucket 0 (table.go
-``bucketMinDistance``, ``bucketAtDistance``)."""
+"""Log distance 239: this and every smaller distance go to bucket 0, and so does 240, the
+first distance above it (table.go ``bucketMinDistance``, ``bucketAtDistance``)."""
 
 BUCKET_IP_LIMIT, BUCKET_SUBNET = 2, 24
 """At most 2 addresses of one /24 in a bucket (table.go ``bucketIPLimit, bucketSubnet``)."""
@@ -138,7 +139,8 @@ def log_distance(a: bytes, b: bytes) -> int:
 
 def bucket_index_at(distance: int) -> int:
     """The bucket of a log distance (table.go ``bucketAtDistance``): 0 for distances <=
-    :data:`BUCKET_MIN_DISTANCE`, else ``distance - BUCKET_MIN_DISTANCE - 1`` (0..16)."""
+    :data:`BUCKET_MIN_DISTANCE`, else ``distance - BUCKET_MIN_DISTANCE - 1`` (so 240 is in
+    bucket 0 too, 256 in bucket 16)."""
     if distance <= BUCKET_MIN_DISTANCE:
         return 0
     return distance - BUCKET_MIN_DISTANCE - 1
