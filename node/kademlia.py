@@ -499,7 +499,8 @@ class KademliaTable:
     def delete(self, node_id: bytes, now: float) -> Entry | None:
         """Remove the entry of ``node_id`` and put a random replacement of its bucket in its
         place, at the end (table.go ``deleteInBucket``).  Returns the promoted replacement, or
-        None (no replacement, or ``node_id`` was not an entry)."""
+        None (no replacement, or ``node_id`` was not an entry; a replacement is not deleted
+        by this, as there)."""
         e = self._where.pop(bytes(node_id), None)
         if e is None:
             return None
@@ -606,6 +607,8 @@ class Lookup:
     (``startQueries``); a timeout or error counts as an empty reply (``query``); the lookup is
     :meth:`done` when no query is in flight and every node of the result has been asked.
     A reply from a node not in flight (never asked, already answered, timed out) is ignored.
+    :attr:`target` keeps the target as given (the FindNode packet carries the 64-byte form).
+    :class:`ValueError` for a bad target or id, or ``alpha`` or ``k`` below 1.
     """
 
     def __init__(self, target: bytes, self_id: bytes, seeds=(), alpha: int = ALPHA,
@@ -655,7 +658,8 @@ class Lookup:
                 self._nodes.pop(dropped_id, None)
 
     def node(self, node_id: bytes):
-        """The node object of an id :meth:`asks` returned (to address the query)."""
+        """The node object of an id :meth:`asks` returned (to address the query), or of any
+        node in the result; :class:`KeyError` for another id."""
         return self._nodes[bytes(node_id)]
 
     def asks(self) -> list[bytes]:
@@ -699,5 +703,7 @@ class Lookup:
         return not self.in_flight and all(bytes(n.node_id) in self.asked for _, n in self._result)
 
     def result(self) -> list:
-        """The ``k`` closest nodes seen (seeds included), closest to the target first."""
+        """The ``k`` closest nodes seen (seeds included), closest to the target first.  Nodes
+        that timed out stay in it, as in lookup.go (its result is every node seen, answered or
+        not); :attr:`failed` names them, for a caller that wants only the ones that answered."""
         return [n for _, n in self._result]
