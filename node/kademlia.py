@@ -40,8 +40,8 @@ The table (go-ethereum p2p/discover/table.go, constants at the top of that file)
   after the bond) moves to the front of its bucket: entries are "sorted by time of last
   contact, most recently active first" (``bucket`` in table.go; Kademlia's least-recently-seen
   eviction order).  Its endpoint is updated as ``bumpInBucket`` does for inbound contact,
-  within the IP limits; a node not yet in the table is added as :meth:`add_seen` would, and
-  marked live.  go-ethereum 1.17 appends instead of moving to the front; the order matters only
+  within the IP limits; a node not yet in the table is added as :meth:`add_seen` would, put
+  in front and marked live.  go-ethereum 1.17 appends instead of moving to the front; the order matters only
   to :meth:`KademliaTable.entries` here, since answers are by distance;
 * :meth:`KademliaTable.delete` removes an entry and promotes a random replacement in its place
   (``deleteInBucket``, ``rand.Intn(len(b.replacements))``).
@@ -56,7 +56,8 @@ flight is to be pinged (:meth:`KademliaTable.next_to_revalidate`).  The answer
 moves it to the slow list; no pong divides its checks by 3 (integer division), and at 0 the
 node is deleted (and replaced), else it goes back to the fast list.  Simplified: no ENR
 request on a higher sequence number (the actor may do that and call :meth:`add_verified`), and
-the list drawn from is a plain random choice.
+the node is drawn uniformly among those without a check in flight (go-ethereum's ``get`` makes
+3 x len random picks and may come back empty-handed).
 
 Not here: the node database (go-ethereum p2p/enode/nodedb.go, with seeds and
 ``dbNodeExpiration``, 24 h), find-node failure counts (``maxFindnodeFailures``), refresh

@@ -621,3 +621,27 @@ def test_lookup_arguments():
     with pytest.raises(ValueError):
         Lookup(rid(), SELF, [], alpha=0)
     assert Lookup(node_hash(rid()), SELF, []).done()
+
+
+def test_slow_list_interval_is_three_pings():
+    t = table(rng=random.Random(12), ping_interval_s=2.0)
+    x = rid()
+    t.add_seen(node(x, "127.0.0.1"), 0.0)
+    assert 0.0 <= t.fast.next_time <= 2.0
+    t.revalidated(x, True, 10.0)
+    assert t.fast.next_time is None
+    draws = []
+    for _ in range(200):
+        now = t.slow.next_time
+        assert t.next_to_revalidate(now)[0].node_id == x
+        t.revalidated(x, True, now)
+        draws.append(t.slow.next_time - now)
+    assert all(0.0 <= d <= 6.0 for d in draws) and max(draws) > 4.0
+
+
+def test_ipv4_mapped_counted_as_ipv4():
+    t = table()
+    xs = ids_in_bucket(t, 16, 3)
+    assert t.add_seen(node(xs[0], "::ffff:4.4.4.1"), 0.0) == AddResult.ADDED
+    assert t.add_seen(node(xs[1], "4.4.4.2"), 0.0) == AddResult.ADDED
+    assert t.add_seen(node(xs[2], "::ffff:4.4.4.3"), 0.0) == AddResult.IP_LIMIT
