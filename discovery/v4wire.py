@@ -484,7 +484,8 @@ def encode(packet: Packet, key: bytes) -> tuple[bytes, bytes]:
     :class:`EncodeError` for a field of the wrong type or range (ports 0..65535, integers
     0..2**64-1, ips 4 or 16 bytes, ``target``/``node_id`` 64 bytes), an invalid key, or a
     packet over :data:`MAX_PACKET_SIZE` bytes (more than :data:`MAX_NEIGHBORS` nodes)."""
-    body = bytes([packet.TYPE]) + _packet_data(packet)  # _packet_data refuses non-packets first
+    data = _packet_data(packet)  # refuses a non-packet before packet.TYPE is read
+    body = bytes([packet.TYPE]) + data
     try:
         signature = sign_recoverable(key, keccak256(body))
     except NodeKeyError as exc:
