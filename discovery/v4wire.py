@@ -586,9 +586,9 @@ def _fields(data: bytes, lst: _Item, what: str, required: int) -> list[_Item]:
 
 
 def _endpoint(data: bytes, it: _Item, what: str) -> Endpoint:
-    f = _children(data, it) if it.is_list else None
-    if f is None:
+    if not it.is_list:
         raise _Bad(f"{what}: expected a list [ip, udp, tcp]")
+    f = _children(data, it)
     if len(f) != 3:
         raise _Bad(f"{what}: an endpoint has exactly 3 elements, got {len(f)}")
     return Endpoint(_blob(data, f[0], f"{what} ip"), _uint(data, f[1], f"{what} udp port", 2),
