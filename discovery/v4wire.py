@@ -63,6 +63,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import ClassVar, Iterable, Sequence, Union
 
+import rlp
+from rlp.codec import consume_length_prefix
+from rlp.exceptions import DecodingError
+
 from rlpx.errors import NodeKeyError
 from rlpx.keys import keccak256, recover_node_id, sign_recoverable
 
@@ -392,85 +396,68 @@ def split_neighbors(nodes: Iterable[Node], per_packet: int = MAX_NEIGHBORS) -> l
     return [items[i:i + per_packet] for i in range(0, len(items), per_packet)]
 
 
-# --------------------------------------------------------------------------- RLP encoding
+# --------------------------------------------------------------------------- packet-data values
+# Fields are checked here and the packet-data built as nested lists of bytes and ints, which
+# pyrlp encodes (canonical integers: 0 is the empty string).
 
 
-def _enc_length(length: int, offset: int) -> bytes:
-    if length < 56:
-        return bytes([offset + length])
-    n = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([offset + 55 + len(n)]) + n
-
-
-def _enc_bytes(b: bytes) -> bytes:
-    if len(b) == 1 and b[0] < 0x80:
-        return b
-    return _enc_length(len(b), 0x80) + b
-
-
-def _enc_list(*encoded: bytes) -> bytes:
-    body = b"".join(encoded)
-    return _enc_length(len(body), 0xC0) + body
-
-
-def _enc_uint(value: int, what: str, limit: int) -> bytes:
+def _uint_value(value: int, what: str, limit: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
         raise EncodeError(f"{what} must be an integer 0..{limit}, got {value!r}")
-    return _enc_bytes(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+    return value
 
 
-def _enc_blob(value: bytes, what: str, size: int | None = None) -> bytes:
+def _blob_value(value: bytes, what: str, size: int | None = None) -> bytes:
     if not isinstance(value, (bytes, bytearray)):
         raise EncodeError(f"{what} must be bytes, got {type(value).__name__}")
     if size is not None and len(value) != size:
         raise EncodeError(f"{what} must be {size} bytes, got {len(value)}")
-    return _enc_bytes(bytes(value))
+    return bytes(value)
 
 
-def _enc_ip(ip: bytes, what: str) -> bytes:
+def _ip_value(ip: bytes, what: str) -> bytes:
     if not isinstance(ip, (bytes, bytearray)) or len(ip) not in (4, 16):
         raise EncodeError(f"{what} ip must be 4 or 16 bytes (use Endpoint.of for text), got {ip!r}")
-    return _enc_bytes(bytes(ip))
+    return bytes(ip)
 
 
-def _enc_endpoint(ep: Endpoint, what: str) -> bytes:
+def _endpoint_value(ep: Endpoint, what: str) -> list:
     if not isinstance(ep, Endpoint):
         raise EncodeError(f"{what} must be an Endpoint, got {type(ep).__name__}")
-    return _enc_list(_enc_ip(ep.ip, what), _enc_uint(ep.udp, f"{what} udp port", MAX_UINT16),
-                     _enc_uint(ep.tcp, f"{what} tcp port", MAX_UINT16))
+    return [_ip_value(ep.ip, what), _uint_value(ep.udp, f"{what} udp port", MAX_UINT16),
+            _uint_value(ep.tcp, f"{what} tcp port", MAX_UINT16)]
 
 
-def _enc_node(node: Node) -> bytes:
+def _node_value(node: Node) -> list:
     if not isinstance(node, Node):
         raise EncodeError(f"a Neighbors entry must be a Node, got {type(node).__name__}")
-    return _enc_list(_enc_ip(node.ip, "node"), _enc_uint(node.udp, "node udp port", MAX_UINT16),
-                     _enc_uint(node.tcp, "node tcp port", MAX_UINT16), _enc_blob(node.node_id, "node id", 64))
+    return [_ip_value(node.ip, "node"), _uint_value(node.udp, "node udp port", MAX_UINT16),
+            _uint_value(node.tcp, "node tcp port", MAX_UINT16), _blob_value(node.node_id, "node id", 64)]
 
 
-def _enc_seq(enr_seq: int | None) -> tuple[bytes, ...]:
-    return () if enr_seq is None else (_enc_uint(enr_seq, "enr_seq", MAX_UINT64),)
+def _seq_value(enr_seq: int | None) -> list:
+    return [] if enr_seq is None else [_uint_value(enr_seq, "enr_seq", MAX_UINT64)]
 
 
-def _packet_data(packet: Packet) -> bytes:
+def _packet_value(packet: Packet) -> list:
     exp = "expiration"
     if isinstance(packet, Ping):
-        return _enc_list(_enc_uint(packet.version, "version", MAX_UINT64), _enc_endpoint(packet.from_, "from"),
-                         _enc_endpoint(packet.to, "to"), _enc_uint(packet.expiration, exp, MAX_UINT64),
-                         *_enc_seq(packet.enr_seq))
+        return [_uint_value(packet.version, "version", MAX_UINT64), _endpoint_value(packet.from_, "from"),
+                _endpoint_value(packet.to, "to"), _uint_value(packet.expiration, exp, MAX_UINT64),
+                *_seq_value(packet.enr_seq)]
     if isinstance(packet, Pong):
-        return _enc_list(_enc_endpoint(packet.to, "to"), _enc_blob(packet.ping_hash, "ping_hash"),
-                         _enc_uint(packet.expiration, exp, MAX_UINT64), *_enc_seq(packet.enr_seq))
+        return [_endpoint_value(packet.to, "to"), _blob_value(packet.ping_hash, "ping_hash"),
+                _uint_value(packet.expiration, exp, MAX_UINT64), *_seq_value(packet.enr_seq)]
     if isinstance(packet, FindNode):
-        return _enc_list(_enc_blob(packet.target, "target", 64), _enc_uint(packet.expiration, exp, MAX_UINT64))
+        return [_blob_value(packet.target, "target", 64), _uint_value(packet.expiration, exp, MAX_UINT64)]
     if isinstance(packet, Neighbors):
-        return _enc_list(_enc_list(*(_enc_node(n) for n in packet.nodes)),
-                         _enc_uint(packet.expiration, exp, MAX_UINT64))
+        return [[_node_value(n) for n in packet.nodes], _uint_value(packet.expiration, exp, MAX_UINT64)]
     if isinstance(packet, ENRRequest):
-        return _enc_list(_enc_uint(packet.expiration, exp, MAX_UINT64))
+        return [_uint_value(packet.expiration, exp, MAX_UINT64)]
     if isinstance(packet, ENRResponse):
         if not isinstance(packet.record, Record):
             raise EncodeError(f"record must be a discovery.enr.Record, got {type(packet.record).__name__}")
-        return _enc_list(_enc_blob(packet.request_hash, "request_hash"), packet.record.encode())
+        return [_blob_value(packet.request_hash, "request_hash"), rlp.decode(packet.record.encode())]
     raise EncodeError(f"not a discv4 packet: {type(packet).__name__}")
 
 
@@ -484,7 +471,7 @@ def encode(packet: Packet, key: bytes) -> tuple[bytes, bytes]:
     :class:`EncodeError` for a field of the wrong type or range (ports 0..65535, integers
     0..2**64-1, ips 4 or 16 bytes, ``target``/``node_id`` 64 bytes), an invalid key, or a
     packet over :data:`MAX_PACKET_SIZE` bytes (more than :data:`MAX_NEIGHBORS` nodes)."""
-    data = _packet_data(packet)  # refuses a non-packet before packet.TYPE is read
+    data = rlp.encode(_packet_value(packet))  # refuses a non-packet before packet.TYPE is read
     body = bytes([packet.TYPE]) + data
     try:
         signature = sign_recoverable(key, keccak256(body))
@@ -497,80 +484,33 @@ def encode(packet: Packet, key: bytes) -> tuple[bytes, bytes]:
     return datagram, digest
 
 
-# --------------------------------------------------------------------------- RLP decoding
+# --------------------------------------------------------------------------- packet-data fields
+# pyrlp decodes the packet-data (canonical sizes, every nested item well-formed, as go-ethereum's
+# rlp package and its ``rlp.RawValue`` tail require); these read the decoded values.
 
 
 class _Bad(Exception):
     """Internal: malformed packet-data; becomes :class:`MalformedPacket` in :func:`decode`."""
 
 
-@dataclass(frozen=True)
-class _Item:
-    """One RLP item of ``data``: ``start`` its first (header) byte, ``begin:end`` its payload."""
-
-    is_list: bool
-    start: int
-    begin: int
-    end: int
+def _list(value, what: str) -> list:
+    if not isinstance(value, list):
+        raise _Bad(f"{what}: expected an RLP list, got a string")
+    return value
 
 
-def _item(data: bytes, pos: int, limit: int) -> _Item:
-    """The RLP item whose header is at ``pos``, which must end by ``limit``; canonical sizes as
-    go-ethereum's rlp ``Stream.readKind`` requires (ErrCanonSize, ErrElemTooLarge)."""
-    if pos >= limit:
-        raise _Bad("unexpected end of RLP data")
-    b0 = data[pos]
-    if b0 < 0x80:
-        return _Item(False, pos, pos, pos + 1)
-    if b0 < 0xB8 or 0xC0 <= b0 < 0xF8:
-        is_list = b0 >= 0xC0
-        size = b0 - (0xC0 if is_list else 0x80)
-        begin = pos + 1
-        if not is_list and size == 1 and begin < limit and data[begin] < 0x80:
-            raise _Bad("non-canonical RLP: a single byte below 0x80 encoded as a string")
-    else:
-        is_list = b0 >= 0xC0
-        n = b0 - (0xF7 if is_list else 0xB7)
-        if pos + 1 + n > limit:
-            raise _Bad("RLP length prefix runs past the end")
-        size_bytes = data[pos + 1:pos + 1 + n]
-        if size_bytes[0] == 0:
-            raise _Bad("non-canonical RLP: length prefix has a leading zero byte")
-        size = int.from_bytes(size_bytes, "big")
-        if size < 56:
-            raise _Bad("non-canonical RLP: long form used for a length below 56")
-        begin = pos + 1 + n
-    if begin + size > limit:
-        raise _Bad("RLP item runs past the end of its list or the packet")
-    return _Item(is_list, pos, begin, begin + size)
-
-
-def _children(data: bytes, lst: _Item) -> list[_Item]:
-    """The items directly inside list ``lst``, each checked to be well-formed at its own level
-    (as an ``rlp.RawValue`` is), without descending into them."""
-    if not lst.is_list:
-        raise _Bad("expected an RLP list, got a string")
-    out, pos = [], lst.begin
-    while pos < lst.end:
-        it = _item(data, pos, lst.end)
-        out.append(it)
-        pos = it.end
-    return out
-
-
-def _blob(data: bytes, it: _Item, what: str, size: int | None = None) -> bytes:
-    if it.is_list:
+def _blob(value, what: str, size: int | None = None) -> bytes:
+    if not isinstance(value, bytes):
         raise _Bad(f"{what}: expected an RLP string, got a list")
-    value = data[it.begin:it.end]
     if size is not None and len(value) != size:
         raise _Bad(f"{what}: expected {size} bytes, got {len(value)}")
     return value
 
 
-def _uint(data: bytes, it: _Item, what: str, nbytes: int) -> int:
+def _uint(value, what: str, nbytes: int) -> int:
     """A canonical unsigned integer of at most ``nbytes`` bytes (go-ethereum rlp ``decodeUint``:
     ErrCanonInt for a leading zero byte, ErrUintOverflow when too wide)."""
-    value = _blob(data, it, what)
+    value = _blob(value, what)
     if value[:1] == b"\x00":
         raise _Bad(f"{what}: non-canonical integer (leading zero byte)")
     if len(value) > nbytes:
@@ -578,72 +518,81 @@ def _uint(data: bytes, it: _Item, what: str, nbytes: int) -> int:
     return int.from_bytes(value, "big")
 
 
-def _fields(data: bytes, lst: _Item, what: str, required: int) -> list[_Item]:
-    items = _children(data, lst)
+def _fields(value, what: str, required: int) -> list:
+    items = _list(value, what)
     if len(items) < required:
         raise _Bad(f"{what}: {len(items)} elements, needs at least {required}")
     return items
 
 
-def _endpoint(data: bytes, it: _Item, what: str) -> Endpoint:
-    if not it.is_list:
-        raise _Bad(f"{what}: expected a list [ip, udp, tcp]")
-    f = _children(data, it)
+def _endpoint(value, what: str) -> Endpoint:
+    f = _list(value, f"{what} (an endpoint [ip, udp, tcp])")
     if len(f) != 3:
         raise _Bad(f"{what}: an endpoint has exactly 3 elements, got {len(f)}")
-    return Endpoint(_blob(data, f[0], f"{what} ip"), _uint(data, f[1], f"{what} udp port", 2),
-                    _uint(data, f[2], f"{what} tcp port", 2))
+    return Endpoint(_blob(f[0], f"{what} ip"), _uint(f[1], f"{what} udp port", 2), _uint(f[2], f"{what} tcp port", 2))
 
 
-def _node(data: bytes, it: _Item) -> Node:
-    if not it.is_list:
-        raise _Bad("neighbors node: expected a list [ip, udp, tcp, node-id]")
-    f = _children(data, it)
+def _node(value) -> Node:
+    f = _list(value, "neighbors node [ip, udp, tcp, node-id]")
     if len(f) != 4:
         raise _Bad(f"neighbors node: exactly 4 elements, got {len(f)}")
-    return Node(_blob(data, f[0], "node ip"), _uint(data, f[1], "node udp port", 2),
-                _uint(data, f[2], "node tcp port", 2), _blob(data, f[3], "node id", 64))
+    return Node(_blob(f[0], "node ip"), _uint(f[1], "node udp port", 2), _uint(f[2], "node tcp port", 2),
+                _blob(f[3], "node id", 64))
 
 
-def _optional_seq(data: bytes, items: list[_Item], index: int) -> int | None:
+def _optional_seq(items: list, index: int) -> int | None:
     """EIP-868 enr-seq at ``items[index]``: None when absent, or when it is a list (an EIP-8
     extra element of a pre-EIP-868 sender; go-ethereum would refuse it, see the module doc)."""
-    if len(items) <= index or items[index].is_list:
+    if len(items) <= index or isinstance(items[index], list):
         return None
-    return _uint(data, items[index], "enr-seq", 8)
+    return _uint(items[index], "enr-seq", 8)
 
 
-def _decode_data(ptype: int, data: bytes, top: _Item) -> Packet:
-    if ptype == PING:
-        f = _fields(data, top, "ping", 4)
-        return Ping(version=_uint(data, f[0], "ping version", 8), from_=_endpoint(data, f[1], "ping from"),
-                    to=_endpoint(data, f[2], "ping to"), expiration=_uint(data, f[3], "expiration", 8),
-                    enr_seq=_optional_seq(data, f, 4))
-    if ptype == PONG:
-        f = _fields(data, top, "pong", 3)
-        return Pong(to=_endpoint(data, f[0], "pong to"), ping_hash=_blob(data, f[1], "pong ping-hash"),
-                    expiration=_uint(data, f[2], "expiration", 8), enr_seq=_optional_seq(data, f, 3))
-    if ptype == FIND_NODE:
-        f = _fields(data, top, "findnode", 2)
-        return FindNode(target=_blob(data, f[0], "findnode target", 64), expiration=_uint(data, f[1], "expiration", 8))
-    if ptype == NEIGHBORS:
-        f = _fields(data, top, "neighbors", 2)
-        if not f[0].is_list:
-            raise _Bad("neighbors: nodes must be a list")
-        nodes = tuple(_node(data, n) for n in _children(data, f[0]))
-        return Neighbors(nodes=nodes, expiration=_uint(data, f[1], "expiration", 8))
-    if ptype == ENR_REQUEST:
-        f = _fields(data, top, "enrrequest", 1)
-        return ENRRequest(expiration=_uint(data, f[0], "expiration", 8))
-    # ENR_RESPONSE
-    f = _fields(data, top, "enrresponse", 2)
-    request_hash = _blob(data, f[0], "enrresponse request-hash")
-    if not f[1].is_list:
-        raise _Bad("enrresponse: the record must be an RLP list")
+def _first_value(payload: bytes):
+    """The first RLP value of ``payload``, decoded; the bytes after it are ignored (EIP-8:
+    "ignore any data after the first RLP value").  pyrlp's non-strict decode would also take a
+    truncated value, so the value's extent is read from its prefix and decoded strictly."""
     try:
-        record = decode_record(data[f[1].start:f[1].end])
+        _, _, length, start = consume_length_prefix(payload, 0)
+        if start + length > len(payload):
+            raise _Bad("the RLP value runs past the end of the packet")
+        return rlp.decode(payload[:start + length], strict=True)
+    except IndexError:  # consume_length_prefix on too few bytes
+        raise _Bad("the packet-data ends inside an RLP prefix") from None
+    except (DecodingError, RecursionError) as exc:  # pyrlp recurses once per nesting level
+        raise _Bad(f"bad RLP: {exc}") from None
+
+
+def _decode_data(ptype: int, top) -> Packet:
+    if ptype == PING:
+        f = _fields(top, "ping", 4)
+        return Ping(version=_uint(f[0], "ping version", 8), from_=_endpoint(f[1], "ping from"),
+                    to=_endpoint(f[2], "ping to"), expiration=_uint(f[3], "expiration", 8),
+                    enr_seq=_optional_seq(f, 4))
+    if ptype == PONG:
+        f = _fields(top, "pong", 3)
+        return Pong(to=_endpoint(f[0], "pong to"), ping_hash=_blob(f[1], "pong ping-hash"),
+                    expiration=_uint(f[2], "expiration", 8), enr_seq=_optional_seq(f, 3))
+    if ptype == FIND_NODE:
+        f = _fields(top, "findnode", 2)
+        return FindNode(target=_blob(f[0], "findnode target", 64), expiration=_uint(f[1], "expiration", 8))
+    if ptype == NEIGHBORS:
+        f = _fields(top, "neighbors", 2)
+        nodes = tuple(_node(n) for n in _list(f[0], "neighbors nodes"))
+        return Neighbors(nodes=nodes, expiration=_uint(f[1], "expiration", 8))
+    if ptype == ENR_REQUEST:
+        f = _fields(top, "enrrequest", 1)
+        return ENRRequest(expiration=_uint(f[0], "expiration", 8))
+    # ENR_RESPONSE
+    f = _fields(top, "enrresponse", 2)
+    request_hash = _blob(f[0], "enrresponse request-hash")
+    try:
+        # canonical RLP re-encodes to the bytes received, which the record's signature covers
+        record = decode_record(rlp.encode(_list(f[1], "enrresponse record")))
     except RecordError as exc:
         raise _Bad(f"enrresponse record: {exc}") from None
+    except RecursionError:  # pyrlp's encoder recurses once per nesting level too
+        raise _Bad("enrresponse record: nested too deeply") from None
     return ENRResponse(request_hash=request_hash, record=record)
 
 
@@ -674,10 +623,8 @@ def decode(datagram: bytes) -> tuple[Packet, bytes, bytes]:
     if ptype not in PACKET_TYPES:
         raise UnknownPacketType(f"unknown packet type {ptype}", sender, digest)
     try:
-        top = _item(data, HEAD_SIZE + 1, len(data))
-        if not top.is_list:
-            raise _Bad("packet-data must be an RLP list")
-        packet = _decode_data(ptype, data, top)
+        top = _first_value(data[HEAD_SIZE + 1:])
+        packet = _decode_data(ptype, _list(top, "packet-data"))
     except _Bad as exc:
         raise MalformedPacket(f"malformed {PACKET_TYPES[ptype].NAME}: {exc}", sender, digest) from None
     return packet, sender, digest

@@ -8,13 +8,14 @@ import ipaddress
 import random
 
 import pytest
+import rlp
 
 from discovery import enr
 from discovery.v4wire import (EXPIRATION_S, MAX_NEIGHBORS, MAX_PACKET_SIZE, MIN_PACKET_SIZE, BadHash, BadSignature,
                               EncodeError, Endpoint, ENRRequest, ENRResponse, FindNode, MalformedPacket, Neighbors,
                               Node, PacketError, PacketTooBig, PacketTooSmall, Ping, Pong, UnknownPacketType, decode,
                               encode, expiration_for, expired, name_of, split_neighbors)
-from discovery.v4wire import _packet_data  # the RLP alone, also for a packet too big to send
+from discovery.v4wire import _packet_value  # the packet-data alone, also for a packet too big to send
 from rlpx.keys import SECP256K1_N, generate_private_key, keccak256, node_id_from_private_key, sign_recoverable
 
 # EIP-8 "Test Vectors", "RLPx Discovery Protocol": signed by this key.
@@ -214,7 +215,7 @@ def test_max_neighbors_is_go_ethereums_calculation():
     # with expiration ^uint64(0) until headSize + size + 1 >= 1280; the count before is the max.
     big = Node(b"\xff" * 16, 0xFFFF, 0xFFFF, b"\xab" * 64)
     n = 0
-    while 97 + len(_packet_data(Neighbors((big,) * (n + 1), 2**64 - 1))) + 1 < 1280:
+    while 97 + len(rlp.encode(_packet_value(Neighbors((big,) * (n + 1), 2**64 - 1)))) + 1 < 1280:
         n += 1
     assert n == MAX_NEIGHBORS == 12
     assert len(encode(Neighbors((big,) * 12, 2**64 - 1), KEY)[0]) == 1205
@@ -489,3 +490,14 @@ def test_non_bytes_input_is_a_packet_error():
         decode("not bytes")
     with pytest.raises(PacketError):
         decode(None)
+
+
+def test_a_truncated_packet_data_value_is_malformed():
+    """pyrlp's non-strict decode takes a value cut short: the reader must not (EIP-8 ignores
+    only bytes after a complete first value)."""
+    key = generate_private_key()
+    good, _ = encode(ENRRequest(expiration=2**40), key)
+    body = good[97:98] + bytes([0xC3, 0x82, 0x00])  # a list of 3 bytes with 2 present
+    sig = sign_recoverable(key, keccak256(body))
+    with pytest.raises(MalformedPacket, match="runs past"):
+        decode(keccak256(sig, body) + sig + body)
