@@ -15,8 +15,14 @@ File shape::
         listen_addr: 127.0.0.1:30303
         ...
 
-Relative ``key_file`` paths are resolved against ``base_dir`` (the config file's directory,
-or the working directory for the built-in default).
+Relative ``key_file`` and ``node_db`` paths are resolved against ``base_dir`` (the config
+file's directory, or the working directory for the built-in default).
+
+Discovery keys (go-ethereum ``p2p.Config`` and geth's flags): ``discovery`` (default true:
+``NoDiscovery`` false), ``bootstrap_nodes`` (``BootstrapNodes``), ``discovery_port`` (0 = the
+TCP port; ``--discovery.port``), ``node_db`` (``NodeDatabase``; default
+``data/<name>.nodes.sqlite``, beside the default key file ``data/<name>.key``) and ``nat``
+(``none`` or ``extip:<IP>``, go-ethereum p2p/nat/nat.go ``Parse``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import math
 import os
 from dataclasses import dataclass, fields
 
+from discovery.enr import RecordError, parse_text
 from discovery.node_url import parse_node_url
 from protocols.options import OptionError, build_options, resolve_paths
 from protocols.registry import UnknownProtocolError, load_class, registered, resolve
@@ -86,7 +93,8 @@ def _plain_file_name(name: str) -> bool:
 
 _NODE_KEYS = {"name", "key_file", "listen_addr", "max_peers", "max_pending_peers", "dial_ratio", "no_dial",
               "static_nodes", "trusted_nodes", "dial_candidates", "net_restrict", "protocols", "timeouts",
-              "enable_msg_events", "supervision"}
+              "enable_msg_events", "supervision", "discovery", "bootstrap_nodes", "discovery_port", "node_db",
+              "nat"}
 _POLICY_KEYS = {"restart", "max_restarts", "within_s", "backoff_s", "backoff_max_s"}
 _PROTO_SUPERVISION_KEYS = {"on_failure", "max_restarts", "within_s", "backoff_s", "backoff_max_s", "hold_max"}
 _TIMEOUT_KEYS = {f.name for f in fields(Timeouts)}
@@ -155,6 +163,63 @@ def _host_port(value, path) -> tuple[str, int]:
     return host, _int(int(port), path, 0, 65535)
 
 
+NAT_UNSUPPORTED = ("any", "auto", "on", "upnp", "pmp", "natpmp", "nat-pmp", "stun")
+"""go-ethereum p2p/nat/nat.go ``Parse`` mechanisms that this node does not implement (it has no
+UPnP, NAT-PMP or STUN client): only ``none`` (``off``, "") and ``extip:<IP>`` (``ip:<IP>``)."""
+
+
+def _nat(value, path) -> str | None:
+    """``nat``: None for none/off/"" (and YAML's ``off``/``false``, which PyYAML reads as False),
+    else the IP of ``extip:<IP>`` in its normal text form.  Mechanism names are not
+    case-sensitive, as in go-ethereum p2p/nat/nat.go ``Parse``.  Raises ConfigError."""
+    if value is None or value is False:
+        return None
+    _want(value, str, path)
+    mech, sep, ip_text = value.partition(":")
+    mech = mech.lower()
+    if mech in ("", "none", "off") and not sep:
+        return None
+    if mech in ("extip", "ip"):
+        if not ip_text:
+            raise ConfigError(path, f"missing IP address: use extip:<IP>, got {_show(value)}")
+        try:
+            ip = ipaddress.ip_address(ip_text)
+        except ValueError:
+            raise ConfigError(path, f"invalid IP address {_show(ip_text)}") from None
+        if ip.is_unspecified or ip.is_multicast:
+            raise ConfigError(path, f"{ip} cannot be advertised as our address")
+        return str(ip)
+    if mech in NAT_UNSUPPORTED:
+        raise ConfigError(path, f"{_show(value)} is not supported: use none or extip:<IP>")
+    raise ConfigError(path, f"unknown mechanism {_show(mech)}: use none or extip:<IP>")
+
+
+def _bootstrap_url(value, path) -> str:
+    """One ``bootstrap_nodes`` entry that is a URL: an ``enode://`` URL (parsed by
+    :func:`discovery.node_url.parse_node_url`, returned as :meth:`Enode.url`) or an ``enr:``
+    record (returned as its text).  It must have a UDP port, since discovery speaks UDP: an
+    enode's ``discport`` or else its port; a record's ``udp`` with ``ip``, or ``udp6`` (else
+    ``udp``) with ``ip6`` (EIP-778; a record needs no TCP port for this).  Raises ConfigError."""
+    if value.startswith("enr:"):
+        try:
+            record = parse_text(value)
+            ok = ((record.ip is not None and record.udp)
+                  or (record.ip6 is not None and (record.udp6 if record.udp6 is not None else record.udp)))
+        except RecordError as exc:
+            raise ConfigError(path, f"invalid enr: {exc}") from None
+        if not ok:
+            raise ConfigError(path, "the record has no IP address and UDP port for discovery (ip and udp, or ip6 "
+                                    "and udp6)")
+        return record.text()
+    try:
+        enode = parse_node_url(value)
+    except EnodeError as exc:
+        raise ConfigError(path, str(exc)) from None
+    if enode.udp_port == 0:
+        raise ConfigError(path, "the enode URL has no UDP port (discport or port 0): discovery speaks UDP")
+    return enode.url()
+
+
 def load_file(path: str, create_keys: bool = True) -> LaunchConfig:
     """Read and validate a YAML config file.  Raises :class:`ConfigError` (unreadable file,
     bad YAML, or any invalid key).  ``create_keys``: create missing key files (only for running
@@ -207,6 +272,9 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
     firsts = []
     names: dict[str, int] = {}
     ports: dict[tuple, str] = {}
+    udp_ports: dict[tuple, str] = {}
+    db_paths: dict[str, str] = {}
+    discs = []
     for i, raw in enumerate(raw_nodes):
         p = npath(i)
         _want(raw, dict, p)
@@ -251,7 +319,36 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
                 if pt == port and (h == host or "0.0.0.0" in (h, host) or "::" in (h, host)):
                     raise ConfigError(f"{p}.listen_addr", f"port {port} is also used by node {other!r}")
             ports[(host, port)] = name
+        disc_on = _want(raw.get("discovery", True), bool, f"{p}.discovery")
+        disc_port = _int(raw.get("discovery_port", 0), f"{p}.discovery_port", 0, 65535)
+        udp = disc_port or port
+        if disc_on and udp != 0:
+            for (h, pt), other in udp_ports.items():
+                if pt == udp and (h == host or "0.0.0.0" in (h, host) or "::" in (h, host)):
+                    raise ConfigError(f"{p}.discovery_port" if disc_port else f"{p}.listen_addr",
+                                      f"UDP port {udp} (discovery) is also used by node {other!r}")
+            udp_ports[(host, udp)] = name
+        if "node_db" in raw and raw["node_db"] in (None, ""):
+            node_db = None  # in memory, as go-ethereum's empty NodeDatabase
+        elif "node_db" in raw:
+            db_path = _want(raw["node_db"], str, f"{p}.node_db")
+            node_db = os.path.normpath(db_path if os.path.isabs(db_path) else os.path.join(base_dir, db_path))
+            if os.path.isdir(node_db):
+                raise ConfigError(f"{p}.node_db", f"{_show(db_path)} is a directory")
+        elif _plain_file_name(name):
+            node_db = os.path.normpath(os.path.join(base_dir, "data", f"{name}.nodes.sqlite"))
+        elif disc_on:
+            raise ConfigError(f"{p}.name", f"{_show(name)} cannot name the default node database "
+                                           "data/<name>.nodes.sqlite; give node_db (or discovery: false)")
+        else:
+            node_db = None
+        if disc_on and node_db is not None:
+            if node_db in db_paths:
+                raise ConfigError(f"{p}.node_db", f"{_show(node_db)} is also the node database of node "
+                                                  f"{db_paths[node_db]!r}")
+            db_paths[node_db] = name
         firsts.append((name, key, host, port, no_listen))
+        discs.append((disc_on, disc_port, node_db))
 
     def resolve_ref(value, path) -> str:
         _want(value, str, path)
@@ -269,11 +366,40 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
         raise ConfigError(path, f"{_show(value)} is neither an enode:// URL, an enr: record nor the name of a "
                                 "node in this file")
 
+    def resolve_bootstrap(value, path, own_name) -> str:
+        """A bootstrap node: a URL (:func:`_bootstrap_url`) or the name of another node of this
+        file with discovery on, as the enode URL of its UDP port (discovery_port, else its TCP
+        listen port)."""
+        _want(value, str, path)
+        if value.startswith(("enode://", "enr:")):
+            return _bootstrap_url(value, path)
+        if value in names:
+            name, key, host, port, no_listen = firsts[names[value]]
+            disc_on, disc_port, _ = discs[names[value]]
+            if name == own_name:
+                raise ConfigError(path, "a node cannot be its own bootstrap node")
+            if not disc_on:
+                raise ConfigError(path, f"node {_show(value)} has discovery off")
+            if not (disc_port or port):
+                raise ConfigError(path, f"node {_show(value)} has no fixed UDP port (give it discovery_port)")
+            dial_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            return Enode(node_id_from_private_key(key), dial_host, port, disc_port or port).url()
+        raise ConfigError(path, f"{_show(value)} is neither an enode:// URL, an enr: record nor the name of a "
+                                "node in this file")
+
     nodes = []
     for i, raw in enumerate(raw_nodes):
         p = npath(i)
         name, key, host, port, no_listen = firsts[i]
         kw = dict(name=name, private_key=key, listen_host=host, listen_port=port, no_listen=no_listen)
+        kw["discovery"], kw["discovery_port"], kw["node_db"] = discs[i]
+        if "bootstrap_nodes" in raw:
+            items = _want(raw["bootstrap_nodes"] if raw["bootstrap_nodes"] is not None else [], list,
+                          f"{p}.bootstrap_nodes")
+            kw["bootstrap_nodes"] = tuple(resolve_bootstrap(v, f"{p}.bootstrap_nodes[{j}]", name)
+                                          for j, v in enumerate(items))
+        if "nat" in raw:
+            kw["nat_ip"] = _nat(raw["nat"], f"{p}.nat")
         if "max_peers" in raw:
             kw["max_peers"] = _int(raw["max_peers"], f"{p}.max_peers", 0)
         if "max_pending_peers" in raw:

@@ -93,6 +93,26 @@ class NodeConfig:
     ``private_key`` is 32 raw bytes; ``listen_host``/``listen_port`` the devp2p TCP listener
     (port 0 = pick a free one); peers in ``static_nodes``, ``trusted_nodes`` and
     ``dial_candidates`` are enode URL strings; ``net_restrict`` CIDR strings (empty = allow all).
+
+    Discovery (discv4; go-ethereum ``p2p.Config``):
+
+    ``discovery``: run discv4 (go-ethereum ``NoDiscovery``, inverted).  The dataclass default is
+    False, so a NodeConfig built in code (most tests) opens no UDP socket; the YAML loader's
+    default is True, go-ethereum's (``NoDiscovery`` false).
+
+    ``bootstrap_nodes``: go-ethereum ``BootstrapNodes``, each an ``enode://`` URL (normalised by
+    :meth:`rlpx.enode.Enode.url`) or an ``enr:`` record text (EIP-778, kept as the record, which
+    need not have a TCP port); the loader checks each has a UDP port (an enode's ``discport``
+    or port, a record's ``udp``/``udp6``).
+
+    ``discovery_port``: the UDP port, 0 = the TCP listen port (go-ethereum ``--discovery.port``,
+    the enode's ``discport``).
+
+    ``node_db``: absolute path of the SQLite node database (:mod:`actors.io.nodedb`; go-ethereum
+    ``NodeDatabase``); None = kept in memory only, as go-ethereum does for an empty path.
+
+    ``nat_ip``: the IP address our ENR and enode advertise (go-ethereum ``--nat extip:<IP>``);
+    None = ``nat: none``, the listen address.
     """
 
     name: str
@@ -112,6 +132,11 @@ class NodeConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     enable_msg_events: bool = False
     supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
+    discovery: bool = False
+    bootstrap_nodes: tuple[str, ...] = ()
+    discovery_port: int = 0
+    node_db: str | None = None
+    nat_ip: str | None = None
 
     def max_dialed_conns(self) -> int:
         """go-ethereum p2p/server.go ``maxDialedConns``: max_peers / dial_ratio, at least 1; 0 with no_dial."""
