@@ -19,6 +19,8 @@ autocommit, so it is durable on return.  WAL mode and a busy timeout make a seco
 to the same file (a restarted actor while its predecessor is still closing, a test, a
 read-only tool) safe: readers see every committed write and do not block the writer; two
 writers wait for each other up to :data:`BUSY_TIMEOUT_S`.  It is not meant for more than that.
+
+Needs SQLite 3.25 or later (upserts, window functions); Python 3.11's builds have it.
 """
 
 from __future__ import annotations

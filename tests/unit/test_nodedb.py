@@ -197,6 +197,17 @@ def test_corrupt_file_is_moved_aside_and_recreated(path, tmp_path):
         assert db.reset_reason is None and db.local_seq() == 10
 
 
+def test_damaged_pages_are_found(path):
+    with NodeDB(path) as db:
+        for i in range(2000):
+            db.update_node(rid(), f"10.{i // 256}.{i % 256}.1", 1, 1)
+    with open(path, "r+b") as f:  # header intact, some b-tree pages garbage
+        f.seek(4096 * 5)
+        f.write(random.Random(1).randbytes(4096 * 3))
+    with NodeDB(path) as db:
+        assert db.reset_reason is not None and db.moved_to == path + ".bad" and db.count() == 0
+
+
 def test_garbage_file_and_foreign_database(tmp_path):
     p = tmp_path / "garbage.sqlite"
     p.write_bytes(b"\x00\xff" * 10)
