@@ -112,6 +112,22 @@ LOW_TABLE_REFRESH_S = 10.0
 RANDOM_LOOKUPS = 3
 """Random lookups in a refresh after the self lookup (table.go ``doRefresh``: ``for i := 0; i < 3``)."""
 
+MAX_LOW_TABLE_REFRESH_S = REFRESH_INTERVAL_S / 2
+"""The near-empty refresh delay doubles after each such refresh up to this, 15 min, and is reset
+when the table holds :data:`LOW_TABLE_NODES` again (this project's rule: a small private network
+is not refreshed every 10 s for ever)."""
+
+MAX_BOND_RECORDS = 65536
+"""Most (id, IP) pairs kept in each of :attr:`Discv4.pongs` and :attr:`Discv4.pings`; the oldest
+go first.  go-ethereum keeps them in its node database on disk (p2p/enode/nodedb.go) and expires
+them after 24 h (``dbNodeExpiration``); here they are in memory, so they are bounded too, since
+any number of node ids can ping us."""
+
+PRUNE_INTERVAL_S = 60.0
+"""Seconds between passes that forget bonds older than 24 h (nodedb.go ``expireNodes`` runs every
+``dbCleanupCycle``, 1 h; more often here, it is cheap) and records of nodes neither in the table nor
+bonded."""
+
 MIN_NEIGHBOR_UDP_PORT = 1025
 """A Neighbors node's UDP port must be above 1024 (v4_udp.go ``nodeFromRPC``, ``errLowPort``)."""
 
@@ -200,7 +216,10 @@ class Discv4:
         self._refreshing = False
         self._boot_pending: set[tuple[bytes, str]] = set()
         self._refresh_queue: list[bytes] = []
-        self._known: dict[bytes, dict] = {}  # table entries as last reported in events
+        self._known: dict[bytes, tuple] = {}  # table entries as last reported: id -> (ip, udp, tcp)
+        self._last_refresh: Optional[float] = None   # when the last refresh began
+        self._low_backoff = LOW_TABLE_REFRESH_S
+        self._prune_at = now + PRUNE_INTERVAL_S
 
     # ------------------------------------------------------------------ the interface
 
@@ -208,6 +227,8 @@ class Discv4:
         """Begin: ping the bootnodes and seeds, then (when those pings are answered or timed
         out) the self lookup and random lookups of the first refresh."""
         self._begin_refresh(now)
+        self._drive(now)
+        self._sync_events()
 
     def on_datagram(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         """One received UDP datagram ``data`` (bytes) from ``addr`` (ip text, port)."""
@@ -248,11 +269,15 @@ class Discv4:
             self._ping(kademlia.Node(e.node_id, e.ip, e.udp, e.tcp), "reval", now)
         if not self._refreshing and self._refresh_at is not None and self._refresh_at <= now:
             self._begin_refresh(now)
+        if now >= self._prune_at:
+            self._prune(now)
+            self._prune_at = now + PRUNE_INTERVAL_S
         self._drive(now)
         self._sync_events()
 
     def next_deadline(self) -> Optional[float]:
-        """The earliest time :meth:`on_tick` has something to do (monotonic seconds), or None."""
+        """The earliest time :meth:`on_tick` has something to do (monotonic seconds); never None
+        in practice (the prune pass comes every :data:`PRUNE_INTERVAL_S`)."""
         times = [w.deadline for w in self._ping_waits.values()]
         times += [w.deadline for ws in self._find_waits.values() for w in ws]
         times += [w.deadline for w in self._enr_waits.values()]
@@ -262,6 +287,7 @@ class Discv4:
             times.append(reval)
         if not self._refreshing and self._refresh_at is not None:
             times.append(self._refresh_at)
+        times.append(self._prune_at)
         return min(times) if times else None
 
     def take_outgoing(self) -> list[tuple[bytes, tuple[str, int]]]:
@@ -285,6 +311,9 @@ class Discv4:
         target = self.rng.randbytes(64) if target_id is None else bytes(target_id)
         if len(target) != 64:
             raise ValueError("a lookup target is a 64-byte node id")
+        if len(self.table) == 0 and not self._refreshing and (
+                self._last_refresh is None or now - self._last_refresh >= LOW_TABLE_REFRESH_S):
+            self._begin_refresh(now)  # lookup.go lookupIterator: an empty table asks for a refresh
         self._start_lookup(target, now, refresh=False)
         self._drive(now)
         self._sync_events()
@@ -389,6 +418,27 @@ class Discv4:
 
     # ------------------------------------------------------------------ handlers
 
+    @staticmethod
+    def _stamp(times: dict, key, now: float) -> None:
+        """Set ``times[key] = now`` keeping the dict in time order (oldest first), at most
+        :data:`MAX_BOND_RECORDS` long."""
+        times.pop(key, None)
+        times[key] = now
+        while len(times) > MAX_BOND_RECORDS:
+            del times[next(iter(times))]
+
+    def _prune(self, now: float) -> None:
+        """Forget bonds older than 24 h and records of nodes neither in the table nor bonded."""
+        for times in (self.pongs, self.pings):
+            while times:
+                key = next(iter(times))
+                if now - times[key] < BOND_EXPIRATION_S:
+                    break
+                del times[key]
+        keep = {k[0] for k in self.pongs}
+        for nid in [n for n in self.records if n not in keep and not self.table.contains(n)]:
+            del self.records[nid]
+
     def _is_bonded(self, key, now: float) -> bool:
         last = self.pongs.get(key)
         return last is not None and now - last < BOND_EXPIRATION_S
@@ -405,7 +455,7 @@ class Discv4:
             self.table.add_verified(node, now)
         else:
             self._ping(node, "pingback", now)
-        self.pings[key] = now
+        self._stamp(self.pings, key, now)
         if key in self._bond_waits:  # it has our Pong now: what waited for the bond may go
             self._run_bond_wait(key, now)
 
@@ -417,7 +467,7 @@ class Discv4:
             self._bad("unsolicited", src)
             return
         del self._ping_waits[key]
-        self.pongs[key] = now
+        self._stamp(self.pongs, key, now)
         node = kademlia.Node(w.node.node_id, w.node.ip, w.node.udp, w.node.tcp, self.records.get(sender))
         if w.purposes & {"boot", "pingback"}:
             self.table.add_verified(node, now)
@@ -547,6 +597,7 @@ class Discv4:
         """table.go ``doRefresh``: bond with the bootnodes and seeds not in the table first."""
         self._refreshing = True
         self._refresh_at = None
+        self._last_refresh = now
         self._boot_pending = set()
         for n in list(self.bootnodes) + list(self.seeds):
             if n.node_id == self.id or self.table.contains(n.node_id):
@@ -573,8 +624,10 @@ class Discv4:
             return
         self._refreshing = False
         if len(self.table) < LOW_TABLE_NODES:
-            self._refresh_at = now + LOW_TABLE_REFRESH_S
+            self._refresh_at = now + self._low_backoff
+            self._low_backoff = min(2 * self._low_backoff, MAX_LOW_TABLE_REFRESH_S)
         else:
+            self._low_backoff = LOW_TABLE_REFRESH_S
             half = REFRESH_INTERVAL_S / 2
             self._refresh_at = now + half + self.rng.uniform(0.0, half)
 
@@ -602,13 +655,21 @@ class Discv4:
     # ------------------------------------------------------------------ events
 
     def _sync_events(self) -> None:
-        """node_added / node_removed for table entries changed since the last call."""
+        """node_added / node_removed for table entries changed since the last call; an entry
+        whose endpoint changed is reported removed (old endpoint) and added (new one)."""
         current = {e.node_id: e for e in self.table.all_entries()}
         for nid in [n for n in self._known if n not in current]:
-            self._events.append(("node_removed", self._known.pop(nid)))
+            self._events.append(("node_removed", self._info(nid, self._known.pop(nid))))
         for nid, e in current.items():
-            info = {"id": _hex(nid), "ip": e.ip, "udp": e.udp, "tcp": e.tcp}
+            where = (e.ip, e.udp, e.tcp)
             old = self._known.get(nid)
-            if old is None:
-                self._events.append(("node_added", info))
-            self._known[nid] = info
+            if old == where:
+                continue
+            if old is not None:
+                self._events.append(("node_removed", self._info(nid, old)))
+            self._events.append(("node_added", self._info(nid, where)))
+            self._known[nid] = where
+
+    @staticmethod
+    def _info(nid: bytes, where: tuple) -> dict:
+        return {"id": _hex(nid), "ip": where[0], "udp": where[1], "tcp": where[2]}

@@ -383,9 +383,13 @@ def test_dead_node_is_revalidated_out_of_the_table():
 def test_lookup_on_empty_table_ends_at_once():
     net = Net(1)
     a = net.machines[0]
-    a.lookup(None, 0.0)
-    [(kind, info)] = a.take_events()
-    assert kind == "lookup_done" and info["found"] == 0 and info["seconds"] == 0.0
+    target = Net.node(5).node_id
+    a.lookup(target, 0.0)
+    events = a.take_events()
+    mine = [info for kind, info in events if kind == "lookup_done" and info["target"] == target.hex()]
+    assert mine == [{"target": target.hex(), "found": 0, "seconds": 0.0}]
+    # an empty table also asks for a refresh (no bootnodes here: its lookups end at once too)
+    assert sum(kind == "lookup_done" for kind, _ in events) == 5
     with pytest.raises(ValueError):
         a.lookup(b"\x00" * 32, 0.0)
 
@@ -418,3 +422,28 @@ def test_reply_timeout_ends_a_lookup():
     net.run(t0 + 3.0)
     done = [e for e in net.events[0] if e[0] == "lookup_done"]
     assert done and done[-1][1]["seconds"] <= 2 * RESP_TIMEOUT_S + 1e-9
+
+
+def test_near_empty_refresh_backs_off():
+    net = Net(1)
+    a = net.machines[0]
+    a.start(0.0)
+    times = []
+    now = 0.0
+    for _ in range(5):
+        now = a._refresh_at
+        times.append(now)
+        a.on_tick(now)
+    assert [round(t2 - t1) for t1, t2 in zip([0.0] + times, times)] == [10, 20, 40, 80, 160]
+
+
+def test_bond_records_are_bounded_and_expire(monkeypatch):
+    import node.discv4 as d4
+    monkeypatch.setattr(d4, "MAX_BOND_RECORDS", 3)
+    net = Net(1)
+    a = net.machines[0]
+    for i in range(1, 6):
+        a.on_datagram(ping_from(i, a), (ip_of(i), PORT), 0.0)
+    assert [k[1] for k in a.pings] == [ip_of(3), ip_of(4), ip_of(5)]
+    a.on_tick(d4.BOND_EXPIRATION_S + 61.0)
+    assert a.pings == {}
