@@ -447,3 +447,45 @@ def test_bond_records_are_bounded_and_expire(monkeypatch):
     assert [k[1] for k in a.pings] == [ip_of(3), ip_of(4), ip_of(5)]
     a.on_tick(d4.BOND_EXPIRATION_S + 61.0)
     assert a.pings == {}
+
+
+def test_enr_response_must_be_the_senders_record():
+    net = Net(2)
+    a, b = net.machines
+    b.start(0.0)
+    [(ping, _)] = b.take_outgoing()
+    a.on_datagram(ping, (b.ip, PORT), 0.0)
+    out = a.take_outgoing()  # pong, ping back
+    for data, _ in out:
+        b.on_datagram(data, (a.ip, PORT), 0.0)
+    sent = decoded(b.take_outgoing())  # pong to a's ping, ENRRequest, the self lookup's FindNode
+    assert [type(p) for p, _ in sent] == [v4wire.Pong, v4wire.ENRRequest, v4wire.FindNode]
+    # a answers with somebody else's record, quoting b's request
+    req_hash = _last_request_hash(b)
+    other = enr.build(key_of(9), 1, ip=ip_of(9), udp=PORT, tcp=PORT)
+    b.on_datagram(packet(v4wire.ENRResponse(request_hash=req_hash, record=other), 0), (a.ip, PORT), 0.0)
+    assert bad_kinds(b) == {"wrong_sender": 1} and a.id not in b.records
+    # a second response now has nothing to match
+    b.on_datagram(packet(v4wire.ENRResponse(request_hash=req_hash, record=a.record), 0), (a.ip, PORT), 0.0)
+    assert bad_kinds(b) == {"wrong_sender": 1, "unsolicited": 1}
+
+
+def _last_request_hash(m: Discv4) -> bytes:
+    [(_, w)] = m._enr_waits.items()
+    return w.hash
+
+
+def test_random_and_mutated_datagrams_never_raise():
+    rng = random.Random(7)
+    net = Net(2)
+    a, b = net.machines
+    net.start()
+    net.run(1.0)
+    samples = [d for _, d, _ in net.sent]
+    for _ in range(400):
+        data = bytearray(rng.choice(samples))
+        for _ in range(rng.randrange(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        a.on_datagram(bytes(data), (b.ip, PORT), net.now)
+        a.on_datagram(rng.randbytes(rng.randrange(0, 1400)), (b.ip, PORT), net.now)
+    assert sum(v for k, v in a.counters.items() if k.startswith("bad.")) >= 800
