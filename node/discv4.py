@@ -185,7 +185,8 @@ class Discv4:
     ``setFallbackNodes`` filters bootnodes); ``net_restrict`` ``ipaddress`` networks (None: any);
     ``wall_offset`` UNIX time minus ``now``, seconds (see the module doc).
 
-    Raises ValueError for a key that is not a valid private key (from :mod:`rlpx.keys`)."""
+    Raises :class:`rlpx.errors.NodeKeyError` for a key that is not a valid private key and
+    :class:`discovery.v4wire.EncodeError` for an ``ip`` that is not an address."""
 
     def __init__(self, key: bytes, ip: str, udp: int, tcp: int, record: Record, rng: random.Random,
                  now: float, bootnodes: Sequence[kademlia.Node] = (), net_restrict=None,
@@ -320,8 +321,10 @@ class Discv4:
 
     def candidates(self, n: int) -> list[kademlia.Node]:
         """Up to ``n`` random live table nodes (answered a ping), for the dialer, each with its
-        ENR in ``enr`` when we hold one (None otherwise)."""
+        ENR in ``enr`` when we hold one (None otherwise); those with a record come first, since
+        the dialer's eth filter needs it."""
         pool = [e for e in self.table.random_nodes(len(self.table)) if e.live]
+        pool.sort(key=lambda e: e.node_id not in self.records)  # stable: random within each group
         return [kademlia.Node(e.node_id, e.ip, e.udp, e.tcp, self.records.get(e.node_id))
                 for e in pool[:max(0, n)]]
 
