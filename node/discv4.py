@@ -128,6 +128,12 @@ PRUNE_INTERVAL_S = 60.0
 ``dbCleanupCycle``, 1 h; more often here, it is cheap) and records of nodes neither in the table nor
 bonded."""
 
+MAX_FINDNODE_FAILURES = 5
+"""A table node whose FindNode failed this many times in a row is deleted, when its bucket holds
+at least a quarter of :data:`node.kademlia.BUCKET_SIZE` entries (table.go ``handleTrackRequest``);
+above it, :meth:`Discv4._ensure_bond` pings before the next FindNode (v4_udp.go
+``maxFindnodeFailures``, ``ensureBond``)."""
+
 MIN_NEIGHBOR_UDP_PORT = 1025
 """A Neighbors node's UDP port must be above 1024 (v4_udp.go ``nodeFromRPC``, ``errLowPort``)."""
 
@@ -147,6 +153,7 @@ class _PingWait:
 class _FindWait:
     run: "_LookupRun"
     node_id: bytes
+    ip: str
     deadline: float
     nodes: list = field(default_factory=list)
     received: int = 0
@@ -206,6 +213,7 @@ class Discv4:
         self.counters: dict[str, int] = {}
         self.pongs: dict[tuple[bytes, str], float] = {}   # (id, ip) -> last pong received
         self.pings: dict[tuple[bytes, str], float] = {}   # (id, ip) -> last ping received
+        self.find_fails: dict[tuple[bytes, str], int] = {}  # (id, ip) -> FindNode failures in a row
         self._out: list[tuple[bytes, tuple[str, int]]] = []
         self._events: list[tuple[str, dict]] = []
         self._ping_waits: dict[tuple[bytes, str], _PingWait] = {}
@@ -362,7 +370,8 @@ class Discv4:
         """Do ``action`` once ``node`` holds a bond with us (v4_udp.go ``ensureBond``)."""
         key = (node.node_id, node.ip)
         last = self.pings.get(key)
-        if last is not None and now - last < BOND_EXPIRATION_S:
+        if last is not None and now - last < BOND_EXPIRATION_S \
+                and self.find_fails.get(key, 0) <= MAX_FINDNODE_FAILURES:
             self._do(node, action, now)
             return
         w = self._bond_waits.get(key)
@@ -396,7 +405,7 @@ class Discv4:
             run = action[1]
             packet = v4wire.FindNode(target=run.lookup.target, expiration=v4wire.expiration_for(self._wall(now)))
             self._send(packet, (node.ip, node.udp))
-            self._find_waits.setdefault(key, []).append(_FindWait(run, node.node_id, now + RESP_TIMEOUT_S))
+            self._find_waits.setdefault(key, []).append(_FindWait(run, node.node_id, node.ip, now + RESP_TIMEOUT_S))
         elif action[0] == "enr" and key not in self._enr_waits:
             packet = v4wire.ENRRequest(expiration=v4wire.expiration_for(self._wall(now)))
             digest = self._send(packet, (node.ip, node.udp))
@@ -422,11 +431,11 @@ class Discv4:
     # ------------------------------------------------------------------ handlers
 
     @staticmethod
-    def _stamp(times: dict, key, now: float) -> None:
-        """Set ``times[key] = now`` keeping the dict in time order (oldest first), at most
-        :data:`MAX_BOND_RECORDS` long."""
+    def _stamp(times: dict, key, value) -> None:
+        """Set ``times[key] = value`` keeping the dict in update order (oldest first), at most
+        :data:`MAX_BOND_RECORDS` long (the oldest dropped)."""
         times.pop(key, None)
-        times[key] = now
+        times[key] = value
         while len(times) > MAX_BOND_RECORDS:
             del times[next(iter(times))]
 
@@ -531,7 +540,18 @@ class Discv4:
 
     def _find_done(self, w: _FindWait, answered: bool, now: float) -> None:
         """A FindNode ended: its nodes go to the table as seen (table.go ``handleTrackRequest``)
-        and to the lookup; no node at all is a failed query (lookup.go ``query``)."""
+        and to the lookup; no packet at all is a failed query for the lookup (lookup.go
+        ``query``); no usable node counts as a FindNode failure of that node."""
+        key = (w.node_id, w.ip)
+        if w.nodes:  # lookup.go query: success is len(r) > 0, the nodes that passed nodeFromRPC
+            self.find_fails.pop(key, None)
+        else:
+            fails = self.find_fails.pop(key, 0) + 1
+            self._stamp(self.find_fails, key, fails)
+            bucket = self.table.bucket_index(w.node_id)
+            if fails >= MAX_FINDNODE_FAILURES and self.table.contains(w.node_id) \
+                    and len(self.table.entries(bucket)) >= kademlia.BUCKET_SIZE // 4:
+                self.table.delete(w.node_id, now)
         for n in w.nodes:
             self.table.add_seen(n, now)
         if answered or w.received:

@@ -489,3 +489,29 @@ def test_random_and_mutated_datagrams_never_raise():
         a.on_datagram(bytes(data), (b.ip, PORT), net.now)
         a.on_datagram(rng.randbytes(rng.randrange(0, 1400)), (b.ip, PORT), net.now)
     assert sum(v for k, v in a.counters.items() if k.startswith("bad.")) >= 800
+
+
+def test_findnode_failures_delete_a_node_from_a_full_enough_bucket():
+    net = Net(1)
+    a = net.machines[0]
+    # a silent node in a bucket holding 4 or more entries (go-ethereum: bucketSize/4)
+    ids = [Net.node(i) for i in range(1, 200)]
+    by_bucket: dict[int, list] = {}
+    for n in ids:
+        by_bucket.setdefault(a.table.bucket_index(n.node_id), []).append(n)
+    bucket = next(b for b, ns in by_bucket.items() if len(ns) >= 5)
+    silent, *others = by_bucket[bucket][:5]
+    for n in [silent] + others:
+        a.table.add_verified(n, 0.0)
+        a.pings[(n.node_id, n.ip)] = 0.0  # they pinged us: FindNode goes without a ping first
+        a.table.get(n.node_id).liveness_checks = 10**9  # missed revalidations do not delete it
+    now = 0.0
+    for k in range(5):
+        a.lookup(silent.node_id, now)
+        a.take_outgoing()
+        now += 1.0
+        a.on_tick(now)
+        if k < 4:
+            assert a.table.contains(silent.node_id)
+    assert not a.table.contains(silent.node_id)
+    assert a.find_fails[(silent.node_id, silent.ip)] == 5
