@@ -62,6 +62,10 @@ half), or after :data:`LOW_TABLE_REFRESH_S` when the table then holds fewer than
 :data:`LOW_TABLE_NODES` nodes (go-ethereum's lookup iterator asks for a refresh when a lookup
 starts on an empty table, ``lookupFailed``, waiting at most a minute).
 
+FindNode failures are counted per (id, IP) (:attr:`Discv4.find_fails`): after
+:data:`MAX_FINDNODE_FAILURES` in a row the node leaves the table (table.go
+``handleTrackRequest``).
+
 Revalidation pings come from :meth:`node.kademlia.KademliaTable.next_to_revalidate` and share
 the pending-Ping map; a Pong with a higher ``enr_seq`` than the record we hold makes us request
 the record (table_reval.go), as does the first Pong of a node whose record we do not hold.
