@@ -129,6 +129,15 @@ class Dialer(NodeActor):
         self.sched.peer_down(msg.node_id)
         self._schedule()
 
+    def on_DialCandidates(self, msg, sender):
+        """Nodes found by discovery (actors/discovery.py): dynamic dial candidates."""
+        for url in msg.urls:
+            try:
+                self.sched.add_candidate(url)
+            except EnodeError as exc:
+                self.log.debug("dialer: discovery candidate %s: %s", url[:80], exc)
+        self._schedule()
+
     def on_AdminCommand(self, msg, sender):
         try:
             if msg.op == "add_peer":

@@ -1,10 +1,11 @@
 """The Server actor: one per node (go-ethereum p2p/server.go ``Server.run``), a thin shell.
 
-It creates the Listener, the Dialer and one Peer actor per connection and carries out what its
+It creates the Listener, the Dialer, the Discovery actor (with ``discovery`` on; the node is
+ready once its UDP socket is bound) and one Peer actor per connection and carries out what its
 plain parts decide: the connections and their checkpoints (:class:`node.peer_table.PeerTable`),
 the permanent children's restarts (:class:`node.children.Children`), the events
 (:mod:`messages.events` records, sent to subscribers).  Supervision (docs/supervision.md): the
-Listener and the Dialer are restarted under their policy, past it the node stops; a Peer is
+Listener, the Dialer and the Discovery actor are restarted under their policy, past it the node stops; a Peer is
 temporary, its death a dropped connection.  Deaths are learnt from ``ChildActorExited`` and
 from a periodic liveness sweep (/proc, or a dead-letter probe while a pid is unknown), because
 some notices are lost when several children die at once (docs/thespian-facts.md §3).
@@ -20,6 +21,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
 
 from discovery.node_url import parse_node_url
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
+from messages.discovery import DiscoveryInfo, StartDiscovery
 from messages.admission import CheckpointReply
 from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, HandshakeFailed, MsgRecv,
                              MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped, Subscribed)
@@ -39,6 +41,7 @@ from rlpx.keys import node_hash, node_id_from_private_key
 
 from .base import NodeActor
 from .dialer import Dialer
+from .discovery import Discovery
 from .io import fd_handoff
 from .io.prefork import rehearse_connection
 from .io.procs import process_alive
@@ -51,8 +54,8 @@ STOP_TIMEOUT_S = 3.0
 PEER_INFO_TIMEOUT_S = 2.0
 """How long admin_peers waits for the Peers' current entries before answering with what it has, seconds."""
 
-SLOTS = ("listener", "dialer")
-"""The Server's permanent children."""
+SLOTS = ("listener", "dialer", "discovery")
+"""The Server's permanent children (the Discovery actor only with ``discovery`` on)."""
 
 
 class Server(NodeActor):
@@ -66,6 +69,9 @@ class Server(NodeActor):
         self.subscribers: dict[str, tuple] = {}
         self.listener = None
         self.dialer = None
+        self.discovery = None
+        self.udp_port = 0  # the Discovery actor's bound UDP port (0: no discovery)
+        self.discovery_info_waiters: list = []
         self.launcher = None
         self.started = False
         self.dials_held = False
@@ -107,7 +113,8 @@ class Server(NodeActor):
         # the wire layer's one-time set-up, once here instead of in every Peer (actors/io/prefork.py)
         rehearse_connection([(p.name, p.version, p.length) for p in map(resolve, cfg.protocols)])
         self.static_nodes = list(cfg.static_nodes)
-        self.children = Children({"listener": cfg.supervision.listener, "dialer": cfg.supervision.dialer})
+        self.children = Children({"listener": cfg.supervision.listener, "dialer": cfg.supervision.dialer,
+                                  "discovery": cfg.supervision.discovery})
         self.table = PeerTable(Admission(self.local_id, cfg.max_peers, cfg.max_inbound_conns(), trusted,
                                          have_protocols=bool(cfg.protocols)))
         self.host, self.port = cfg.listen_host, cfg.listen_port
@@ -135,10 +142,56 @@ class Server(NodeActor):
             if rec.node_id is not None:
                 self.send(self.dialer, PeerUp(rec.node_id, dialed=not rec.inbound))
 
+    def _start_discovery(self):
+        self.discovery = self.createActor(Discovery)
+        self.children.started("discovery", self.discovery)
+        # a restarted Discovery actor binds the UDP port the node announced
+        cfg = replace(self.cfg, discovery_port=self.udp_port) if self.udp_port else self.cfg
+        self.send(self.discovery, StartDiscovery(cfg, self.myAddress, self.port, self.enr_text()))
+
     def on_ListenerReady(self, msg, sender):
         self.host, self.port = msg.host, msg.port
         if not self.started:
+            if self.cfg.discovery:
+                self._start_discovery()  # ready once its UDP socket is bound (go-ethereum Server.Start)
+            else:
+                self._ready()
+
+    def on_DiscoveryReady(self, msg, sender):
+        self.udp_port = msg.udp_port
+        if not self.started:
             self._ready()
+
+    def on_DiscoveryFailed(self, msg, sender):
+        if not self.started:
+            self.send(self.launcher, StartFailed(self.cfg.name, msg.error))
+            self.send(self.discovery, ActorExitRequest())
+            self.discovery = None
+            if self.listener is not None:
+                self.send(self.listener, ActorExitRequest())
+                self.listener = None
+        else:
+            self.log.error("node %s: discovery cannot restart: %s", self.cfg.name, msg.error)
+
+    def on_DiscoveryEventRecord(self, msg, sender):
+        """An event of the Discovery actor (already rate-limited there), published as it is."""
+        self._publish(msg)
+
+    def on_DialCandidates(self, msg, sender):
+        """Nodes found by discovery: to the Dialer's dynamic candidates."""
+        if self.dialer is not None:
+            self.send(self.dialer, msg)
+
+    def on_GetDiscoveryInfo(self, msg, sender):
+        if self.discovery is None:
+            self.send(sender, DiscoveryInfo(0, (), {}, 0))
+            return
+        self.discovery_info_waiters.append(sender)
+        self.send(self.discovery, msg)
+
+    def on_DiscoveryInfo(self, msg, sender):
+        if self.discovery_info_waiters:
+            self.send(self.discovery_info_waiters.pop(0), msg)
 
     def on_ListenerFailed(self, msg, sender):
         if not self.started:
@@ -179,7 +232,8 @@ class Server(NodeActor):
         try:
             if self.record_entries is None:
                 self.record_entries = protocol_entries(self.cfg)
-            self.record = enr_for(self.cfg, self.port, self.record_entries.get("eth"), old=self.record)
+            self.record = enr_for(self.cfg, self.port, self.record_entries.get("eth"), old=self.record,
+                                  udp_port=self.udp_port or self.cfg.discovery_port or None)
         except ValueError as exc:  # RecordError is a ValueError
             self.log.warning("node %s: no node record: %s", self.cfg.name, exc)
             return ""
@@ -348,7 +402,8 @@ class Server(NodeActor):
             self._supervise(slot, how)
 
     def _supervise(self, slot: str, how: str):
-        """The Listener or the Dialer died: restart it under its policy, or stop the node."""
+        """The Listener, the Dialer or the Discovery actor died: restart it under its policy, or
+        stop the node."""
         setattr(self, slot, None)
         outcome = self.children.exited(slot, how, time.monotonic())
         for event in outcome.events:
@@ -369,7 +424,7 @@ class Server(NodeActor):
         if self.stopping or self.exiting or getattr(self, slot) is not None:
             return
         event = self.children.restarted(slot)
-        self._start_listener() if slot == "listener" else self._start_dialer()
+        {"listener": self._start_listener, "dialer": self._start_dialer, "discovery": self._start_discovery}[slot]()
         self._publish(event)
 
     def on_ActorPid(self, msg, sender):
@@ -443,7 +498,7 @@ class Server(NodeActor):
                 if kind == "protocol":
                     fault = InjectFault(msg.mode, protocol=proto)
         else:
-            self.send(sender, AdminResult(False, f"bad target {msg.target!r}: use listener, dialer, "
+            self.send(sender, AdminResult(False, f"bad target {msg.target!r}: use listener, dialer, discovery, "
                                                  "peer:<id prefix> or protocol:<id prefix>:<name>"))
             return
         if target is None:
@@ -534,7 +589,7 @@ class Server(NodeActor):
             "enode": self.enode_url(),
             "enr": self.enr_text(),
             "ip": self.host,
-            "ports": {"discovery": 0, "listener": self.port},
+            "ports": {"discovery": self.udp_port, "listener": self.port},
             "listenAddr": f"{self.host}:{self.port}",
             "protocols": {pc.name: {"version": pc.version} for pc in cfg.protocols},
         }))
@@ -596,6 +651,9 @@ class Server(NodeActor):
             if self.listener is not None:
                 self.send(self.listener, ActorExitRequest())
                 self.listener = None
+            if self.discovery is not None:
+                self.send(self.discovery, ActorExitRequest())
+                self.discovery = None
             for rec in self.table or ():
                 self.send(rec.addr, ActorExitRequest())
             self._publish(Stopped(self.stopped_count, self.stop_reason))

@@ -462,9 +462,9 @@ def _policy(raw: dict, path: str, allowed: set, base: RestartPolicy | None = Non
 
 def _supervision(raw, path) -> SupervisionConfig:
     _want(raw, dict, path)
-    _unknown(raw, {"listener", "dialer", "liveness_s"}, path)
+    _unknown(raw, {"listener", "dialer", "discovery", "liveness_s"}, path)
     kw = {}
-    for child in ("listener", "dialer"):
+    for child in ("listener", "dialer", "discovery"):
         if child in raw:
             _want(raw[child], dict, f"{path}.{child}")
             _unknown(raw[child], _POLICY_KEYS, f"{path}.{child}")

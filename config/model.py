@@ -77,12 +77,13 @@ class ProtocolConfig:
 
 @dataclass(frozen=True)
 class SupervisionConfig:
-    """The Server's children: Listener and Dialer are permanent (OTP restart types); a Peer is
+    """The Server's children: Listener, Dialer and Discovery are permanent (OTP restart types); a Peer is
     temporary (its death is a dropped connection).  ``liveness_s``: interval of the liveness
     sweep that finds children whose ChildActorExited was lost (docs/thespian-facts.md §3)."""
 
     listener: RestartPolicy = field(default_factory=RestartPolicy)
     dialer: RestartPolicy = field(default_factory=RestartPolicy)
+    discovery: RestartPolicy = field(default_factory=RestartPolicy)
     liveness_s: float = 1.0
 
 

@@ -159,6 +159,16 @@ class ProtocolEventRecord(EventRecord):
 
 
 @dataclass(frozen=True)
+class DiscoveryEventRecord(EventRecord):
+    """Node discovery's own event (``kind``, ``data``): ``ready`` (udp port), ``node_added``,
+    ``node_removed``, ``bad_packet`` (rate-limited), ``lookup_done`` (actors/discovery.py)."""
+
+    KIND: ClassVar[str] = "discovery"
+    kind: str
+    data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class MsgSend(EventRecord):
     """A subprotocol message was sent (``enable_msg_events``): relative code, payload bytes."""
 
@@ -237,8 +247,8 @@ SUPERVISION_RECORDS = {cls.KIND: cls for cls in (ActorExited, ActorRestarted, Re
 """messages.supervision.SupervisionEvent kinds -> their record class."""
 
 ALL_EVENTS = frozenset(cls.KIND for cls in (Ready, PeerAdded, PeerRemoved, DialFailed, PeerRejected, HandshakeFailed,
-                                            ProtocolEventRecord, MsgSend, MsgRecv, ActorExited, ActorRestarted,
-                                            RestartLimitReached, FaultInjected, Stopped))
+                                            ProtocolEventRecord, DiscoveryEventRecord, MsgSend, MsgRecv, ActorExited,
+                                            ActorRestarted, RestartLimitReached, FaultInjected, Stopped))
 """Every event kind a node publishes."""
 
 

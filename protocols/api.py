@@ -232,6 +232,14 @@ class Protocol:
         (go-ethereum p2p/protocol.go ``Protocol.Attributes``)."""
         return {}
 
+    @classmethod
+    def record_filter(cls, options):
+        """A test of found nodes' records (``record -> bool``; the record may be None when none is
+        known) that a node must pass to be dialled for this protocol, or None to dial any
+        (go-ethereum eth/protocols/eth/discovery.go ``NewNodeFilter`` on a ``DialCandidates``
+        iterator)."""
+        return None
+
     def peer_info(self):
         """JSON-able per-peer data for admin_peers ``protocols[NAME]``, asked for each time it is
         served; None shows "handshake", as go-ethereum does before the protocol's handshake."""

@@ -33,7 +33,7 @@ from discovery.enr import ForkId
 from rlpx.disc import DiscReason
 
 from ..api import Protocol
-from ..forkid import ChainConfig, fork_id
+from ..forkid import ChainConfig, ForkIdError, fork_id, validate
 from ..options import OptionError
 from .chains import ChainError, chain_from_genesis, chain_from_option, parse_hash
 from .serving import block_bodies, block_headers
@@ -128,6 +128,18 @@ class EthOptions:
         return self._db
 
 
+def _head_of(options: EthOptions) -> tuple[int, int]:
+    """Our head's (number, time): the chain database's head, or the genesis block without one.
+    Raises :class:`protocols.eth.store.ChainStoreError` if the database cannot be read."""
+    if not options.chain_db:
+        return 0, options.chain_config.genesis_time
+    store = ChainStore(options.chain_db)
+    try:
+        return store.head.number, store.head.time
+    finally:
+        store.close()
+
+
 class EthProtocolBase(Protocol):
     """What every eth version shares; subclasses set ``VERSION``, ``LENGTH``, ``MESSAGES`` and
     build their Status in :meth:`local_status`."""
@@ -140,14 +152,30 @@ class EthProtocolBase(Protocol):
         """``{"eth": ForkId}``: the fork id at our head, as go-ethereum's eth/protocols/eth/
         discovery.go ``currentENREntry`` puts it in the record (EIP-868 ``[[hash, next]]``).
         Raises :class:`protocols.eth.store.ChainStoreError` if the chain database cannot be read."""
-        number, time = 0, options.chain_config.genesis_time
-        if options.chain_db:
-            store = ChainStore(options.chain_db)
-            try:
-                number, time = store.head.number, store.head.time
-            finally:
-                store.close()
+        number, time = _head_of(options)
         return {"eth": ForkId(*fork_id(options.chain_config, number, time))}
+
+    @classmethod
+    def record_filter(cls, options: EthOptions):
+        """Keep a found node only if its record has an ``eth`` entry whose fork id our chain
+        accepts at our head (EIP-2124 rules, :func:`protocols.forkid.validate`), as go-ethereum's
+        eth/protocols/eth/discovery.go ``NewNodeFilter``; a node without a record is not kept."""
+        chain = options.chain_config
+        entry = cls.enr_entries(options)["eth"]
+        head_number, head_time = _head_of(options)
+
+        def accepts(record) -> bool:
+            fid = getattr(record, "eth", None) if record is not None else None
+            if fid is None:
+                return False
+            try:
+                validate(chain, head_number, head_time, fid.hash, fid.next)
+            except ForkIdError:
+                return False
+            return True
+
+        accepts.fork_id = entry  # for logs and tests
+        return accepts
 
     def started(self):
         self._open_chain()
