@@ -220,9 +220,11 @@ class Server(NodeActor):
 
     def enode_url(self) -> str:
         """Our ``enode://<128 hex id>@host:port`` URL, with the bound TCP port (0 with
-        ``no_listen``); a wildcard or empty listen host is given as 127.0.0.1."""
-        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-        return Enode(self.local_id, host, self.port, self.port).url()
+        ``no_listen``) and the discovery UDP port as ``discport`` when it differs; the host is
+        ``nat: extip:<IP>`` when given (go-ethereum ``--nat extip``), else the listen host, a
+        wildcard or empty one given as 127.0.0.1."""
+        host = self.cfg.nat_ip or (self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1")
+        return Enode(self.local_id, host, self.port, self.udp_port or self.port).url()
 
     def enr_text(self) -> str:
         """Our node record as ``enr:...`` (node/local_record.py), the bound TCP port as ``tcp``

@@ -1,7 +1,8 @@
 """Our own node record (EIP-778): the "v4" ENR a node advertises, from its config.
 
-The record holds the node's key, its IP address (the listen host; a wildcard or empty host is
-given as 127.0.0.1, as our enode URL is), ``tcp`` (the bound listen port; left out with
+The record holds the node's key, its IP address (``nat: extip:<IP>`` when given, as go-ethereum's
+``--nat extip`` sets it; else the listen host, a wildcard or empty host given as 127.0.0.1, as our
+enode URL is), ``tcp`` (the bound listen port; left out with
 ``no_listen``, as go-ethereum sets ``tcp`` only from a listener), ``udp`` (the discovery port;
 by default the TCP port, the same claim our enode URL makes), and optionally the ``eth`` entry
 ``[[fork hash, fork next]]`` (EIP-868, EIP-2124).  An IPv6 listen host gives ``ip6``/``tcp6``/
@@ -34,7 +35,7 @@ def record_entries(cfg: NodeConfig, listen_port: int, fork_id: tuple[bytes, int]
     ``listen_port`` is the bound TCP port (the config's may be 0, "pick one"); ``udp_port``
     defaults to it.  Raises ValueError if the listen host is a DNS name, not an IP address.
     """
-    host = "127.0.0.1" if cfg.listen_host in WILDCARD_HOSTS else cfg.listen_host
+    host = cfg.nat_ip or ("127.0.0.1" if cfg.listen_host in WILDCARD_HOSTS else cfg.listen_host)
     addr = ipaddress.ip_address(host)
     tcp = None if cfg.no_listen else listen_port
     udp = listen_port if udp_port is None else udp_port

@@ -13,6 +13,7 @@ import pytest
 
 from config.model import ProtocolConfig, RestartPolicy, SupervisionConfig
 from discovery import v4wire
+from discovery.enr import parse_text
 from messages.discovery import DiscoveryInfo, GetDiscoveryInfo
 from messages.supervision import FaultRequest
 from messages.admin import GetNodeInfo
@@ -187,3 +188,14 @@ def test_with_eth_only_nodes_whose_record_has_a_compatible_fork_id_are_dialled(n
     nodes.expect("peer_added", node="b", peer_id=boot.id_hex, timeout_s=30)
     nodes.expect_none("peer_added", 3.0, node="b", peer_id=c.id_hex)
     nodes.expect_none("peer_added", 0.5, node="c", peer_id=b.id_hex)
+
+
+def test_nat_extip_sets_the_address_of_the_enode_and_the_record(nodes, tmp_path):
+    """``nat: extip:<IP>`` (go-ethereum --nat extip): our enode URL and ENR name that IP, while
+    the sockets stay on the listen host."""
+    a = start(nodes, "a", tmp_path, no_dial=True, nat_ip="203.0.113.7")
+    node_info = nodes.asys.ask(a.server, GetNodeInfo(), 10).info
+    assert a.enode.endswith(f"@203.0.113.7:{a.port}") and node_info["enode"] == a.enode
+    record = parse_text(node_info["enr"])
+    assert (record.ip, record.tcp, record.udp) == ("203.0.113.7", a.port, a.port)
+    assert _pong_from(a, a.node_id) is not None  # still answering on 127.0.0.1

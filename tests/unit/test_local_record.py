@@ -72,3 +72,9 @@ def test_protocol_entries_name_the_protocol_whose_chain_cannot_be_read(tmp_path)
     eth = ProtocolConfig("eth", 69, tuple({**opts, "chain_file": str(tmp_path / "missing.rlp")}.items()))
     with pytest.raises(ValueError, match="eth/69"):
         protocol_entries(cfg(protocols=(eth,)))
+
+
+def test_nat_extip_is_the_address_of_the_record():
+    """go-ethereum --nat extip:<IP>: the record advertises that IP, not the listen host."""
+    r = enr_for(cfg(listen_host="0.0.0.0", nat_ip="203.0.113.7"), 30303, first_seq=1)
+    assert (r.ip, r.tcp, r.udp) == ("203.0.113.7", 30303, 30303)
