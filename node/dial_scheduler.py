@@ -8,8 +8,10 @@ Rules:
 * a node whose dials keep failing waits longer: ``dial_history_s * 2**(failures-1)``, capped at
   ``backoff_max_s`` (go-ethereum has no backoff here; added so a dead static node is not
   hammered every 35 s forever);
-* dynamic candidates fill the free dialed-connection slots (``max_dialed_conns`` minus dialed
-  peers and dials in flight);
+* dynamic candidates fill the free dial slots: twice the missing dialed peers
+  (``max_dialed_conns``, max_peers / dial_ratio, minus dialed peers), at most ``max_pending``,
+  minus the dynamic dials in flight (go-ethereum p2p/dial.go ``freeDialSlots``), since some of
+  the dials fail;
 * at most ``max_pending`` dials in flight (``MaxPendingPeers``);
 * never dial ourselves, a connected node, a node being dialled, or one outside NetRestrict
   (p2p/dial.go ``checkDial``);
@@ -215,7 +217,9 @@ class DialScheduler:
                 return out
             if self.check(t, now) is None:
                 out.append(self._start(t, now))
-        free = self.max_dialed - len(self.dialed_connected) - sum(1 for n in self.dialing if n not in self.static)
+        # go-ethereum dial.go freeDialSlots: twice the missing dialed peers, at most max_pending
+        slots = min(2 * (self.max_dialed - len(self.dialed_connected)), self.max_pending)
+        free = slots - sum(1 for n in self.dialing if n not in self.static)
         for t in list(self.dynamic.values()):
             if free <= 0 or len(self.dialing) >= self.max_pending:
                 break

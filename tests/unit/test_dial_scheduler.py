@@ -113,31 +113,40 @@ def test_max_pending_dials():
 
 
 def test_dynamic_slots():
-    """Dynamic candidates fill max_dialed minus dialled peers and dynamic dials in flight;
-    inbound peers and static dials do not take those slots."""
+    """Dynamic dials in flight are at most twice the missing dialled peers (go-ethereum dial.go
+    freeDialSlots: ``(maxDialPeers - dialPeers) * 2``); inbound peers and static dials take none."""
     s = sched(max_dialed=2)
-    cands = [enode(31000 + i) for i in range(4)]
+    cands = [enode(31000 + i) for i in range(8)]
     for c in cands:
         s.add_candidate(c)
     st = enode(32000)
     s.add_static(st)
     s.peer_up(nid(enode()), dialed=False)  # an inbound peer: no dial slot used
     due = s.due(0.0)
-    assert [static for _, static in due] == [True, False, False]
+    assert [static for _, static in due] == [True, False, False, False, False]
     dyn = [e.node_id for e, static in due if not static]
-    assert len(dyn) == 2
-    assert s.due(0.0) == []  # both dynamic slots busy dialling
-    # one dial succeeds (peer now dialled-connected), the other fails: one slot is free again
+    assert len(dyn) == 4  # 2 missing dialled peers x 2
+    assert s.due(0.0) == []  # every slot busy dialling
+    # one dial succeeds: 1 missing peer, 2 slots, 3 dials in flight: nothing new
     s.dial_done(dyn[0], True, 0.0)
     s.peer_up(dyn[0], dialed=True)
+    assert s.due(0.0) == []
+    # two fail: 1 in flight of 2 slots, so one new dial
     s.dial_done(dyn[1], False, 0.0)
+    s.dial_done(dyn[2], False, 0.0)
     nxt = ids(s.due(0.0))
     assert len(nxt) == 1 and nxt[0] not in dyn
     assert s.due(0.0) == []
-    # the dialled peer leaves: its slot is free again
-    s.dial_done(nxt[0], False, 0.0)
+    # the dialled peer leaves: 2 missing, 4 slots, 2 in flight: two more
     s.peer_down(dyn[0])
-    assert len(s.due(0.0)) == 1
+    assert len(s.due(0.0)) == 2
+
+
+def test_slots_are_capped_by_max_pending():
+    s = sched(max_dialed=10, max_pending=3)
+    for i in range(8):
+        s.add_candidate(enode(33000 + i))
+    assert len(s.due(0.0)) == 3
 
 
 def test_no_dial_slots_means_static_only():
