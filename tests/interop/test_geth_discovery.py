@@ -10,7 +10,9 @@ import re
 import pytest
 
 from discovery.enr import parse_text
-from support.geth import devp2p
+from support.geth import Geth, devp2p, ethtest_chain
+from support.wait import wait_until
+from test_geth import eth, geth_sees
 
 pytestmark = pytest.mark.integration
 
@@ -48,3 +50,41 @@ def test_devp2p_discv4_test_suite(node):
     assert set(results) == set(DISCV4_CASES), text[-3000:]
     failed = sorted(c for c, r in results.items() if r != "OK")
     assert not failed, f"failed: {failed}\n{text[-4000:]}"
+
+
+def test_two_geths_find_each_other_through_our_table_and_we_dial_them(nodes, tmp_path):
+    """Two geths (discv4 on, discv5 off, NetRestrict 127.0.0.0/8), each given only our node as
+    bootnode: they find each other through our table and connect; our node, with no static
+    nodes, finds them by discovery and runs eth with both; and after geth drops us
+    (admin_removePeer), our Dialer dials it again from discovery alone."""
+    chain = ethtest_chain()
+    ours = nodes.start("alpha", protocols=[eth(69, tmp_path)], discovery=True,
+                       node_db=str(tmp_path / "alpha.nodes.sqlite"))
+    gs = [Geth(tmp_path / f"g{i}", chain / "genesis.json", discovery=True, extra_args=("--bootnodes", ours.enode))
+          for i in (1, 2)]
+    try:
+        g1, g2 = gs
+        ids = {g.enode.split("@")[0] for g in gs}
+
+        def geths_connected():
+            return any(p["enode"].split("@")[0] == g2.enode.split("@")[0] for p in g1.peers())
+
+        wait_until(geths_connected, 90, "the two geths connected, having found each other through our table")
+        for g in gs:
+            wait_until(lambda g=g: isinstance((geth_sees(g, ours) or {}).get("protocols", {}).get("eth"), dict),
+                       90, f"geth {g.enode[:20]} runs eth with our node")
+        accepted = [e.data["data"] for e in nodes.events(kind="protocol_event", node="alpha")
+                    if e.data.get("kind") == "eth_status" and e.data["data"].get("side") == "remote"]
+        assert sum(1 for d in accepted if d.get("accepted", True)) >= 2, accepted
+        # geth drops us; it will not dial us back for its 35 s dial history, so only our Dialer,
+        # fed by discovery (no static nodes), can bring the connection back
+        mark = nodes.mark()
+        assert g1.rpc("admin_removePeer", ours.enode) is True
+        g1_id = g1.enode.split("@")[0].removeprefix("enode://")
+        nodes.expect("peer_removed", node="alpha", since=mark, peer_id=g1_id, timeout_s=30)
+        [again] = nodes.expect("peer_added", node="alpha", since=mark, peer_id=g1_id, timeout_s=60)
+        assert again.data["inbound"] is False, "our node dialled geth again"
+        assert ours.config.static_nodes == () and len(ids) == 2
+    finally:
+        for g in gs:
+            g.stop()
