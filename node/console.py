@@ -82,6 +82,22 @@ def report_text(data: dict) -> str:
     return text
 
 
+_DISCOVERY_TITLES = {"ready": "Started discovery", "node_added": "Discovered node", "node_removed": "Node left table",
+                     "bad_packet": "Dropped discovery packet", "lookup_done": "Lookup done"}
+"""Discovery event kinds (actors/discovery.py) and their line titles."""
+
+
+def discovery_line(node: str, when: float, kind: str, data: dict) -> str:
+    """The terminal line of one ``discovery`` event: ids shortened, the rest as ``k=v``."""
+    pairs: list[tuple[str, object]] = [("node", node)]
+    for key, value in data.items():
+        if key in ("id", "target") and isinstance(value, str):
+            value = _short(value)
+        pairs.append((key, value))
+    level = "WARN" if kind == "bad_packet" else "INFO"
+    return line(level, when, _DISCOVERY_TITLES.get(kind, f"Discovery {kind}"), pairs)
+
+
 def event_line(kind: str, node: str, when: float, data: dict) -> str:
     """The terminal line of one node event (``kind`` and ``data`` as in the JSON Lines stream)."""
     d = dict(data)
@@ -99,6 +115,8 @@ def event_line(kind: str, node: str, when: float, data: dict) -> str:
             return line("INFO", when, "eth Status", pairs)
         pairs += [("peer", peer), ("protocol", d.get("protocol")), ("kind", d.get("kind")), ("data", inner)]
         return line("INFO", when, "Protocol event", pairs)
+    if kind == "discovery":
+        return discovery_line(node, when, d.get("kind", ""), d.get("data") or {})
     level, title = _TITLES.get(kind, ("INFO", kind.replace("_", " ").capitalize()))
     if kind == "ready":
         pairs.append(("enode", d.pop("enode", "")))

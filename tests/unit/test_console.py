@@ -51,3 +51,12 @@ def test_log_records():
     record = logging.LogRecord("devp2p", logging.WARNING, __file__, 1, "node %s: %s", ("a", "slow"), None)
     record.created = WHEN
     assert TerminalFormatter().format(record) == "WARN [12-02|05:47:19.940] node a: slow"
+
+
+def test_discovery_events_read_as_go_ethereum_style_lines():
+    found = event_line("discovery", "beta", WHEN, {"kind": "node_added", "data": {
+        "id": "ab" * 64, "ip": "127.0.0.1", "udp": 30303, "tcp": 30303}})
+    assert "Discovered node" in found and "id=abababab…" in found and "udp=30303" in found
+    dropped = event_line("discovery", "beta", WHEN, {"kind": "bad_packet", "data": {"kind": "bad_hash",
+                                                                                    "from": "127.0.0.1:5"}})
+    assert dropped.startswith("WARN") and "kind=bad_hash" in dropped
