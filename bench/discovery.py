@@ -80,6 +80,14 @@ def cpu_ticks(pids) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _types(results) -> str:
+    merged: dict = {}
+    for r in results:
+        for k, v in r.get("other_types", {}).items():
+            merged[k] = merged.get(k, 0) + v
+    return ", ".join(f"{v} {k}" for k, v in sorted(merged.items())) or "0"
+
+
 def ping_run(port: int, node_id: str, label: str, args, target_pids) -> dict:
     """One measurement: ``args.clients`` load processes at once; their summed rate, and the CPU
     the target's processes (``target_pids()``) used from ``go`` to the last result."""
@@ -139,7 +147,7 @@ def bench_ping(args) -> dict:
                         f"verified {sum(x['verified'] for x in res)}/"
                         f"{sum(x['verified'] + x['bad'] for x in res)}, "
                         f"Pings from it {sum(x['pingbacks'] for x in res)} "
-                        f"(answered {sum(x['answered'] for x in res)}), other {sum(x['other'] for x in res)}, "
+                        f"(answered {sum(x['answered'] for x in res)}), other {_types(res)}, "
                         f"bonded {sum(p['bonded'] for p in r['prepared'])}/{args.clients * args.keys}, "
                         f"client CPU {sum(x['cpu_s'] for x in res) / sum(x['wall_s'] for x in res):.0%}, "
                         f"target CPU {r['target_cpu']:.0%})")

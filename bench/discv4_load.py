@@ -192,6 +192,7 @@ def main() -> None:
     free = list(range(len(pool)))
     random.shuffle(free)
     counted_pongs: list[bytes] = []
+    other_types: dict[str, int] = {}
     sent = matched = in_window = lost = other = pingbacks = 0
     cpu0 = cpu_s()
     start = time.monotonic()
@@ -230,10 +231,13 @@ def main() -> None:
                             socks.answer_ping(k, data, src)
                     else:
                         other += 1
+                        t = v4wire.name_of(data[v4wire.HEAD_SIZE]) if len(data) > v4wire.HEAD_SIZE else "short"
+                        other_types[t] = other_types.get(t, 0) + 1
                     continue
                 entry = outstanding.pop(h, None)
                 if entry is None:
                     other += 1
+                    other_types["late PONG"] = other_types.get("late PONG", 0) + 1
                     continue
                 free.append(entry[0])
                 matched += 1
@@ -262,7 +266,7 @@ def main() -> None:
         else:
             bad += 1
     emit(event="result", pongs=in_window, seconds=args.seconds, rate=in_window / args.seconds,
-         sent=sent, matched=matched, lost=lost, outstanding=len(outstanding), other=other,
+         sent=sent, matched=matched, lost=lost, outstanding=len(outstanding), other=other, other_types=other_types,
          pingbacks=pingbacks, answered=sum(socks.answered) - answered0, verified=verified, bad=bad, cpu_s=round(cpu, 3), wall_s=round(wall, 3))
     for line in sys.stdin:
         if line.strip() == "quit":
