@@ -114,26 +114,34 @@ def _geth_genesis(workdir: pathlib.Path) -> pathlib.Path:
     return ethtest_chain() / "genesis.json"
 
 
-def bench_ping(args) -> dict:
+def _start_geth(tmp: pathlib.Path, name: str, binary):
     from support.geth import Geth
+    geth = Geth(tmp / name, _geth_genesis(tmp), verbosity=2, discovery=True, binary=binary)
+    info = geth.rpc("admin_nodeInfo")
+    # the node id in discv4 packets is the enode URL's 64-byte public key, not admin_nodeInfo's
+    # "id" (its keccak)
+    return geth, int(info["ports"]["discovery"]), geth.enode.split("//")[1].split("@")[0]
 
-    figures = {"ours": [], "geth": [], "ours_cpu": [], "geth_cpu": []}
+
+def bench_ping(args) -> dict:
+    labels = ["ours", "geth"] + (["geth-cgo"] if args.geth_cgo else [])
+    figures = {k: [] for lb in labels for k in (lb, lb + "_cpu")}
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench-disc-"))
-    geth = None
+    geths = []
     with BenchSystem() as nodes:
         try:
             node = nodes.start("target", [echo_proto()], discovery=True, no_dial=True,
                                node_db=str(tmp / "target.nodes.sqlite"))
             udp = nodes.asys.ask(node.server, GetNodeInfo(), 10).info["ports"]["discovery"]
-            geth = Geth(tmp / "geth", _geth_genesis(tmp), verbosity=2, discovery=True)
-            ginfo = geth.rpc("admin_nodeInfo")
-            # the node id of discv4 packets is the 64-byte public key of the enode URL, not
-            # admin_nodeInfo's "id" (its keccak)
-            gport, gid = int(ginfo["ports"]["discovery"]), geth.enode.split("//")[1].split("@")[0]
-            log(f"ours: udp {udp}; geth: udp {gport} ({geth.enode[:40]}...)")
+            targets = [("ours", udp, node.id_hex, nodes.pids)]
+            for label, binary in (("geth", None), ("geth-cgo", args.geth_cgo)):
+                if label not in labels:
+                    continue
+                geth, gport, gid = _start_geth(tmp, label, binary)
+                geths.append(geth)
+                targets.append((label, gport, gid, lambda g=geth: [g.proc.pid]))
+            log("targets: " + ", ".join(f"{t[0]} udp {t[1]}" for t in targets))
             for run in range(args.runs):
-                targets = (("ours", udp, node.id_hex, nodes.pids),
-                           ("geth", gport, gid, lambda: [geth.proc.pid]))
                 for label, port, nid, pids in targets:
                     try:
                         r = ping_run(port, nid, label, args, pids)
@@ -141,6 +149,7 @@ def bench_ping(args) -> dict:
                         log(f"  run {run + 1} {label}: n/a ({exc})")
                         continue
                     figures[label].append(r["rate"])
+                    figures[label + "_cpu"].append(r["target_cpu"])
                     res = r["results"]
                     log(f"  run {run + 1} {label}: {r['rate']:,.0f} Pongs/s  "
                         f"(sent {sum(x['sent'] for x in res):,}, lost {sum(x['lost'] for x in res)}, "
@@ -151,18 +160,17 @@ def bench_ping(args) -> dict:
                         f"bonded {sum(p['bonded'] for p in r['prepared'])}/{args.clients * args.keys}, "
                         f"client CPU {sum(x['cpu_s'] for x in res) / sum(x['wall_s'] for x in res):.0%}, "
                         f"target CPU {r['target_cpu']:.0%})")
-                    figures[label + "_cpu"].append(r["target_cpu"])
             counters = nodes.asys.ask(node.server, GetDiscoveryInfo(), 10)
             if isinstance(counters, DiscoveryInfo):
                 bad = {k: v for k, v in counters.counters.items() if k.startswith("bad.")}
                 log(f"  ours: table {counters.table}, bad packets {bad or 0}")
         finally:
-            if geth is not None:
+            for geth in geths:
                 geth.stop()
             shutil.rmtree(tmp, ignore_errors=True)
-    ours, theirs = median(figures["ours"]), median(figures["geth"])
-    return {"ours": ours, "geth": theirs, "ratio": (ours / theirs) if ours and theirs else None,
-            "ours_cpu": median(figures["ours_cpu"]), "geth_cpu": median(figures["geth_cpu"]), "runs": figures}
+    out = {k: median(v) for k, v in figures.items()}
+    out["runs"] = figures
+    return out
 
 
 def bench_lookup(args) -> dict:
@@ -223,6 +231,9 @@ def main() -> None:
     ap.add_argument("--min-table", type=int, default=20)
     ap.add_argument("--lookup-timeout", type=float, default=180.0)
     ap.add_argument("--only", default="ping,lookup")
+    ap.add_argument("--geth-cgo", metavar="PATH", default=None,
+                    help="also measure this geth binary (e.g. one built with CGO_ENABLED=1, i.e. "
+                         "libsecp256k1; scripts/tools.sh builds the pinned one without cgo)")
     args = ap.parse_args()
     only = set(args.only.split(","))
     log(f"bench/discovery.py on {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
@@ -237,13 +248,12 @@ def main() -> None:
     log("")
     if "ping" in out:
         p = out["ping"]
-        ratio = "n/a" if p["ratio"] is None else f"{p['ratio']:.2f}"
         fmt = lambda x: "n/a" if x is None else f"{x:,.0f}"  # noqa: E731
-        log(f"Ping -> Pong, Pongs/s (median of {args.runs}):  ours {fmt(p['ours'])}   geth {fmt(p['geth'])}   "
-            f"ours/geth {ratio}")
-        if p["ours_cpu"] is not None and p["geth_cpu"] is not None:
-            log(f"  target CPU while loaded (median; 100% = one core): ours {p['ours_cpu']:.0%} (all the "
-                f"node's processes), geth {p['geth_cpu']:.0%}")
+        for label in [k for k in p if k != "runs" and not k.endswith("_cpu")]:
+            ratio = ("" if label == "ours" or not p["ours"] or not p[label]
+                     else f"   ours/{label} {p['ours'] / p[label]:.2f}")
+            cpu = "" if p[label + "_cpu"] is None else f"   CPU {p[label + '_cpu']:.0%} of a core"
+            log(f"Ping -> Pong, median of {args.runs}: {label:9s} {fmt(p[label]):>7s} Pongs/s{ratio}{cpu}")
     if "lookup" in out:
         lk = out["lookup"]
         conv = ("not within the timeout" if lk["converged_s"] is None else
