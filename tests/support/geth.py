@@ -65,13 +65,14 @@ class Geth:
 
     def __init__(self, workdir: pathlib.Path, genesis: pathlib.Path, verbosity: int = 4,
                  chain: pathlib.Path | None = None, extra_args: tuple[str, ...] = (),
-                 discovery: bool = False):
+                 discovery: bool = False, binary: pathlib.Path | None = None):
         """``chain``: a chain file (``geth export`` layout) imported with ``geth import`` before
         the start, so geth serves it; without it geth holds only the genesis block.
         ``extra_args``: more geth flags (e.g. ``--syncmode full``).  ``discovery``: run discv4
         (no ``--nodiscover``; ``--discovery.v5=false``; UDP on the TCP port, as geth's default
         ``DiscAddr`` is the listen address); NetRestrict 127.0.0.0/8 stays, which also filters
-        out geth's built-in mainnet bootnodes (p2p/discover/table.go)."""
+        out geth's built-in mainnet bootnodes (p2p/discover/table.go).  ``binary``: another
+        geth than :func:`tool` ``("geth")`` (e.g. one built with cgo, bench/discovery.py)."""
         self.dir = pathlib.Path(workdir)
         self.datadir = self.dir / "geth-data"
         self.log_path = self.dir / "geth.log"
@@ -80,17 +81,18 @@ class Geth:
         self.jwt_secret = os.urandom(32)
         (self.dir / "jwt.hex").write_text(self.jwt_secret.hex())
         self.network_id = json.loads(genesis.read_text())["config"]["chainId"]
-        init = subprocess.run([str(tool("geth")), "--datadir", str(self.datadir), "init", str(genesis)],
+        self.binary = str(binary or tool("geth"))
+        init = subprocess.run([self.binary, "--datadir", str(self.datadir), "init", str(genesis)],
                               capture_output=True, text=True, timeout=120)
         assert init.returncode == 0, init.stderr[-2000:]
         if chain is not None:
-            imp = subprocess.run([str(tool("geth")), "--datadir", str(self.datadir), "import", str(chain)],
+            imp = subprocess.run([self.binary, "--datadir", str(self.datadir), "import", str(chain)],
                                  capture_output=True, text=True, timeout=300)
             assert imp.returncode == 0, imp.stderr[-2000:]
         self._log = open(self.log_path, "w")
         disc = ("--discovery.v5=false",) if discovery else ("--nodiscover",)
         self.proc = subprocess.Popen(
-            [str(tool("geth")), "--datadir", str(self.datadir), "--networkid", str(self.network_id),
+            [self.binary, "--datadir", str(self.datadir), "--networkid", str(self.network_id),
              "--port", str(self.port), "--nat", "extip:127.0.0.1", "--netrestrict", "127.0.0.0/8",
              *disc, "--ipcdisable", "--http", "--http.addr", "127.0.0.1",
              "--http.port", str(self.http_port), "--http.api", "admin,net,eth",
