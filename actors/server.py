@@ -21,7 +21,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
 
 from discovery.node_url import parse_node_url
 from messages.admin import AdminResult, NodeInfoReply, PeersReply
-from messages.discovery import DiscoveryInfo, StartDiscovery
+from messages.discovery import DialCandidates, DiscoveryInfo, StartDiscovery
 from messages.admission import CheckpointReply
 from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, HandshakeFailed, MsgRecv,
                              MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped, Subscribed)
@@ -54,6 +54,9 @@ STOP_TIMEOUT_S = 3.0
 PEER_INFO_TIMEOUT_S = 2.0
 """How long admin_peers waits for the Peers' current entries before answering with what it has, seconds."""
 
+MAX_CANDIDATES = 1024
+"""Dial candidates from discovery the Server keeps for a new Dialer, at most (the newest)."""
+
 SLOTS = ("listener", "dialer", "discovery")
 """The Server's permanent children (the Discovery actor only with ``discovery`` on)."""
 
@@ -72,6 +75,9 @@ class Server(NodeActor):
         self.discovery = None
         self.udp_port = 0  # the Discovery actor's bound UDP port (0: no discovery)
         self.discovery_info_waiters: list = []
+        # every dial candidate discovery has offered (it offers each node once), so that a Dialer
+        # started later (dials held until all nodes of the file are ready) or restarted has them
+        self.candidates: dict[str, None] = {}
         self.launcher = None
         self.started = False
         self.dials_held = False
@@ -138,6 +144,8 @@ class Server(NodeActor):
         self.dialer = self.createActor(Dialer)
         self.children.started("dialer", self.dialer)
         self.send(self.dialer, StartDialer(self.cfg, self.myAddress, self.local_id, tuple(self.static_nodes)))
+        if self.candidates:
+            self.send(self.dialer, DialCandidates(tuple(self.candidates)))
         for rec in self.table:
             if rec.node_id is not None:
                 self.send(self.dialer, PeerUp(rec.node_id, dialed=not rec.inbound))
@@ -178,7 +186,14 @@ class Server(NodeActor):
         self._publish(msg)
 
     def on_DialCandidates(self, msg, sender):
-        """Nodes found by discovery: to the Dialer's dynamic candidates."""
+        """Nodes found by discovery: to the Dialer's dynamic candidates, and kept for a Dialer that
+        starts later or is restarted (the Discovery actor does not offer a node twice); the oldest
+        forgotten past :data:`MAX_CANDIDATES`."""
+        for url in msg.urls:
+            self.candidates.pop(url, None)
+            self.candidates[url] = None
+        while len(self.candidates) > MAX_CANDIDATES:
+            del self.candidates[next(iter(self.candidates))]
         if self.dialer is not None:
             self.send(self.dialer, msg)
 
