@@ -160,7 +160,10 @@ def run(launch, args) -> int:
         for server in reversed(servers):
             stop_node(asys, server)
         if servers:
-            asys.ask(writer, WaitFor("stopped", count=len(servers), timeout_s=2.0), 3)
+            # every node's "stopped" event written before the system goes: the writer may lag
+            # behind on a loaded machine (30 nodes, ~700 processes), and the wait ends as soon
+            # as all are there
+            asys.ask(writer, WaitFor("stopped", count=len(servers), timeout_s=15.0), 20)
         asys.shutdown()
         if reap_process_group(pgid):
             logging.warning("killed actor processes left after shutdown")
