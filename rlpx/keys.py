@@ -23,6 +23,7 @@ created with mode 0600.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import coincurve
@@ -79,9 +80,16 @@ def _private(key: bytes):
     if not isinstance(key, (bytes, bytearray)) or len(key) != PRIVATE_KEY_SIZE:
         raise NodeKeyError(f"private key must be {PRIVATE_KEY_SIZE} bytes")
     try:
-        return _KEYS.PrivateKey(bytes(key))
+        return _private_object(bytes(key))
     except ValidationError:
         raise NodeKeyError("invalid secp256k1 private key: not in [1, n - 1]") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _private_object(key: bytes):
+    """eth-keys' PrivateKey of ``key``, kept: making one derives the public key (~100 us), which
+    a node signing every Pong and ENR with its one key would otherwise repeat per packet."""
+    return _KEYS.PrivateKey(key)
 
 
 def node_id_from_private_key(key: bytes) -> bytes:
