@@ -21,8 +21,8 @@ import time
 
 from config.model import NodeConfig
 from discovery.enr import ForkId, Record, build, next_record
-from protocols.options import OptionError, build_options
-from protocols.registry import UnknownProtocolError, load_class, resolve
+
+from .protocol_options import built_protocols
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 """Listen hosts that name no one address; the record then carries 127.0.0.1."""
@@ -50,16 +50,15 @@ def record_entries(cfg: NodeConfig, listen_port: int, fork_id: tuple[bytes, int]
 
 def protocol_entries(cfg: NodeConfig) -> dict:
     """The record entries that ``cfg``'s protocols add (:meth:`protocols.api.Protocol.enr_entries`,
-    go-ethereum ``Protocol.Attributes``), the first protocol's value winning for a name that
-    several give (eth/68, 69 and 70 on one chain give the same fork id).  Raises ValueError
-    naming the protocol whose class or options cannot be loaded, or whose chain cannot be read."""
+    go-ethereum ``Protocol.Attributes``), asked of the first protocol of each name
+    (:func:`node.protocol_options.built_protocols`).  Raises ValueError naming the protocol
+    whose class or options cannot be loaded, or whose chain cannot be read."""
     entries: dict = {}
-    for pc in cfg.protocols:
+    for pc, cls, options in built_protocols(cfg):
         try:
-            cls = load_class(resolve(pc).cls)
-            for name, value in cls.enr_entries(build_options(cls.Options, dict(pc.options))).items():
+            for name, value in cls.enr_entries(options).items():
                 entries.setdefault(name, value)
-        except (UnknownProtocolError, OptionError, OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             raise ValueError(f"{pc.name}/{pc.version}: {exc}") from None
     return entries
 

@@ -161,7 +161,6 @@ class EthProtocolBase(Protocol):
         accepts at our head (EIP-2124 rules, :func:`protocols.forkid.validate`), as go-ethereum's
         eth/protocols/eth/discovery.go ``NewNodeFilter``; a node without a record is not kept."""
         chain = options.chain_config
-        entry = cls.enr_entries(options)["eth"]
         head_number, head_time = _head_of(options)
 
         def accepts(record) -> bool:
@@ -174,7 +173,6 @@ class EthProtocolBase(Protocol):
                 return False
             return True
 
-        accepts.fork_id = entry  # for logs and tests
         return accepts
 
     def started(self):
