@@ -328,7 +328,7 @@ class Peer(NodeActor):
         self._do(self.machine.checkpoint_reply(msg.stage, msg.reason, time.monotonic()))
 
     def on_PeerInfoRequest(self, msg, sender):
-        self._do(self.machine.info_request(msg.request_id, time.monotonic()))
+        self._do(self.machine.info_request(msg.request_id, time.monotonic(), msg.protocols))
 
     def on_DisconnectPeer(self, msg, sender):
         self._do(self.machine.disconnect(msg.reason, time.monotonic()))

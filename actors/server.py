@@ -20,18 +20,20 @@ from dataclasses import replace
 from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
 
 from discovery.node_url import parse_node_url
-from messages.admin import AdminResult, NodeInfoReply, PeersReply
-from messages.discovery import DialCandidates, DiscoveryInfo, StartDiscovery
+from messages.admin import AdminResult, MetricsReply, NodeInfoReply, PeersReply, StatusReply
+from messages.discovery import DialCandidates, DiscoveryInfo, GetDiscoveryInfo, StartDiscovery
 from messages.admission import CheckpointReply
-from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, HandshakeFailed, MsgRecv,
-                             MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped, Subscribed)
-from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
+from messages.events import (SUPERVISION_RECORDS, ActorExited, ActorRestarted, DialFailed, FaultInjected,
+                             HandshakeFailed, MsgRecv, MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped,
+                             Subscribed)
+from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartHttp, StartListener
 from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
                            PeerStartOutbound, PeerUp, SlotFree)
 from messages.supervision import FAULT_MODES, InjectFault
 from node.admission import Admission
 from node.children import Children
 from node.local_record import enr_for, protocol_entries
+from node.metrics import NodeMetrics
 from node.peer_table import ADDED, PeerTable, added_event, ended_event
 from protocols.registry import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
@@ -42,6 +44,7 @@ from rlpx.keys import node_hash, node_id_from_private_key
 from .base import NodeActor
 from .dialer import Dialer
 from .discovery import Discovery
+from .http import Http
 from .io import fd_handoff
 from .io.prefork import rehearse_connection
 from .io.procs import process_alive
@@ -57,8 +60,9 @@ PEER_INFO_TIMEOUT_S = 2.0
 MAX_CANDIDATES = 1024
 """Dial candidates from discovery the Server keeps for a new Dialer, at most (the newest)."""
 
-SLOTS = ("listener", "dialer", "discovery")
-"""The Server's permanent children (the Discovery actor only with ``discovery`` on)."""
+SLOTS = ("listener", "dialer", "discovery", "http")
+"""The Server's permanent children (the Discovery actor only with ``discovery`` on, the Http
+actor only with ``http``)."""
 
 
 class Server(NodeActor):
@@ -73,6 +77,10 @@ class Server(NodeActor):
         self.listener = None
         self.dialer = None
         self.discovery = None
+        self.http = None
+        self.http_addr = ""  # "host:port" the Http actor serves ("" without one)
+        self.metrics = NodeMetrics()
+        self.last_discovery = None  # the DiscoveryInfo of the last metrics scrape
         self.udp_port = 0  # the Discovery actor's bound UDP port (0: no discovery)
         self.discovery_info_waiters: list = []
         # every dial candidate discovery has offered (it offers each node once), so that a Dialer
@@ -94,7 +102,8 @@ class Server(NodeActor):
         self.static_nodes: list[str] = []
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
-        self.info_requests: dict[int, tuple] = {}  # GetPeers being answered: id -> (asker, keys waited for)
+        # GetPeers / GetMetrics being answered: id -> (asker, keys waited for, "peers"/"metrics", tag)
+        self.info_requests: dict[int, tuple] = {}
         self._next_info_request = 0
 
     # -- start -------------------------------------------------------------------------
@@ -120,14 +129,14 @@ class Server(NodeActor):
         rehearse_connection([(p.name, p.version, p.length) for p in map(resolve, cfg.protocols)])
         self.static_nodes = list(cfg.static_nodes)
         self.children = Children({"listener": cfg.supervision.listener, "dialer": cfg.supervision.dialer,
-                                  "discovery": cfg.supervision.discovery})
+                                  "discovery": cfg.supervision.discovery, "http": cfg.supervision.http})
         self.table = PeerTable(Admission(self.local_id, cfg.max_peers, cfg.max_inbound_conns(), trusted,
                                          have_protocols=bool(cfg.protocols)))
         self.host, self.port = cfg.listen_host, cfg.listen_port
         self.handleDeadLetters()
         if cfg.no_listen:
             self.port = 0
-            self._ready()
+            self._start_http_or_ready()
         else:
             self.inbox, self.inbox_name = fd_handoff.inbox()
             self._start_listener()
@@ -157,18 +166,49 @@ class Server(NodeActor):
         cfg = replace(self.cfg, discovery_port=self.udp_port) if self.udp_port else self.cfg
         self.send(self.discovery, StartDiscovery(cfg, self.myAddress, self.port, self.enr_text()))
 
+    def _start_http(self):
+        self.http = self.createActor(Http)
+        self.children.started("http", self.http)
+        cfg = self.cfg
+        if self.http_addr:  # a restarted Http actor serves the port the node announced
+            cfg = replace(cfg, http_port=int(self.http_addr.rpartition(":")[2]))
+        self.send(self.http, StartHttp(cfg, self.myAddress))
+
+    def _start_http_or_ready(self):
+        """Start-up's last step: the Http actor (ready once it serves), if configured."""
+        if self.cfg.http_port is not None:
+            self._start_http()
+        else:
+            self._ready()
+
+    def on_HttpReady(self, msg, sender):
+        self.http_addr = f"{msg.host}:{msg.port}"
+        if not self.started:
+            self._ready()
+
+    def on_HttpFailed(self, msg, sender):
+        if not self.started:
+            self.send(self.launcher, StartFailed(self.cfg.name, msg.error))
+            for slot in ("http", "discovery", "listener"):
+                child = getattr(self, slot)
+                if child is not None:
+                    self.send(child, ActorExitRequest())
+                    setattr(self, slot, None)
+        else:
+            self.log.error("node %s: http cannot restart: %s", self.cfg.name, msg.error)
+
     def on_ListenerReady(self, msg, sender):
         self.host, self.port = msg.host, msg.port
         if not self.started:
             if self.cfg.discovery:
                 self._start_discovery()  # ready once its UDP socket is bound (go-ethereum Server.Start)
             else:
-                self._ready()
+                self._start_http_or_ready()
 
     def on_DiscoveryReady(self, msg, sender):
         self.udp_port = msg.udp_port
         if not self.started:
-            self._ready()
+            self._start_http_or_ready()
 
     def on_DiscoveryFailed(self, msg, sender):
         if not self.started:
@@ -205,8 +245,14 @@ class Server(NodeActor):
         self.send(self.discovery, msg)
 
     def on_DiscoveryInfo(self, msg, sender):
-        if self.discovery_info_waiters:
-            self.send(self.discovery_info_waiters.pop(0), msg)
+        if not self.discovery_info_waiters:
+            return
+        waiter = self.discovery_info_waiters.pop(0)
+        if isinstance(waiter, tuple):  # ("metrics", request id): a scrape of ours
+            self.last_discovery = msg
+            self._info_arrived(waiter[1], "discovery")
+        else:
+            self.send(waiter, msg)
 
     def on_ListenerFailed(self, msg, sender):
         if not self.started:
@@ -226,7 +272,7 @@ class Server(NodeActor):
             self._start_dialer()
         enode = self.enode_url()
         self.send(self.launcher, NodeStarted(self.cfg.name, enode, self.local_id, self.port))
-        self._publish(Ready(enode, self.local_id.hex(), self.port))
+        self._publish(Ready(enode, self.local_id.hex(), self.port, self.http_addr))
 
     def on_BeginDialing(self, msg, sender):
         if self.dials_held and self.started and not (self.stopping or self.exiting):
@@ -314,6 +360,7 @@ class Server(NodeActor):
     def on_HandshakeFailed(self, msg: HandshakeFailed, sender):
         """An inbound handshake failed before the remote's identity was known: the Listener sends
         the event record (already rate-limited there), published as it is."""
+        self.metrics.handshake_failed(msg.stage, msg.cause, msg.suppressed)
         self._publish(msg)
 
     def on_DialUnresolved(self, msg: DialUnresolved, sender):
@@ -354,12 +401,15 @@ class Server(NodeActor):
                 self.send(self.dialer, DialDone(rec.dial_id, True))
             self.log.info("node %s: peer added %s %s %s (%s)", self.cfg.name, rec.who,
                           "inbound from" if rec.inbound else "dialled", rec.where, rec.info.get("name", ""))
+            self.metrics.added(rec.inbound, msg.setup_s)
             self._publish(added_event(rec))
         self.send(sender, CheckpointReply(msg.stage, None if outcome.reason is None else int(outcome.reason)))
 
     def on_PeerGone(self, msg, sender):
         rec = self.table.find(sender)
         if rec is not None:
+            self.metrics.retire(msg.traffic)
+            rec.traffic = None
             self._ended(rec, DiscReason(msg.reason), msg.remote_requested, msg.error, msg.stage, msg.cause)
         # the Peer waits for this, so that its exit notice never overtakes its PeerGone
         self.send(sender, ActorExitRequest())
@@ -373,6 +423,9 @@ class Server(NodeActor):
         self.log.info("node %s: %s %s %s: %s (%s%s)", self.cfg.name, what, rec.who, rec.where, error or "-",
                       reason.name, ", remote requested" if remote else "")
         was_added = rec.state == ADDED
+        self.metrics.ended(rec.inbound, was_added, reason, remote, stage, cause)
+        if rec.traffic is not None:  # its PeerGone never came: what it last reported
+            self.metrics.retire(rec.traffic)
         event = ended_event(rec, reason, remote, error, stage, cause)
         self.table.remove(rec)
         if event is not None:
@@ -382,10 +435,10 @@ class Server(NodeActor):
                 self._free_slot(rec.conn_id)
             elif self.dialer is not None:
                 self.send(self.dialer, DialDone(rec.dial_id, False, error))
-        for request_id, (_, waiting) in list(self.info_requests.items()):
+        for request_id, (_, waiting, _, _) in list(self.info_requests.items()):
             waiting.discard(rec.key)
             if not waiting:
-                self._answer_peers(request_id)
+                self._answer_info(request_id)
         if rec.node_id is not None and self.dialer is not None:
             self.send(self.dialer, PeerDown(rec.node_id))
         if self.stopping and not len(self.table):
@@ -422,6 +475,13 @@ class Server(NodeActor):
         """The Listener, the Dialer or the Discovery actor died: restart it under its policy, or
         stop the node."""
         setattr(self, slot, None)
+        if slot == "discovery":  # its answers to open questions will not come
+            waiters, self.discovery_info_waiters = self.discovery_info_waiters, []
+            for waiter in waiters:
+                if isinstance(waiter, tuple):
+                    self._info_arrived(waiter[1], "discovery")
+                else:
+                    self.send(waiter, DiscoveryInfo(0, (), {}, 0))
         outcome = self.children.exited(slot, how, time.monotonic())
         for event in outcome.events:
             self._publish(event)
@@ -441,7 +501,8 @@ class Server(NodeActor):
         if self.stopping or self.exiting or getattr(self, slot) is not None:
             return
         event = self.children.restarted(slot)
-        {"listener": self._start_listener, "dialer": self._start_dialer, "discovery": self._start_discovery}[slot]()
+        {"listener": self._start_listener, "dialer": self._start_dialer, "discovery": self._start_discovery,
+         "http": self._start_http}[slot]()
         self._publish(event)
 
     def on_ActorPid(self, msg, sender):
@@ -480,7 +541,7 @@ class Server(NodeActor):
         if name.startswith("restart:"):
             self._restart(name[len("restart:"):])
         elif name.startswith("peers:"):
-            self._answer_peers(int(name[len("peers:"):]))
+            self._answer_info(int(name[len("peers:"):]))
         elif name == "liveness":
             self._sweep()
             if not self.stopping:
@@ -516,7 +577,7 @@ class Server(NodeActor):
                     fault = InjectFault(msg.mode, protocol=proto)
         else:
             self.send(sender, AdminResult(False, f"bad target {msg.target!r}: use listener, dialer, discovery, "
-                                                 "peer:<id prefix> or protocol:<id prefix>:<name>"))
+                                                 "http, peer:<id prefix> or protocol:<id prefix>:<name>"))
             return
         if target is None:
             self.send(sender, AdminResult(False, f"no such target: {msg.target}"))
@@ -536,6 +597,8 @@ class Server(NodeActor):
 
     def _publish(self, record) -> None:
         """Send the event ``record`` (messages.events) to every subscriber that wants its kind."""
+        if isinstance(record, ActorRestarted):
+            self.metrics.restarted(record.actor)
         if not self.subscribers:
             return
         ev = NodeEvent.of(record, self.cfg.name if self.cfg else "", time.time())
@@ -553,11 +616,11 @@ class Server(NodeActor):
             self._publish(record(peer, msg.protocol, code, size))
 
     # -- admin -------------------------------------------------------------------------
-    def _not_running(self, sender) -> bool:
+    def _not_running(self, sender, tag: int = 0) -> bool:
         """Admin request to a Server that was never started (a globalName lookup created it)."""
         if self.cfg is not None:
             return False
-        self.send(sender, AdminResult(False, "node is not running"))
+        self.send(sender, AdminResult(False, "node is not running", tag))
         self.send(self.myAddress, ActorExitRequest())
         return True
 
@@ -565,39 +628,74 @@ class Server(NodeActor):
         """admin_peers: every peer is asked for its entry as of now (its protocols' info
         included, go-ethereum p2p/server.go ``PeersInfo``); the answer goes out when all have
         replied, or after :data:`PEER_INFO_TIMEOUT_S` with the entries last known."""
-        if self._not_running(sender):
-            return
+        if not self._not_running(sender, msg.tag):
+            self._ask_peers(sender, "peers", msg.tag)
+
+    def on_GetMetrics(self, msg, sender):
+        """/metrics: every peer is asked for its traffic (not its protocols' info), discovery
+        for its table; answered as :meth:`on_GetPeers` is."""
+        if not self._not_running(sender, msg.tag):
+            self._ask_peers(sender, "metrics", msg.tag)
+
+    def _ask_peers(self, sender, kind: str, tag: int) -> None:
         peers = self.table.added()
         self._next_info_request += 1
         request_id = self._next_info_request
-        self.info_requests[request_id] = (sender, {rec.key for rec in peers})
-        if not peers:
-            self._answer_peers(request_id)
+        waiting = {rec.key for rec in peers}
+        if kind == "metrics" and self.discovery is not None:
+            waiting.add("discovery")
+            self.discovery_info_waiters.append(("metrics", request_id))
+            self.send(self.discovery, GetDiscoveryInfo())
+        self.info_requests[request_id] = (sender, waiting, kind, tag)
+        if not waiting:
+            self._answer_info(request_id)
             return
         for rec in peers:
-            self.send(rec.addr, PeerInfoRequest(request_id))
+            self.send(rec.addr, PeerInfoRequest(request_id, protocols=kind == "peers"))
         self.after(f"peers:{request_id}", PEER_INFO_TIMEOUT_S)
 
     def on_PeerInfoReply(self, msg, sender):
         rec = self.table.find(sender)
         if rec is not None:
             rec.info = msg.info
-        request = self.info_requests.get(msg.request_id)
-        if request is not None and rec is not None:
-            request[1].discard(rec.key)
-            if not request[1]:
-                self._answer_peers(msg.request_id)
+            rec.traffic = msg.traffic
+        self._info_arrived(msg.request_id, rec.key if rec is not None else None)
 
-    def _answer_peers(self, request_id: int) -> None:
+    def _info_arrived(self, request_id: int, key) -> None:
+        request = self.info_requests.get(request_id)
+        if request is not None and key is not None:
+            request[1].discard(key)
+            if not request[1]:
+                self._answer_info(request_id)
+
+    def _answer_info(self, request_id: int) -> None:
         request = self.info_requests.pop(request_id, None)
         if request is None:
             return
         self.timers.cancel(f"peers:{request_id}")
-        infos = [rec.info for rec in self.table.added()]
-        self.send(request[0], PeersReply(tuple(sorted(infos, key=lambda i: i.get("id", "")))))
+        asker, _, kind, tag = request
+        added = self.table.added()
+        if kind == "peers":
+            infos = [rec.info for rec in added]
+            self.send(asker, PeersReply(tuple(sorted(infos, key=lambda i: i.get("id", ""))), tag))
+            return
+        inbound = sum(1 for rec in added if rec.inbound)
+        live = [rec.traffic for rec in self.table if rec.traffic is not None]
+        families = self.metrics.families(inbound, len(added) - inbound, live,
+                                         self.last_discovery if self.cfg.discovery else None)
+        self.send(asker, MetricsReply(families, tag))
+
+    def on_GetStatus(self, msg, sender):
+        """net_peerCount, net_listening, /health: answered at once."""
+        if self._not_running(sender, msg.tag):
+            return
+        added = self.table.added()
+        running = self.started and not self.stopping
+        self.send(sender, StatusReply(running, running and self.listener is not None, len(added),
+                                      sum(1 for rec in added if rec.inbound), msg.tag))
 
     def on_GetNodeInfo(self, msg, sender):
-        if self._not_running(sender):
+        if self._not_running(sender, msg.tag):
             return
         cfg = self.cfg
         self.send(sender, NodeInfoReply({
@@ -609,15 +707,15 @@ class Server(NodeActor):
             "ports": {"discovery": self.udp_port, "listener": self.port},
             "listenAddr": f"{self.host}:{self.port}",
             "protocols": {pc.name: {"version": pc.version} for pc in cfg.protocols},
-        }))
+        }, msg.tag))
 
     def on_AdminCommand(self, msg, sender):
-        if self._not_running(sender):
+        if self._not_running(sender, msg.tag):
             return
         try:
             enode = parse_node_url(msg.enode)
         except EnodeError as exc:
-            self.send(sender, AdminResult(False, str(exc)))
+            self.send(sender, AdminResult(False, f"invalid enode: {exc}", msg.tag))
             return
         # an enr: record is kept, and passed on, as the enode URL it dials
         msg = replace(msg, enode=enode.url())
@@ -638,9 +736,9 @@ class Server(NodeActor):
         elif msg.op == "remove_trusted":
             trusted.discard(enode.node_id)
         else:
-            self.send(sender, AdminResult(False, f"unknown admin operation {msg.op!r}"))
+            self.send(sender, AdminResult(False, f"unknown admin operation {msg.op!r}", msg.tag))
             return
-        self.send(sender, AdminResult(True))
+        self.send(sender, AdminResult(True, tag=msg.tag))
 
     # -- stop --------------------------------------------------------------------------
     def on_StopNode(self, msg, sender):
@@ -668,9 +766,11 @@ class Server(NodeActor):
             if self.listener is not None:
                 self.send(self.listener, ActorExitRequest())
                 self.listener = None
-            if self.discovery is not None:
-                self.send(self.discovery, ActorExitRequest())
-                self.discovery = None
+            for slot in ("discovery", "http"):
+                child = getattr(self, slot)
+                if child is not None:
+                    self.send(child, ActorExitRequest())
+                    setattr(self, slot, None)
             for rec in self.table or ():
                 self.send(rec.addr, ActorExitRequest())
             self._publish(Stopped(self.stopped_count, self.stop_reason))

@@ -23,6 +23,9 @@ Discovery keys (go-ethereum ``p2p.Config`` and geth's flags): ``discovery`` (def
 TCP port; ``--discovery.port``), ``node_db`` (``NodeDatabase``; default
 ``data/<name>.nodes.sqlite``, beside the default key file ``data/<name>.key``) and ``nat``
 (``none`` or ``extip:<IP>``, go-ethereum p2p/nat/nat.go ``Parse``).
+
+``http: {addr: 127.0.0.1:8545}`` serves JSON-RPC, ``/metrics`` and ``/health`` (off when
+absent or null; docs/operators.md); its TCP port may not be another node's listen or HTTP port.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def _plain_file_name(name: str) -> bool:
 _NODE_KEYS = {"name", "key_file", "listen_addr", "max_peers", "max_pending_peers", "dial_ratio", "no_dial",
               "static_nodes", "trusted_nodes", "dial_candidates", "net_restrict", "protocols", "timeouts",
               "enable_msg_events", "supervision", "discovery", "bootstrap_nodes", "discovery_port", "node_db",
-              "nat"}
+              "nat", "http"}
 _POLICY_KEYS = {"restart", "max_restarts", "within_s", "backoff_s", "backoff_max_s"}
 _PROTO_SUPERVISION_KEYS = {"on_failure", "max_restarts", "within_s", "backoff_s", "backoff_max_s", "hold_max"}
 _TIMEOUT_KEYS = {f.name for f in fields(Timeouts)}
@@ -400,6 +403,8 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
                                           for j, v in enumerate(items))
         if "nat" in raw:
             kw["nat_ip"] = _nat(raw["nat"], f"{p}.nat")
+        if raw.get("http") is not None:
+            kw["http_host"], kw["http_port"] = _http(raw["http"], f"{p}.http", ports, name)
         if "max_peers" in raw:
             kw["max_peers"] = _int(raw["max_peers"], f"{p}.max_peers", 0)
         if "max_pending_peers" in raw:
@@ -460,11 +465,27 @@ def _policy(raw: dict, path: str, allowed: set, base: RestartPolicy | None = Non
     return RestartPolicy(**vals)
 
 
+def _http(raw, path: str, ports: dict, name: str) -> tuple[str, int]:
+    """``http: {addr: host:port}`` -> (host, port); the TCP port is recorded in ``ports`` (also
+    the listen ports) so that no two endpoints of the file share one.  Raises ConfigError."""
+    _want(raw, dict, path)
+    _unknown(raw, {"addr"}, path)
+    if "addr" not in raw:
+        raise ConfigError(f"{path}.addr", "is required (host:port, e.g. 127.0.0.1:8545)")
+    host, port = _host_port(raw["addr"], f"{path}.addr")
+    if port != 0:
+        for (h, pt), other in ports.items():
+            if pt == port and (h == host or "0.0.0.0" in (h, host) or "::" in (h, host)):
+                raise ConfigError(f"{path}.addr", f"port {port} is also used by node {other!r}")
+        ports[(host, port)] = name
+    return host, port
+
+
 def _supervision(raw, path) -> SupervisionConfig:
     _want(raw, dict, path)
-    _unknown(raw, {"listener", "dialer", "discovery", "liveness_s"}, path)
+    _unknown(raw, {"listener", "dialer", "discovery", "http", "liveness_s"}, path)
     kw = {}
-    for child in ("listener", "dialer", "discovery"):
+    for child in ("listener", "dialer", "discovery", "http"):
         if child in raw:
             _want(raw[child], dict, f"{path}.{child}")
             _unknown(raw[child], _POLICY_KEYS, f"{path}.{child}")

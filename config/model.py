@@ -77,13 +77,14 @@ class ProtocolConfig:
 
 @dataclass(frozen=True)
 class SupervisionConfig:
-    """The Server's children: Listener, Dialer and Discovery are permanent (OTP restart types); a Peer is
+    """The Server's children: Listener, Dialer, Discovery and Http are permanent (OTP restart types); a Peer is
     temporary (its death is a dropped connection).  ``liveness_s``: interval of the liveness
     sweep that finds children whose ChildActorExited was lost (docs/thespian-facts.md §3)."""
 
     listener: RestartPolicy = field(default_factory=RestartPolicy)
     dialer: RestartPolicy = field(default_factory=RestartPolicy)
     discovery: RestartPolicy = field(default_factory=RestartPolicy)
+    http: RestartPolicy = field(default_factory=RestartPolicy)
     liveness_s: float = 1.0
 
 
@@ -114,6 +115,10 @@ class NodeConfig:
 
     ``nat_ip``: the IP address our ENR and enode advertise (go-ethereum ``--nat extip:<IP>``);
     None = ``nat: none``, the listen address.
+
+    ``http_host`` / ``http_port``: the HTTP endpoint of JSON-RPC (admin_*, net_*, web3_*),
+    ``/metrics`` and ``/health`` (docs/operators.md; geth ``--http.addr``/``--http.port``);
+    ``http_port`` None = off, the default, 0 = pick a free port.
     """
 
     name: str
@@ -138,6 +143,8 @@ class NodeConfig:
     discovery_port: int = 0
     node_db: str | None = None
     nat_ip: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
 
     def max_dialed_conns(self) -> int:
         """go-ethereum p2p/server.go ``maxDialedConns``: max_peers / dial_ratio, at least 1; 0 with no_dial."""

@@ -13,8 +13,9 @@ ADD_PEER = "add_peer"
 class CheckpointRequest:
     """Peer -> Server.  ``stage`` is POST_HANDSHAKE (after auth/ack) or ADD_PEER (after Hello).
 
-    ``node_id`` is the remote's 64-byte id; ``matched`` the number of shared capabilities
-    and ``info`` the admin_peers entry of the connection (ADD_PEER only).
+    ``node_id`` is the remote's 64-byte id; ``matched`` the number of shared capabilities,
+    ``info`` the admin_peers entry of the connection and ``setup_s`` the seconds since the
+    connection began (outbound: the TCP connect; inbound: the Peer's start), ADD_PEER only.
     """
 
     stage: str
@@ -22,6 +23,7 @@ class CheckpointRequest:
     inbound: bool
     matched: int = 0
     info: dict | None = field(default=None, repr=False)  # messages.peer.CONFIG_REPR_NOTE
+    setup_s: float = 0.0
 
 
 @dataclass(frozen=True)

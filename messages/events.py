@@ -58,12 +58,14 @@ class EventRecord:
 
 @dataclass(frozen=True)
 class Ready(EventRecord):
-    """The node listens: its enode URL (with the real TCP port), 128-hex node id and port."""
+    """The node listens: its enode URL (with the real TCP port), 128-hex node id and port, and
+    ``http`` the "host:port" of its HTTP endpoint ("" without one)."""
 
     KIND: ClassVar[str] = "ready"
     enode: str
     id: str
     listen_port: int
+    http: str = ""
 
 
 @dataclass(frozen=True)

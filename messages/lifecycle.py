@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # messages load no Thespian: the address is only a field's type
@@ -95,3 +95,27 @@ class NodeStopped:
 
     name: str
     peers_disconnected: int
+
+
+@dataclass(frozen=True)
+class StartHttp:
+    """Server -> Http actor: serve JSON-RPC, /metrics and /health on ``config.http_host`` /
+    ``config.http_port`` (port 0 = pick one), asking ``server``."""
+
+    config: NodeConfig = field(repr=False)
+    server: ActorAddress
+
+
+@dataclass(frozen=True)
+class HttpReady:
+    """Http actor -> Server: the HTTP endpoint is bound at ``host:port``."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class HttpFailed:
+    """Http actor -> Server: cannot serve (``error`` one line, e.g. the port is taken)."""
+
+    error: str

@@ -100,17 +100,22 @@ class PeerDown:
 @dataclass(frozen=True)
 class PeerInfoRequest:
     """Server -> Peer: reply with :class:`PeerInfoReply`, the admin_peers entry as of now (each
-    running protocol is asked for its part, go-ethereum p2p/peer.go ``Peer.Info``)."""
+    running protocol is asked for its part, go-ethereum p2p/peer.go ``Peer.Info``).  ``protocols``
+    False: answer at once with the protocols' parts as last known (a metrics scrape wants only
+    the traffic)."""
 
     request_id: int
+    protocols: bool = True
 
 
 @dataclass(frozen=True)
 class PeerInfoReply:
-    """Peer -> Server: ``info`` is this connection's admin_peers entry (go-ethereum ``PeerInfo``)."""
+    """Peer -> Server: ``info`` is this connection's admin_peers entry (go-ethereum ``PeerInfo``);
+    ``traffic`` its counters (:meth:`node.traffic.Traffic.snapshot`)."""
 
     request_id: int
     info: dict
+    traffic: tuple = (0, 0, ())
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,8 @@ class PeerGone:
 
     ``node_id`` is None if the handshake never completed; ``reason`` a DiscReason code;
     ``remote_requested`` True when the remote sent Disconnect; ``stage`` where it ended
-    (:data:`STAGES`); ``error`` the cause in one line; ``cause`` its kind (:data:`CAUSES`).
+    (:data:`STAGES`); ``error`` the cause in one line; ``cause`` its kind (:data:`CAUSES`);
+    ``traffic`` the connection's final counters (:meth:`node.traffic.Traffic.snapshot`).
     The Server answers with ActorExitRequest.
     """
 
@@ -129,6 +135,7 @@ class PeerGone:
     stage: str
     error: str = ""
     cause: str = ""
+    traffic: tuple = field(default=(0, 0, ()), compare=False)  # counters, not part of the outcome
 
 
 STAGES = ("connect", "handshake", "hello", "checkpoint", "running")

@@ -73,7 +73,8 @@ the record (table_reval.go), as does the first Pong of a node whose record we do
 Counters (:attr:`Discv4.counters`): ``in.<name>`` / ``out.<name>`` packets by type (``ping``,
 ``pong``, ``findnode``, ``neighbors``, ``enrrequest``, ``enrresponse``), ``bad.<kind>`` dropped
 packets (a PacketError kind, "expired", "unsolicited", "unbonded", "wrong_sender",
-"netrestrict"), ``skipped_neighbor``.
+"netrestrict"), ``skipped_neighbor``, and ``ingress_bytes`` / ``egress_bytes`` (datagram bytes,
+go-ethereum p2p/discover/metrics.go ``discover/ingress``, ``discover/egress``).
 
 Events (:meth:`Discv4.take_events`): ``("node_added", node)``, ``("node_removed", node)`` with
 node = ``{"id": hex, "ip": str, "udp": int, "tcp": int}``, table entries only (not
@@ -245,6 +246,7 @@ class Discv4:
 
     def on_datagram(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         """One received UDP datagram ``data`` (bytes) from ``addr`` (ip text, port)."""
+        self.counters["ingress_bytes"] = self.counters.get("ingress_bytes", 0) + len(data)
         addr_ip = address(addr[0])
         ip = str(addr_ip) if addr_ip is not None else str(addr[0])
         port = int(addr[1])
@@ -356,6 +358,7 @@ class Discv4:
         datagram, digest = v4wire.encode(packet, self.key)
         self._out.append((datagram, (addr[0], addr[1])))
         self._count(f"out.{_NAMES[packet.TYPE]}")
+        self.counters["egress_bytes"] = self.counters.get("egress_bytes", 0) + len(datagram)
         return digest
 
     def _ping(self, node: kademlia.Node, purpose: str, now: float) -> None:

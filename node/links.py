@@ -44,6 +44,7 @@ class ProtocolLink:
     def __init__(self, spec: ProtocolSpec, offset: int, config: ProtocolConfig):
         self.spec = spec
         self.name, self.version, self.length, self.offset = spec.name, spec.version, spec.length, offset
+        self.cap = f"{spec.name}/{spec.version}"  # capability, as metrics label it
         self.config = config
         self.sup = ChildSupervisor(config.restart)
         self.running = False       # its actor is started and not known dead

@@ -61,6 +61,7 @@ from rlpx.keys import node_id_from_private_key
 
 from .links import ProtocolLink, ProtocolSpec
 from .peer_info import peer_info
+from .traffic import Traffic
 
 OUT_HIGH_WATER = 8 << 20
 """Out-buffer size above which outbound credit is withheld, bytes (released below half of it)."""
@@ -183,6 +184,8 @@ class PeerMachine:
         self.written = 0  # stream offset: bytes of our side of the stream the shell has written
         self._queued: deque = deque()  # (end offset, monotonic time queued) of bytes not yet written
         self._frames_seen = 0  # FrameCodec.frames_read when the ``frame`` deadline was last set
+        self.traffic = Traffic()  # what /metrics reports (node/traffic.py)
+        self.began = 0.0  # when the connection began: the connect (outbound), the Peer's start (inbound)
 
     # -- reading the state ---------------------------------------------------------------------
     @property
@@ -241,6 +244,7 @@ class PeerMachine:
     # -- starting ------------------------------------------------------------------------------
     def connect_started(self, now: float) -> list:
         """An outbound connect is under way (CONNECT until :meth:`connected`)."""
+        self.began = now
         self.deadlines["connect"] = now + self.t.dial_s
         return []
 
@@ -266,6 +270,7 @@ class PeerMachine:
         now first in :attr:`out`).  The ``handshake`` deadline covers checkpoint 1, as after
         :meth:`connected`."""
         self.local = tuple(local[:2]) if local else ()
+        self.began = now
         hello, protocols = self._local_hello()
         self.conn = Connection.from_secrets(self.cfg.private_key, hello, protocols, secrets, leftover, unsent)
         self.conn.decode_budget = WINDOW_BYTES
@@ -295,6 +300,7 @@ class PeerMachine:
         if self.closing or self.conn is None:
             return []
         self.last_recv = now
+        self.traffic.wire_in += len(data)
         try:
             events = self.conn.feed(data)
         except ConnectionFailure as exc:
@@ -350,6 +356,7 @@ class PeerMachine:
         out = self.out
         actions: list = []
         self.written += written
+        self.traffic.wire_out += written
         self._track_out(now)
         if out:
             self.deadlines["write"] = self._queued[0][1] + self.t.write_s
@@ -451,6 +458,7 @@ class PeerMachine:
             if isinstance(ev, Messages):
                 for name, msgs in ev.by_protocol.items():
                     link = self.links[name]
+                    self.traffic.count("ingress", link.cap, msgs)
                     if self.cfg.enable_msg_events:
                         actions.append(self._traffic("recv", name, msgs))
                     link.pending.extend(msgs)
@@ -462,7 +470,8 @@ class PeerMachine:
             elif isinstance(ev, HelloReceived):
                 self.stage = Stage.ADD_PEER
                 actions.append(ToServer(CheckpointRequest(ADD_PEER, self.conn.remote_node_id, self.inbound,
-                                                          matched=len(ev.table.rows), info=self.info())))
+                                                          matched=len(ev.table.rows), info=self.info(),
+                                                          setup_s=now - self.began if self.began else 0.0)))
             elif isinstance(ev, DisconnectReceived):
                 actions += self._close(ev.reason, send=False, remote=True,
                                        error=f"remote sent Disconnect({ev.reason.name})", cause="remote_disconnect",
@@ -516,6 +525,7 @@ class PeerMachine:
         except (ValueError, RLPxError) as exc:
             return actions + self._close(DiscReason.SUBPROTOCOL_ERROR, send=True, error=f"{name} wrote a bad "
                                          f"message: {exc}", cause="subprotocol", now=now)
+        self.traffic.count("egress", link.cap, msg.messages)
         if self.cfg.enable_msg_events:
             actions.append(self._traffic("send", name, msg.messages))
         credit = link.written(msg.seq, len(conn.out) > OUT_HIGH_WATER, size)
@@ -585,12 +595,13 @@ class PeerMachine:
         return peer_info(hello, self.conn.table, self.inbound, self.local, self.remote, self.trusted, self.static,
                          {name: link.info for name, link in self.links.items()})
 
-    def info_request(self, request_id: int, now: float) -> list:
+    def info_request(self, request_id: int, now: float, protocols: bool = True) -> list:
         """admin_peers is being served: ask every running protocol for its info; the reply
-        goes when all have answered or after :data:`INFO_TIMEOUT_S`."""
-        waiting = {name for name, link in self.links.items() if link.running}
+        goes when all have answered or after :data:`INFO_TIMEOUT_S`.  ``protocols`` False
+        (a metrics scrape): reply at once with the protocols' info as last known."""
+        waiting = {name for name, link in self.links.items() if link.running} if protocols else set()
         if not waiting or self.closing:
-            return [ToServer(PeerInfoReply(request_id, self.info()))]
+            return [ToServer(PeerInfoReply(request_id, self.info(), self.traffic.snapshot()))]
         self.info_requests[request_id] = waiting
         self.deadlines[f"info:{request_id}"] = now + INFO_TIMEOUT_S
         return [ToProtocol(name, ProtocolInfoRequest(request_id)) for name in sorted(waiting)]
@@ -613,7 +624,7 @@ class PeerMachine:
     def _reply_info(self, request_id: int) -> list:
         self.info_requests.pop(request_id, None)
         self.deadlines.pop(f"info:{request_id}", None)
-        return [ToServer(PeerInfoReply(request_id, self.info()))]
+        return [ToServer(PeerInfoReply(request_id, self.info(), self.traffic.snapshot()))]
 
     # -- orders --------------------------------------------------------------------------------
     def disconnect(self, reason: int, now: float) -> list:
@@ -744,7 +755,7 @@ class PeerMachine:
         self.stage = Stage.DONE
         self.deadlines.clear()
         return [Finish(PeerGone(self.remote_node_id, int(self.reason), self.remote_requested, self.reported_stage,
-                                self.error, self.cause), linger)]
+                                self.error, self.cause, self.traffic.snapshot()), linger)]
 
     # -- helpers -------------------------------------------------------------------------------
     def _peer_hex(self) -> str:

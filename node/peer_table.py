@@ -30,8 +30,9 @@ class PeerRecord:
     ``addr`` is its Peer actor's address (an opaque value compared with ``==``); ``conn_id`` the
     Listener's slot (inbound) and ``dial_id`` the dialled 64-byte node id (outbound); ``node_id``
     the remote's id once checkpoint 1 passed, ``seen_id`` the handshake's identity even if
-    rejected; ``info`` its admin_peers entry as last known; ``remote`` (host, port); ``pid`` its
-    process."""
+    rejected; ``info`` its admin_peers entry as last known; ``traffic`` its counters as last
+    reported (node/traffic.py ``Traffic.snapshot``, None before the first report); ``remote``
+    (host, port); ``pid`` its process."""
 
     key: int
     addr: object
@@ -45,6 +46,7 @@ class PeerRecord:
     seen_id: bytes | None = None
     state: str = HANDSHAKE
     info: dict = field(default_factory=dict)
+    traffic: tuple | None = None
     since: float = field(default_factory=time.time)
 
     @property

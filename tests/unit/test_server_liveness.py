@@ -19,8 +19,9 @@ class _Recorder(Server):
     def __init__(self):  # noqa: D107 - deliberately not Server.__init__ (no Thespian context)
         self.sent, self.gone = [], []
         self.table = PeerTable(Admission(b"\x01" * 64, 10, 10))
-        self.children = Children({"listener": RestartPolicy(), "dialer": RestartPolicy(), "discovery": RestartPolicy()})
-        self.listener = self.dialer = self.discovery = None
+        self.children = Children({"listener": RestartPolicy(), "dialer": RestartPolicy(), "discovery": RestartPolicy(),
+                                  "http": RestartPolicy()})
+        self.listener = self.dialer = self.discovery = self.http = None
 
     def send(self, addr, msg):
         self.sent.append((addr, msg))
