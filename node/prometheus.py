@@ -6,7 +6,7 @@ from prometheus_client.core import CollectorRegistry, CounterMetricFamily, Gauge
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-"""The Content-Type of :func:`exposition`'s bytes (text format 0.0.4)."""
+"""The Content-Type of :func:`exposition`'s bytes (prometheus_client's, for what generate_latest writes)."""
 
 _KINDS = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily}
 

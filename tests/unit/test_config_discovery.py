@@ -177,3 +177,32 @@ def test_odd_name_needs_node_db_only_with_discovery(tmp_path):
     cfg = load(tmp_path, "node: {name: 'my node', key_file: k.key, listen_addr: '127.0.0.1:30303', "
                          "node_db: my.sqlite}")
     assert cfg.nodes[0].node_db == os.path.join(str(tmp_path), "my.sqlite")
+
+
+# -- http (docs/operators.md) -------------------------------------------------------------------
+def test_http_is_off_by_default_and_parsed_when_given(tmp_path):
+    assert one(tmp_path, "discovery: false").http_port is None
+    cfg = one(tmp_path, "discovery: false, http: {addr: '127.0.0.1:8545'}")
+    assert (cfg.http_host, cfg.http_port) == ("127.0.0.1", 8545)
+    assert one(tmp_path, "discovery: false, http: null").http_port is None
+    assert one(tmp_path, "discovery: false, http: {addr: '127.0.0.1:0'}").http_port == 0
+
+
+@pytest.mark.parametrize("body,path,words", [
+    ("http: 8545", "http", "must be a mapping"),
+    ("http: {}", "http.addr", "is required"),
+    ("http: {addr: 'localhost:8545'}", "http.addr", "invalid IP address"),
+    ("http: {addr: '127.0.0.1:99999'}", "http.addr", "<= 65535"),
+    ("http: {addr: '127.0.0.1:8545', cors: '*'}", "http.cors", "unknown key"),
+    ("http: {addr: '127.0.0.1:30303'}", "http.addr", "also used by node"),
+])
+def test_bad_http_values_name_their_key(tmp_path, body, path, words):
+    bad(tmp_path, "discovery: false, " + body, path, words)
+
+
+def test_two_nodes_cannot_share_an_http_port(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, "nodes: [{name: a, listen_addr: '127.0.0.1:30303', discovery: false, "
+                       "http: {addr: '127.0.0.1:8545'}}, {name: b, listen_addr: '127.0.0.1:30304', "
+                       "discovery: false, http: {addr: '127.0.0.1:8545'}}]")
+    assert info.value.path == "nodes[1].http.addr" and "node 'a'" in info.value.reason
