@@ -271,7 +271,7 @@ class Server(NodeActor):
         if not self.dials_held:
             self._start_dialer()
         enode = self.enode_url()
-        self.send(self.launcher, NodeStarted(self.cfg.name, enode, self.local_id, self.port))
+        self.send(self.launcher, NodeStarted(self.cfg.name, enode, self.local_id, self.port, self.http_addr))
         self._publish(Ready(enode, self.local_id.hex(), self.port, self.http_addr))
 
     def on_BeginDialing(self, msg, sender):

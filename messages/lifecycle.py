@@ -32,12 +32,14 @@ class BeginDialing:
 
 @dataclass(frozen=True)
 class NodeStarted:
-    """Server -> launcher: the node listens; ``enode`` has the real TCP port."""
+    """Server -> launcher: the node listens; ``enode`` has the real TCP port, ``http`` is the
+    "host:port" of the HTTP endpoint ("" without one)."""
 
     name: str
     enode: str
     node_id: bytes
     listen_port: int
+    http: str = ""
 
 
 @dataclass(frozen=True)

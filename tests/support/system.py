@@ -111,6 +111,7 @@ class Node:
     enode: str
     port: int
     config: NodeConfig
+    http: str = ""  # "host:port" of its HTTP endpoint, "" without one
     node_id: bytes = field(init=False)
 
     def __post_init__(self):
@@ -162,7 +163,7 @@ class NodeSystem:
         server, started = start_node(self.asys, cfg, timeout_s=15)
         reply = self.asys.ask(self.collector, CollectFrom(server), 10)
         assert isinstance(reply, Found), f"collector did not subscribe: {reply!r}"
-        node = Node(name, cfg.private_key, server, started.enode, started.listen_port, cfg)
+        node = Node(name, cfg.private_key, server, started.enode, started.listen_port, cfg, started.http)
         self.nodes[name] = node
         return node
 
