@@ -1,10 +1,12 @@
 """The Server actor: one per node (go-ethereum p2p/server.go ``Server.run``), a thin shell.
 
 It creates the Listener, the Dialer, the Discovery actor (with ``discovery`` on; the node is
-ready once its UDP socket is bound) and one Peer actor per connection and carries out what its
-plain parts decide: the connections and their checkpoints (:class:`node.peer_table.PeerTable`),
-the permanent children's restarts (:class:`node.children.Children`), the events
-(:mod:`messages.events` records, sent to subscribers).  Supervision (docs/supervision.md): the
+ready once its UDP socket is bound), the Http actor (with ``http``) and one Peer actor per
+connection, and carries out what its plain parts decide: the connections, their checkpoints
+and endings (:class:`node.peer_table.PeerTable`), the permanent children's restarts
+(:class:`node.children.Children`), fault targets (:mod:`node.faults`), the static and trusted
+sets (:mod:`node.admin_ops`), admin_peers and metrics questions (:mod:`node.info_requests`,
+:mod:`node.metrics`), the events (:mod:`messages.events` records, sent to subscribers).  Supervision (docs/supervision.md): the
 Listener, the Dialer and the Discovery actor are restarted under their policy, past it the node stops; a Peer is
 temporary, its death a dropped connection.  Deaths are learnt from ``ChildActorExited`` and
 from a periodic liveness sweep (/proc, or a dead-letter probe while a pid is unknown), because
@@ -29,12 +31,14 @@ from messages.events import (SUPERVISION_RECORDS, ActorExited, ActorRestarted, D
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartHttp, StartListener
 from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
                            PeerStartOutbound, PeerUp, SlotFree)
-from messages.supervision import FAULT_MODES, InjectFault
+from node.admin_ops import StaticAndTrusted
 from node.admission import Admission
 from node.children import Children
+from node.faults import FaultError, plan_fault
+from node.info_requests import InfoRequests
 from node.local_record import enr_for, protocol_entries
 from node.metrics import NodeMetrics
-from node.peer_table import ADDED, PeerTable, added_event, ended_event
+from node.peer_table import PeerTable, added_event
 from protocols.registry import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
 from rlpx.enode import Enode
@@ -99,12 +103,10 @@ class Server(NodeActor):
         self.host = "127.0.0.1"
         self.record = None  # our node record (discovery.enr.Record), made when first asked for
         self.record_entries = None  # what the protocols add to it (the eth fork id), read once
-        self.static_nodes: list[str] = []
+        self.book: StaticAndTrusted | None = None  # static nodes and trusted ids (admin_addPeer & co)
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
-        # GetPeers / GetMetrics being answered: id -> (asker, keys waited for, "peers"/"metrics", tag)
-        self.info_requests: dict[int, tuple] = {}
-        self._next_info_request = 0
+        self.info = InfoRequests()  # GetPeers / GetMetrics being answered
 
     # -- start -------------------------------------------------------------------------
     def on_StartServer(self, msg, sender):
@@ -127,11 +129,12 @@ class Server(NodeActor):
             return
         # the wire layer's one-time set-up, once here instead of in every Peer (actors/io/prefork.py)
         rehearse_connection([(p.name, p.version, p.length) for p in map(resolve, cfg.protocols)])
-        self.static_nodes = list(cfg.static_nodes)
         self.children = Children({"listener": cfg.supervision.listener, "dialer": cfg.supervision.dialer,
                                   "discovery": cfg.supervision.discovery, "http": cfg.supervision.http})
         self.table = PeerTable(Admission(self.local_id, cfg.max_peers, cfg.max_inbound_conns(), trusted,
                                          have_protocols=bool(cfg.protocols)))
+        # the admin operations change the very set admission reads
+        self.book = StaticAndTrusted(list(cfg.static_nodes), self.table.admission.trusted)
         self.host, self.port = cfg.listen_host, cfg.listen_port
         self.handleDeadLetters()
         if cfg.no_listen:
@@ -152,7 +155,7 @@ class Server(NodeActor):
     def _start_dialer(self):
         self.dialer = self.createActor(Dialer)
         self.children.started("dialer", self.dialer)
-        self.send(self.dialer, StartDialer(self.cfg, self.myAddress, self.local_id, tuple(self.static_nodes)))
+        self.send(self.dialer, StartDialer(self.cfg, self.myAddress, self.local_id, tuple(self.book.static_nodes)))
         if self.candidates:
             self.send(self.dialer, DialCandidates(tuple(self.candidates)))
         for rec in self.table:
@@ -372,6 +375,7 @@ class Server(NodeActor):
         self.log.info("node %s: dial failed %s %s: %s (resolve)", self.cfg.name, msg.node_id.hex()[:8], where,
                       msg.error)
         reason = DiscReason.NETWORK_ERROR
+        self.metrics.ended(False, False, reason, False, "connect", "resolve")
         self._publish(DialFailed(msg.node_id.hex(), where, reason.name, int(reason), False, msg.error, "connect",
                                  "resolve"))
 
@@ -415,32 +419,22 @@ class Server(NodeActor):
         self.send(sender, ActorExitRequest())
 
     def _ended(self, rec, reason: DiscReason, remote: bool, error: str, stage: str = "", cause: str = ""):
-        """``rec``'s connection is over: log, publish, free its slot or dial, tell the Dialer."""
-        if rec.state == ADDED:
-            what = "peer removed"
-        else:
-            what = ("dial failed" if not rec.inbound else "inbound connection ended") + (f" at {stage}" if stage else "")
-        self.log.info("node %s: %s %s %s: %s (%s%s)", self.cfg.name, what, rec.who, rec.where, error or "-",
-                      reason.name, ", remote requested" if remote else "")
-        was_added = rec.state == ADDED
-        self.metrics.ended(rec.inbound, was_added, reason, remote, stage, cause)
+        """``rec``'s connection is over: log, count, publish, free its slot or dial, tell the Dialer."""
+        ended = self.table.end(rec, reason, remote, error, stage, cause)
+        self.log.info("node %s: %s", self.cfg.name, ended.log)
+        self.metrics.ended(rec.inbound, ended.was_added, reason, remote, stage, cause)
         if rec.traffic is not None:  # its PeerGone never came: what it last reported
             self.metrics.retire(rec.traffic)
-        event = ended_event(rec, reason, remote, error, stage, cause)
-        self.table.remove(rec)
-        if event is not None:
-            self._publish(event)
-        if not was_added:
-            if rec.inbound:
-                self._free_slot(rec.conn_id)
-            elif self.dialer is not None:
-                self.send(self.dialer, DialDone(rec.dial_id, False, error))
-        for request_id, (_, waiting, _, _) in list(self.info_requests.items()):
-            waiting.discard(rec.key)
-            if not waiting:
-                self._answer_info(request_id)
-        if rec.node_id is not None and self.dialer is not None:
-            self.send(self.dialer, PeerDown(rec.node_id))
+        if ended.event is not None:
+            self._publish(ended.event)
+        if ended.free_slot is not None:
+            self._free_slot(ended.free_slot)
+        if ended.dial_done is not None and self.dialer is not None:
+            self.send(self.dialer, DialDone(ended.dial_done[0], False, ended.dial_done[1]))
+        for request_id in self.info.gone(rec.key):
+            self._answer_info(request_id)
+        if ended.peer_down is not None and self.dialer is not None:
+            self.send(self.dialer, PeerDown(ended.peer_down))
         if self.stopping and not len(self.table):
             self._finish_stop()
 
@@ -553,37 +547,15 @@ class Server(NodeActor):
     def on_FaultRequest(self, msg, sender):
         if self._not_running(sender):
             return
-        if msg.mode not in FAULT_MODES:
-            self.send(sender, AdminResult(False, f"unknown fault mode {msg.mode!r} (use {', '.join(FAULT_MODES)})"))
+        try:
+            plan = plan_fault(msg.target, msg.mode, {slot: getattr(self, slot) for slot in SLOTS}, self.table)
+        except FaultError as exc:
+            self.send(sender, AdminResult(False, str(exc)))
             return
-        kind, _, rest = msg.target.partition(":")
-        target, fault = None, InjectFault(msg.mode)
-        if kind in SLOTS and not rest:
-            target = getattr(self, kind)
-            if target is not None:
-                self.children.inject(kind, msg.mode)
-        elif kind in ("peer", "protocol") and rest:
-            prefix, _, proto = rest.partition(":")
-            if kind == "protocol" and not proto:
-                self.send(sender, AdminResult(False, "protocol target is protocol:<peer id prefix>:<name>"))
-                return
-            matches = self.table.with_prefix(prefix)
-            if len(matches) > 1:
-                self.send(sender, AdminResult(False, f"peer id prefix {prefix!r} matches {len(matches)} peers"))
-                return
-            if matches:
-                target = matches[0].addr
-                if kind == "protocol":
-                    fault = InjectFault(msg.mode, protocol=proto)
-        else:
-            self.send(sender, AdminResult(False, f"bad target {msg.target!r}: use listener, dialer, discovery, "
-                                                 "http, peer:<id prefix> or protocol:<id prefix>:<name>"))
-            return
-        if target is None:
-            self.send(sender, AdminResult(False, f"no such target: {msg.target}"))
-            return
+        if plan.slot is not None:
+            self.children.inject(plan.slot, msg.mode)
         self._publish(FaultInjected(msg.target, msg.mode))
-        self.send(target, fault)
+        self.send(plan.addr, plan.fault)
         self.send(sender, AdminResult(True))
 
     # -- events ------------------------------------------------------------------------
@@ -639,14 +611,13 @@ class Server(NodeActor):
 
     def _ask_peers(self, sender, kind: str, tag: int) -> None:
         peers = self.table.added()
-        self._next_info_request += 1
-        request_id = self._next_info_request
         waiting = {rec.key for rec in peers}
         if kind == "metrics" and self.discovery is not None:
             waiting.add("discovery")
+        request_id = self.info.new(sender, kind, tag, waiting)
+        if "discovery" in waiting:
             self.discovery_info_waiters.append(("metrics", request_id))
             self.send(self.discovery, GetDiscoveryInfo())
-        self.info_requests[request_id] = (sender, waiting, kind, tag)
         if not waiting:
             self._answer_info(request_id)
             return
@@ -659,31 +630,27 @@ class Server(NodeActor):
         if rec is not None:
             rec.info = msg.info
             rec.traffic = msg.traffic
-        self._info_arrived(msg.request_id, rec.key if rec is not None else None)
+            self._info_arrived(msg.request_id, rec.key)
 
     def _info_arrived(self, request_id: int, key) -> None:
-        request = self.info_requests.get(request_id)
-        if request is not None and key is not None:
-            request[1].discard(key)
-            if not request[1]:
-                self._answer_info(request_id)
+        if self.info.arrived(request_id, key):
+            self._answer_info(request_id)
 
     def _answer_info(self, request_id: int) -> None:
-        request = self.info_requests.pop(request_id, None)
+        request = self.info.close(request_id)
         if request is None:
             return
         self.timers.cancel(f"peers:{request_id}")
-        asker, _, kind, tag = request
         added = self.table.added()
-        if kind == "peers":
+        if request.kind == "peers":
             infos = [rec.info for rec in added]
-            self.send(asker, PeersReply(tuple(sorted(infos, key=lambda i: i.get("id", ""))), tag))
+            self.send(request.asker, PeersReply(tuple(sorted(infos, key=lambda i: i.get("id", ""))), request.tag))
             return
         inbound = sum(1 for rec in added if rec.inbound)
         live = [rec.traffic for rec in self.table if rec.traffic is not None]
         families = self.metrics.families(inbound, len(added) - inbound, live,
                                          self.last_discovery if self.cfg.discovery else None)
-        self.send(asker, MetricsReply(families, tag))
+        self.send(request.asker, MetricsReply(families, request.tag))
 
     def on_GetStatus(self, msg, sender):
         """net_peerCount, net_listening, /health: answered at once."""
@@ -712,32 +679,15 @@ class Server(NodeActor):
     def on_AdminCommand(self, msg, sender):
         if self._not_running(sender, msg.tag):
             return
-        try:
-            enode = parse_node_url(msg.enode)
-        except EnodeError as exc:
-            self.send(sender, AdminResult(False, f"invalid enode: {exc}", msg.tag))
+        outcome = self.book.apply(msg.op, msg.enode)
+        if outcome.error:
+            self.send(sender, AdminResult(False, outcome.error, msg.tag))
             return
-        # an enr: record is kept, and passed on, as the enode URL it dials
-        msg = replace(msg, enode=enode.url())
-        trusted = self.table.admission.trusted
-        if msg.op == "add_peer":
-            if msg.enode not in self.static_nodes:
-                self.static_nodes.append(msg.enode)
-            if self.dialer is not None:  # else it starts with self.static_nodes
-                self.send(self.dialer, msg)
-        elif msg.op == "remove_peer":
-            self.static_nodes = [u for u in self.static_nodes if parse_node_url(u).node_id != enode.node_id]
-            if self.dialer is not None:
-                self.send(self.dialer, msg)
-            for rec in self.table.for_node(enode.node_id):
+        if outcome.to_dialer and self.dialer is not None:  # else it starts with the book's static nodes
+            self.send(self.dialer, replace(msg, enode=outcome.enode))
+        if outcome.disconnect is not None:
+            for rec in self.table.for_node(outcome.disconnect):
                 self.send(rec.addr, DisconnectPeer(int(DiscReason.REQUESTED)))
-        elif msg.op == "add_trusted":
-            trusted.add(enode.node_id)
-        elif msg.op == "remove_trusted":
-            trusted.discard(enode.node_id)
-        else:
-            self.send(sender, AdminResult(False, f"unknown admin operation {msg.op!r}", msg.tag))
-            return
         self.send(sender, AdminResult(True, tag=msg.tag))
 
     # -- stop --------------------------------------------------------------------------

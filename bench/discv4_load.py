@@ -1,4 +1,4 @@
-"""A discv4 Ping load client for bench/discovery.py: one process, ``--keys`` node keys
+"""A discv4 Ping load client for bench/discv4_bench.py: one process, ``--keys`` node keys
 (a UDP socket each), a window of outstanding Pings, Pongs counted.
 
 What it does (JSON lines on stdout, commands on stdin):

@@ -121,6 +121,27 @@ class PeerTable:
         if rec.state == ADDED:
             self.admission.remove(rec.node_id)
 
+    def end(self, rec: PeerRecord, reason: DiscReason, remote: bool, error: str, stage: str = "",
+            cause: str = "") -> Ended:
+        """``rec``'s connection is over (``reason``, sent by the remote if ``remote``; ``stage``
+        and ``cause`` as messages.peer.STAGES/CAUSES): forget it and say what follows."""
+        was_added = rec.state == ADDED
+        if was_added:
+            what = "peer removed"
+        else:
+            what = ("dial failed" if not rec.inbound else "inbound connection ended") + (f" at {stage}" if stage else "")
+        log = (f"{what} {rec.who} {rec.where}: {error or '-'} ({reason.name}"
+               f"{', remote requested' if remote else ''})")
+        event = ended_event(rec, reason, remote, error, stage, cause)
+        self.remove(rec)
+        out = Ended(log, event, was_added, peer_down=rec.node_id)
+        if not was_added:
+            if rec.inbound:
+                out.free_slot = rec.conn_id
+            else:
+                out.dial_done = (rec.dial_id, error)
+        return out
+
     def added(self) -> list[PeerRecord]:
         """The node's peers, by node id."""
         return sorted((r for r in self.records.values() if r.state == ADDED), key=lambda r: r.node_id)
@@ -156,6 +177,21 @@ class PeerTable:
                 return Checkpoint(None, added=True)
             return Checkpoint(reason)
         return Checkpoint(DiscReason.PROTOCOL_ERROR)
+
+
+@dataclass
+class Ended:
+    """What the end of a connection asks of the Server (:meth:`PeerTable.end`): ``log`` its one
+    log line (without the node's name), ``event`` to publish (None: none), ``was_added``,
+    ``free_slot`` the Listener slot to free, ``dial_done`` (dial id, error) for the Dialer, and
+    ``peer_down`` the node id the Dialer forgets as connected."""
+
+    log: str
+    event: EventRecord | None
+    was_added: bool
+    free_slot: str | None = None
+    dial_done: tuple | None = None
+    peer_down: bytes | None = None
 
 
 def added_event(rec: PeerRecord) -> PeerAdded:

@@ -72,7 +72,7 @@ class Geth:
         (no ``--nodiscover``; ``--discovery.v5=false``; UDP on the TCP port, as geth's default
         ``DiscAddr`` is the listen address); NetRestrict 127.0.0.0/8 stays, which also filters
         out geth's built-in mainnet bootnodes (p2p/discover/table.go).  ``binary``: another
-        geth than :func:`tool` ``("geth")`` (e.g. one built with cgo, bench/discovery.py)."""
+        geth than :func:`tool` ``("geth")`` (e.g. one built with cgo, bench/discv4_bench.py)."""
         self.dir = pathlib.Path(workdir)
         self.datadir = self.dir / "geth-data"
         self.log_path = self.dir / "geth.log"

@@ -1,6 +1,6 @@
 """Discovery v4 benchmarks (issue 24 point 6).  Prints figures; asserts nothing.
 
-    .venv/bin/python bench/discovery.py [--runs 5] [--seconds 5] [--only ping,lookup]
+    .venv/bin/python bench/discv4_bench.py [--runs 5] [--seconds 5] [--only ping,lookup]
 
 ``ping``: Ping -> Pong packets per second that a node's discv4 handles.  The load comes from
 ``--clients`` separate processes (bench/discv4_load.py), each with one UDP socket and ``--keys``
@@ -236,7 +236,7 @@ def main() -> None:
                          "libsecp256k1; scripts/tools.sh builds the pinned one without cgo)")
     args = ap.parse_args()
     only = set(args.only.split(","))
-    log(f"bench/discovery.py on {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
+    log(f"bench/discv4_bench.py on {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
     out = {}
     if "ping" in only:
         log(f"ping: {args.clients} client(s) x {args.keys} keys, window {args.window}, "
