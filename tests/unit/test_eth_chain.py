@@ -200,12 +200,18 @@ def test_amount_is_capped_at_1024(chain):
     assert numbers(headers_for(h, 0, U64MAX, 1)) == list(range(0, 1100, 2))
 
 
+@pytest.fixture(scope="module")
+def big_headers_chain(tmp_path_factory):
+    """1,200 blocks whose headers carry 3,000 bytes of extra data each, imported once: options."""
+    d = tmp_path_factory.mktemp("big")
+    data, _, _ = build_chain(1200, extra=b"\xee" * 3000)
+    (d / "chain.rlp").write_bytes(data)
+    return {"genesis": write_genesis(d / "genesis.json"), "chain_file": str(d / "chain.rlp")}
+
+
 @pytest.mark.parametrize("skip", [0, 1])
-def test_two_mib_soft_limit(tmp_path, skip):
-    data, headers, _ = build_chain(1200, extra=b"\xee" * 3000)
-    (tmp_path / "chain.rlp").write_bytes(data)
-    opts = {"genesis": write_genesis(tmp_path / "genesis.json"), "chain_file": str(tmp_path / "chain.rlp")}
-    h = connected(EthProtocol69, opts)
+def test_two_mib_soft_limit(big_headers_chain, skip):
+    h = connected(EthProtocol69, big_headers_chain)
     got = headers_for(h, 0, 1024, skip, False)
     size = sum(map(len, got))
     # go-ethereum adds a header while the answer is below 2 MiB
