@@ -1,4 +1,4 @@
-"""Discovery v4 benchmarks (issue 24 point 6).  Prints figures; asserts nothing.
+"""Discovery v4 benchmarks (docs/performance.md, "Discovery").  Prints figures; asserts nothing.
 
     .venv/bin/python bench/discovery.py [--runs 5] [--seconds 5] [--only ping,lookup]
 
