@@ -68,7 +68,8 @@ import tempfile
 import time
 import traceback
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+if str(pathlib.Path(__file__).resolve().parent) not in sys.path:  # imported by a test: bench/ stays last
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from harness import (BenchError, BenchSystem, Clients, EjsBench, echo_proto, median,  # noqa: E402
                      memory_of, node_binary, sender_proto, tree_pids, _stat)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
+sys.path.append(str(pathlib.Path(__file__).resolve().parents[2] / "bench"))  # last: bench/discovery.py must not hide the discovery package
 
 import run_all  # noqa: E402
 from harness import BenchError  # noqa: E402

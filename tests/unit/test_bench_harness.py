@@ -3,7 +3,7 @@
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
+sys.path.append(str(pathlib.Path(__file__).resolve().parents[2] / "bench"))  # last: bench/discovery.py must not hide the discovery package
 
 import harness  # noqa: E402
 import run_all  # noqa: E402,F401 - importable: every name it takes from harness exists
