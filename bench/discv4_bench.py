@@ -1,4 +1,4 @@
-"""Discovery v4 benchmarks (issue 24 point 6).  Prints figures; asserts nothing.
+"""Discovery v4 benchmarks (docs/performance.md, "Discovery").  Prints figures; asserts nothing.
 
     .venv/bin/python bench/discv4_bench.py [--runs 5] [--seconds 5] [--only ping,lookup]
 
@@ -45,7 +45,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from harness import (BenchError, BenchSystem, ROOT, _JsonLineProcess, echo_proto, median,  # noqa: E402
-                     percentile)
+                     percentile, wait_until)
 
 from messages.discovery import DiscoveryInfo, GetDiscoveryInfo  # noqa: E402
 from messages.admin import GetNodeInfo  # noqa: E402
@@ -187,24 +187,27 @@ def bench_lookup(args) -> dict:
                                              node_db=str(tmp / f"n{i:02d}.sqlite")))
             started = time.monotonic()
             log(f"  {args.nodes} nodes started in {started - t0:.1f} s")
-            deadline = started + args.lookup_timeout
-            converged_at = None
             sizes: list[int] = []
-            last_print = 0.0
-            while time.monotonic() < deadline:
-                sizes = []
+            last_print = [0.0]
+
+            def converged() -> float | None:
+                """The time every table holds ``min_table`` nodes, else None (progress every 5 s)."""
+                sizes[:] = []
                 for n in all_nodes:
                     reply = nodes.asys.ask(n.server, GetDiscoveryInfo(), 10)
                     sizes.append(reply.table if isinstance(reply, DiscoveryInfo) else -1)
                 now = time.monotonic()
                 if min(sizes) >= args.min_table:
-                    converged_at = now
-                    break
-                if now - last_print >= 5:
-                    last_print = now
+                    return now
+                if now - last_print[0] >= 5:
+                    last_print[0] = now
                     log(f"  t={now - started:5.1f} s  tables min {min(sizes)} median {median(sizes)} "
                         f"max {max(sizes)}")
-                time.sleep(0.2)  # polling interval of a state that sends no event
+                return None
+
+            # polled: table sizes send no event
+            converged_at = wait_until(converged, args.lookup_timeout - (time.monotonic() - started),
+                                      interval_s=0.2)
             done = [e for e in nodes.events(kind="discovery") if e.data.get("kind") == "lookup_done"]
             secs = [e.data["data"]["seconds"] if "data" in e.data else e.data.get("seconds") for e in done]
             secs = [s for s in secs if s is not None]

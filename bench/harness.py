@@ -79,14 +79,6 @@ def _stat(pid: int):
     return fields[0], int(fields[1]), int(fields[2])
 
 
-def cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
 # -- the node side -----------------------------------------------------------------------
 
 class BenchSystem(NodeSystem):

@@ -1,4 +1,4 @@
-"""Where the time of the inbound handshake burst goes (bench/run_all.py ``burst``, issue 7 4b):
+"""Where the time of the inbound handshake burst goes (bench/run_all.py ``burst``):
 CPU seconds per process role, the peer_added timeline, and optionally py-spy samples of the
 Server and Listener (a script, not a test).
 

@@ -27,10 +27,8 @@ rtt     round-trip time of one 100-byte message on an established connection: wi
         ethereumjs runs alternate, so both meet the same slow and fast phases of a shared
         machine (measured one after the other, one side's five runs could all fall in a phase
         that doubled every round trip); the paired ratios are logged too.  Runs first: right
-        after the 1 MiB stage both sides' round trips were 1.1-2.8 ms for minutes, against
-        0.6-1.0 ms alone or after the small-message stage (``--quick --only large,rtt`` vs
-        ``--only small,rtt`` vs ``--only rtt``, 2026-11-21), and ours, six process wake-ups per
-        round trip against ethereumjs's two, suffered more (ratio 1.8-2.1 against 0.8-1.1).
+        after the 1 MiB stage both sides' round trips stay 2-3x slower for minutes, ours more
+        (six process wake-ups per round trip against two; docs/performance.md, "Method").
 dial    handshake latency: one node dials another, from the dial request to the dialler's
         ``peer_added`` (node: admin add_peer -> peer_added event time; ethereumjs:
         rlpx.connect() -> 'peer:added'); 1 warm-up dial + 5 (quick: 3), disconnecting between.
@@ -43,7 +41,7 @@ memory  unique memory per connected peer: (PSS of every process of the node - PS
         peer) / peers, at 10 and 50 raw-client peers; PSS from /proc/<pid>/smaps_rollup.
         ethereumjs: the same for its single process.
 
-Targets (issue 7): small >= 3x ethereumjs, large >= 10x, rtt and dial and burst no slower,
+Targets (docs/performance.md): small >= 3x ethereumjs, large >= 10x, rtt and dial and burst no slower,
 <= 12 MiB per peer and 100 peers held without errors.  Ratios are ours/ethereumjs; for times
 and memory lower is better.
 
@@ -70,7 +68,8 @@ import tempfile
 import time
 import traceback
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+if str(pathlib.Path(__file__).resolve().parent) not in sys.path:  # imported by a test: bench/ stays last
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from harness import (BenchError, BenchSystem, Clients, EjsBench, echo_proto, median,  # noqa: E402
                      memory_of, node_binary, sender_proto, tree_pids, _stat)

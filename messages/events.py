@@ -248,16 +248,12 @@ class Stopped(EventRecord):
 SUPERVISION_RECORDS = {cls.KIND: cls for cls in (ActorExited, ActorRestarted, RestartLimitReached)}
 """messages.supervision.SupervisionEvent kinds -> their record class."""
 
-ALL_EVENTS = frozenset(cls.KIND for cls in (Ready, PeerAdded, PeerRemoved, DialFailed, PeerRejected, HandshakeFailed,
-                                            ProtocolEventRecord, DiscoveryEventRecord, MsgSend, MsgRecv, ActorExited,
-                                            ActorRestarted, RestartLimitReached, FaultInjected, Stopped))
-"""Every event kind a node publishes."""
-
 
 @dataclass(frozen=True)
 class NodeEvent:
-    """Server -> subscribers: ``kind`` from :data:`ALL_EVENTS`, ``node`` the node name, ``time`` UTC
-    seconds since the epoch, and JSON-able ``data`` (peer id hex, reason name and code, ...)."""
+    """Server -> subscribers: ``kind`` an :class:`EventRecord`'s ``KIND``, ``node`` the node
+    name, ``time`` UTC seconds since the epoch, and JSON-able ``data`` (peer id hex, reason name
+    and code, ...)."""
 
     kind: str
     node: str

@@ -5,7 +5,7 @@ sockets: the Listener passes bytes in and writes what it gets back).
 go-ethereum p2p/server.go gives each accepted connection a goroutine and at most
 ``MaxPendingPeers`` (50) of them run the handshake at once; here one would be a process, so the
 Listener runs every auth/ack itself and the Server forks a Peer only for a connection whose
-auth was valid and answered (issue 18 point 2).  Rules:
+auth was valid and answered.  Rules:
 
 * at most ``max_pending`` connections hold a slot: those reading their auth here, and those
   handed to the Server until it frees the slot (the peer was added, or is gone);

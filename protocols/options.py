@@ -26,11 +26,6 @@ class OptionError(ValueError):
         self.key, self.reason = key, reason
 
 
-def option_names(options_cls: type) -> tuple[str, ...]:
-    """The option names ``options_cls`` (a dataclass) accepts, in declaration order."""
-    return tuple(f.name for f in dataclasses.fields(options_cls))
-
-
 def _type_ok(value, t) -> bool:
     if t is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

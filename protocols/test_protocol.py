@@ -117,9 +117,8 @@ class TestProtocol(Protocol):
         return seq.to_bytes(8, "big") + body[:self.size - 8]
 
     def _code(self, seq: int) -> int:
-        """Relative code of message ``seq``: cycles over this protocol's length, which a
-        ProtocolConfig may set to anything (a fixed ``% 8`` sent out-of-range codes and
-        got the peer disconnected when the protocol ran with a length below 8)."""
+        """Relative code of message ``seq``: cycles over ``min(length, len(MESSAGES))``, so every
+        code stays inside the length a ProtocolConfig gives, even one below 8."""
         return seq % min(self.length, len(self.MESSAGES))
 
     def _send_more(self):

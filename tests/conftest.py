@@ -1,7 +1,8 @@
 """Shared pytest fixtures, and markers by folder: tests/unit (no actor system, seconds),
 tests/integration (nodes in an ActorSystem), tests/interop (against ethereumjs; also
 ``integration``), tests/fuzz (seeded fuzzing; the node fuzzing is also ``integration``).
-``pytest -m "not integration"`` runs the fast part."""
+``pytest -m "not integration"`` runs the fast part; a unit test too slow for it is marked
+``integration`` by hand."""
 
 import json
 import logging

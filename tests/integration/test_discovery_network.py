@@ -1,4 +1,4 @@
-"""Thirty nodes in one YAML find each other through discovery v4 (issue 24 point 5).
+"""Thirty nodes in one YAML find each other through discovery v4.
 
 Every node knows only the first one as its bootnode and has no static nodes: within 60 s every
 node has at least 5 peers (``run_node.py peers``) and every discovery table holds at least 20

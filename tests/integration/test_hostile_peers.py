@@ -1,4 +1,4 @@
-"""Peers that try to make the node hold memory (issue 18, point 1; docs/architecture.md
+"""Peers that try to make the node hold memory (docs/architecture.md
 "Memory per peer"): a peer that sends requests and never reads costs a bounded amount and is
 dropped at the write deadline, while a well-behaved peer's traffic goes on."""
 

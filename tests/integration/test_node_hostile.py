@@ -1,4 +1,4 @@
-"""Hostile peers against a real node (issue 18): per-message read and write deadlines, a flood of
+"""Hostile peers against a real node: per-message read and write deadlines, a flood of
 silent connections, a bad auth."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_peer_that_does_not_read_is_dropped_write_s_after_the_message_was_queued
     assert removed.time - added.time >= write_s, (added.time, removed.time)
 
 
-# -- handshakes before forks (issue 18 point 2) ----------------------------------------------
+# -- handshakes before forks ----------------------------------------------
 
 FLOOD = 1000
 """Silent TCP connections opened against the node."""

@@ -1,4 +1,4 @@
-"""Static nodes given by host name (issue 18 point 4): resolved before NetRestrict, self-dial and
+"""Static nodes given by host name: resolved before NetRestrict, self-dial and
 already-connected checks, as go-ethereum p2p/dial.go does.  Only 127.0.0.0/8 is used: `localhost`
 and the reserved `.invalid` TLD, which the Dialer fails without asking any resolver."""
 

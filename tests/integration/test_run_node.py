@@ -435,7 +435,7 @@ def zombie_children(pid: int) -> list[int]:
 
 
 def test_run_node_has_no_zombie_child(tmp_path, runs):
-    # Thespian's admin launcher exits right after forking the admin (issue 18 point 5)
+    # Thespian's admin launcher exits right after forking the admin
     run = runs(tmp_path, two_node_yaml(free_port(), free_port(), free_port()), "--events", "events.jsonl")
     run.wait_events("peer_added", count=2)
     assert zombie_children(run.proc.pid) == []

@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -187,11 +186,13 @@ def test_geth_and_the_node_run_eth70_both_ways_and_hold(nodes, geth, tmp_path):
     genesis = geth.rpc("eth_getBlockByNumber", "0x0", False)["hash"].removeprefix("0x")
     assert st["accepted"] is True and st["version"] == 70, st
     assert st["genesis"] == genesis and st["network_id"] == geth.network_id, st
-    deadline = time.monotonic() + 10
-    seen = geth_sees(geth, a)
-    while (seen is None or not isinstance(seen["protocols"].get("eth"), dict)) and time.monotonic() < deadline:
-        time.sleep(0.2)  # geth's handshake runs in its own goroutine: poll its admin_peers, bounded
+
+    def geth_has_our_status():
         seen = geth_sees(geth, a)
+        return seen if seen is not None and isinstance(seen["protocols"].get("eth"), dict) else None
+
+    # geth's handshake runs in its own goroutine: poll its admin_peers, bounded
+    seen = wait_until(geth_has_our_status, 10, "geth's admin_peers to show our eth Status", interval_s=0.2)
     head = ethtest_head()
     assert seen["protocols"]["eth"] == {"version": 70, "earliestBlock": 0, "latestBlock": 600,
                                         "latestBlockHash": head["hash"]}, seen
@@ -213,10 +214,7 @@ def test_geth_and_the_node_run_eth70_both_ways_and_hold(nodes, geth, tmp_path):
     added = nodes.expect("peer_added", node="alpha", since=mark, timeout_s=30)[0].data
     assert added["inbound"] is False and "eth/70" in added["caps"], added
     nodes.stop(a)
-    deadline = time.monotonic() + 10
-    while geth_sees(geth, a) is not None and time.monotonic() < deadline:
-        time.sleep(0.2)  # bounded poll of geth's peer list
-    assert geth_sees(geth, a) is None
+    wait_until(lambda: geth_sees(geth, a) is None, 10, "geth to drop the stopped node", interval_s=0.2)
     # geth's log names a peer by the first 16 hex digits of its id (keccak256 of the public key)
     removed = geth.log_lines(r"Removing p2p peer .*id=" + seen["id"][:16])
     assert removed and "req=true" in removed[-1] and 'err="client quitting"' in removed[-1], removed[-3:]
@@ -295,8 +293,10 @@ def test_a_geth_with_no_blocks_syncs_the_whole_chain_from_the_node(nodes, tmp_pa
                    "geth's eth handshake with the node")
         fcu = json.loads((chain / "headfcu.json").read_text())
         head = ethtest_head()
-        deadline = time.monotonic() + 120
-        while int(g.rpc("eth_blockNumber"), 16) < int(head["number"], 16) and time.monotonic() < deadline:
+
+        def geth_reached_the_head() -> bool:
+            if int(g.rpc("eth_blockNumber"), 16) >= int(head["number"], 16):
+                return True
             # as a consensus client does every slot: the head again, until geth has it
             try:
                 status = g.engine(fcu["method"], *fcu["params"])["payloadStatus"]["status"]
@@ -305,6 +305,9 @@ def test_a_geth_with_no_blocks_syncs_the_whole_chain_from_the_node(nodes, tmp_pa
                 status = "SYNCING"
             assert status in ("SYNCING", "VALID"), status
             nodes.wait("msg_recv", node="alpha", since=nodes.mark(), timeout_s=2)  # geth's next request, if any
+            return False
+
+        wait_until(geth_reached_the_head, 120, interval_s=0)  # the block check below says what is missing
         block = g.rpc("eth_getBlockByNumber", head["number"], False)
         assert block is not None and block["hash"] == head["hash"], g.log_tail()
         asked = {e.data["code"] for e in nodes.events(since=mark, kind="msg_recv", node="alpha")

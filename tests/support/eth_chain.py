@@ -1,6 +1,6 @@
 """Synthetic chains for the eth tests and benchmarks: blocks with correct parent hashes, a
 matching go-ethereum genesis.json, and a chain file in ``geth export``'s layout (RLP blocks end
-to end)."""
+to end), and the queries the tests put to an eth protocol on such a chain."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pathlib
 
 import rlp
 
+from protocols.eth import BlockHeaders, GetBlockHeaders, HeadersQuery
+from protocols.harness import ProtocolHarness
 from rlpx.keys import keccak256
 
 CHAIN_ID = 7
@@ -60,3 +62,26 @@ def write_chain(directory, count: int) -> dict:
     (d / "chain.rlp").write_bytes(data)
     return {"genesis": write_genesis(d / "genesis.json"), "chain_file": str(d / "chain.rlp"),
             "db": str(d / "chain.sqlite")}
+
+
+def connected(cls, opts) -> ProtocolHarness:
+    """``cls`` on ``opts``' chain with the Status exchange done (the remote mirrors our Status)."""
+    h = ProtocolHarness(cls, opts)
+    [st] = h.take()
+    h.deliver(st)
+    assert h.ended is None and h.events[-1][1]["accepted"] is True
+    return h
+
+
+def headers_for(h, origin, amount, skip=0, reverse=False, request_id=9) -> list[bytes]:
+    """The headers (RLP) harness ``h`` answers to GetBlockHeaders from ``origin`` (a number or a hash)."""
+    origin = origin if isinstance(origin, bytes) else (origin.to_bytes(8, "big").lstrip(b"\x00"))
+    h.deliver(GetBlockHeaders(request_id, HeadersQuery(origin, amount, skip, reverse)))
+    [answer] = h.take()
+    assert isinstance(answer, BlockHeaders) and answer.request_id == request_id and h.ended is None
+    return [rlp.encode(x) for x in answer.headers]
+
+
+def numbers(headers) -> list[int]:
+    """The block numbers of header RLPs."""
+    return [int.from_bytes(rlp.decode(x)[8], "big") for x in headers]

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-sys.path.append(str(pathlib.Path(__file__).resolve().parents[2] / "bench"))  # after the project: bench/discovery.py must not shadow discovery/
+sys.path.append(str(pathlib.Path(__file__).resolve().parents[2] / "bench"))  # last: bench/ must hide no package of ours
 
 import run_all  # noqa: E402
 from harness import BenchError  # noqa: E402

@@ -3,7 +3,7 @@
 import pathlib
 import sys
 
-sys.path.append(str(pathlib.Path(__file__).resolve().parents[2] / "bench"))  # after the project: bench/discovery.py must not shadow discovery/
+sys.path.append(str(pathlib.Path(__file__).resolve().parents[2] / "bench"))  # last: bench/ must hide no package of ours
 
 import harness  # noqa: E402
 import run_all  # noqa: E402,F401 - importable: every name it takes from harness exists

@@ -183,7 +183,7 @@ def test_net_restrict():
     assert s.check(s.static[nid(outside)], 0.0) == "not in netrestrict list"
 
 
-# -- names resolved before the checks (issue 18 point 4, go-ethereum p2p/dial.go) --------------
+# -- names resolved before the checks (go-ethereum p2p/dial.go) --------------
 
 def test_name_is_resolved_before_netrestrict_applies():
     s = sched(net_restrict=("10.0.0.0/8",))

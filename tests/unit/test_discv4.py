@@ -342,6 +342,7 @@ def test_netutil_rules():
 # ------------------------------------------------------------------------- lookups and the table
 
 
+@pytest.mark.integration  # no sockets, but ~10 s of signatures: kept out of the fast part
 def test_thirty_machines_converge_within_60_s():
     net = Net(30)
     net.start()

@@ -1,7 +1,7 @@
 """eth on a chain (protocols/eth/store.py, serving.py): a chain file imported into SQLite once,
 Status at the real head, and GetBlockHeaders / GetBlockBodies answered as go-ethereum v1.17
 eth/protocols/eth/handlers.go does, bad queries included.  Chains are built here with correct
-parent hashes; one test imports go-ethereum's ethtest chain.rlp from .tools."""
+parent hashes (go-ethereum's own ethtest chain: tests/interop/test_ethtest_chain.py)."""
 
 import json
 import os
@@ -17,12 +17,11 @@ from protocols.eth import (BlockBodies, BlockHeaders, EthProtocol68, EthProtocol
 from protocols.eth.chains import ChainError
 from protocols.eth.genesis import genesis_block
 from protocols.eth.serving import MAX_HEADERS_SERVE, SOFT_RESPONSE_LIMIT
-from protocols.eth.store import ChainStore, ensure_imported
+from protocols.eth.store import ChainStore
 from protocols.forkid import fork_id
 from protocols.harness import ProtocolHarness
 from rlpx.keys import keccak256
-from support.eth_chain import build_chain, make_header, write_genesis
-from support.geth import ethtest_chain
+from support.eth_chain import build_chain, connected, headers_for, make_header, numbers, write_genesis
 
 U64MAX = 2 ** 64 - 1
 @pytest.fixture(scope="module")
@@ -34,27 +33,6 @@ def chain(tmp_path_factory):
     opts = {"genesis": write_genesis(d / "genesis.json"), "chain_file": str(d / "chain.rlp"),
             "db": str(d / "chain.sqlite")}
     return opts, headers, bodies
-
-
-def connected(cls, opts) -> ProtocolHarness:
-    """``cls`` on ``opts``' chain with the Status exchange done (the remote mirrors our Status)."""
-    h = ProtocolHarness(cls, opts)
-    [st] = h.take()
-    h.deliver(st)
-    assert h.ended is None and h.events[-1][1]["accepted"] is True
-    return h
-
-
-def headers_for(h, origin, amount, skip=0, reverse=False, request_id=9) -> list[bytes]:
-    origin = origin if isinstance(origin, bytes) else (origin.to_bytes(8, "big").lstrip(b"\x00"))
-    h.deliver(GetBlockHeaders(request_id, HeadersQuery(origin, amount, skip, reverse)))
-    [answer] = h.take()
-    assert isinstance(answer, BlockHeaders) and answer.request_id == request_id and h.ended is None
-    return [rlp.encode(x) for x in answer.headers]
-
-
-def numbers(headers) -> list[int]:
-    return [int.from_bytes(rlp.decode(x)[8], "big") for x in headers]
 
 
 # -- import and storage -------------------------------------------------------------------------
@@ -222,12 +200,18 @@ def test_amount_is_capped_at_1024(chain):
     assert numbers(headers_for(h, 0, U64MAX, 1)) == list(range(0, 1100, 2))
 
 
+@pytest.fixture(scope="module")
+def big_headers_chain(tmp_path_factory):
+    """1,200 blocks whose headers carry 3,000 bytes of extra data each, imported once: options."""
+    d = tmp_path_factory.mktemp("big")
+    data, _, _ = build_chain(1200, extra=b"\xee" * 3000)
+    (d / "chain.rlp").write_bytes(data)
+    return {"genesis": write_genesis(d / "genesis.json"), "chain_file": str(d / "chain.rlp")}
+
+
 @pytest.mark.parametrize("skip", [0, 1])
-def test_two_mib_soft_limit(tmp_path, skip):
-    data, headers, _ = build_chain(1200, extra=b"\xee" * 3000)
-    (tmp_path / "chain.rlp").write_bytes(data)
-    opts = {"genesis": write_genesis(tmp_path / "genesis.json"), "chain_file": str(tmp_path / "chain.rlp")}
-    h = connected(EthProtocol69, opts)
+def test_two_mib_soft_limit(big_headers_chain, skip):
+    h = connected(EthProtocol69, big_headers_chain)
     got = headers_for(h, 0, 1024, skip, False)
     size = sum(map(len, got))
     # go-ethereum adds a header while the answer is below 2 MiB
@@ -290,30 +274,6 @@ def test_store_rejects_numbers_beyond_sqlite(chain):
         assert store.headers_between(2 ** 63, 2 ** 64) == []
     finally:
         store.close()
-
-
-# -- go-ethereum's ethtest chain ------------------------------------------------------------------
-
-def test_go_ethereum_ethtest_chain(tmp_path):
-    t = ethtest_chain()
-    head = json.loads((t / "headblock.json").read_text())
-    opts = {"genesis": str(t / "genesis.json"), "chain_file": str(t / "chain.rlp"), "db": str(tmp_path / "e.sqlite")}
-    meta = ensure_imported(opts["chain_file"], opts["db"], 0, opts["genesis"])
-    assert (int(meta["first"]), int(meta["head"])) == (0, int(head["number"], 16))  # block 0 from genesis.json
-    h = connected(EthProtocol69, opts)
-    st = h.proto.local_status
-    assert "0x" + st.latest_hash.hex() == head["hash"] and st.latest == 600
-    assert (st.fork_id.hash, st.fork_id.next) == fork_id(h.proto.chain, 600, int(head["timestamp"], 16))
-    got = headers_for(h, 1, 20)
-    assert numbers(got) == list(range(1, 21))
-    assert all(rlp.decode(got[i + 1])[0] == keccak256(got[i]) for i in range(19))
-    assert numbers(headers_for(h, bytes.fromhex(head["hash"][2:]), 3, 0, True)) == [600, 599, 598]
-    genesis, first = headers_for(h, 0, 2)  # ZeroRequestID's request: block 0 is built from genesis.json
-    assert keccak256(genesis) == rlp.decode(first)[0] == h.proto.chain.genesis_hash
-    assert numbers([genesis, first]) == [0, 1]
-    h.deliver(GetBlockBodies(7, [keccak256(x) for x in got]))
-    [bodies] = h.take()
-    assert len(bodies.bodies) == 20 and all(len(b) >= 2 for b in bodies.bodies)
 
 
 def test_a_genesis_that_is_not_block_1s_parent_is_one_config_error(tmp_path):

@@ -4,6 +4,7 @@ own layer or one below, and the plain layers load no Thespian."""
 from __future__ import annotations
 
 import ast
+import json
 import pathlib
 import subprocess
 import sys
@@ -82,12 +83,36 @@ def test_an_upward_import_is_caught(tmp_path):
     assert layer_of("config.bad") < layer_of(next(iter(imports("config.bad", bad))))
 
 
+LOAD_LAYERS = """
+import importlib, json, sys, traceback
+for layer, names in json.loads(sys.argv[1]):
+    try:
+        for m in names:
+            importlib.import_module(m)
+        got = [m for m in sys.modules if m == "thespian" or m.startswith("thespian.")][:3]
+    except BaseException:
+        got = traceback.format_exc()
+    print(json.dumps([layer, got]), flush=True)
+"""
+"""Imports the plain layers lowest first in one interpreter and prints, after each, the first
+Thespian modules loaded so far (or the import's traceback)."""
+
+
+@pytest.fixture(scope="module")
+def loaded_thespian() -> dict:
+    """Plain layer -> the Thespian modules loaded once it and the layers below it are imported.
+    A layer may import only those below it (test_imports_point_downward_only), so this is what
+    importing the layer alone loads; one interpreter, not one per layer, as each start costs
+    about half a second."""
+    plan = [(layer, sorted(m for m in modules() if layer_of(m) == LAYERS.index(layer))) for layer in PLAIN]
+    out = subprocess.run([sys.executable, "-c", LOAD_LAYERS, json.dumps(plan)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    got = dict(json.loads(line) for line in out.stdout.splitlines())
+    return {layer: got.get(layer, f"not reached (exit code {out.returncode}): {out.stderr}") for layer in PLAIN}
+
+
 @pytest.mark.parametrize("layer", PLAIN)
-def test_plain_layers_load_no_thespian(layer):
-    names = sorted(m for m in modules() if layer_of(m) == LAYERS.index(layer))
-    code = ("import importlib, sys\n"
-            f"for m in {names!r}: importlib.import_module(m)\n"
-            "print([m for m in sys.modules if m == 'thespian' or m.startswith('thespian.')][:3])")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]", f"{layer} loads Thespian: {out.stdout}"
+def test_plain_layers_load_no_thespian(layer, loaded_thespian):
+    got = loaded_thespian[layer]
+    assert isinstance(got, list), f"importing {layer} failed: {got}"
+    assert got == [], f"{layer} loads Thespian: {got}"

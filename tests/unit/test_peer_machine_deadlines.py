@@ -72,7 +72,7 @@ def running(now: float = 0.0, timeouts=TIMEOUTS) -> tuple[PeerMachine, Connectio
     return m, r
 
 
-# -- per-message read deadline (issue 18 point 3) --------------------------------------------
+# -- per-message read deadline --------------------------------------------
 
 def test_drip_fed_message_is_dropped_idle_s_after_its_first_byte():
     m, r = running(now=10.0)
@@ -113,7 +113,7 @@ def test_read_deadline_waits_while_we_do_not_read():
     assert m.on_time(2.0) == [] and m.deadlines["frame"] == 4.0
 
 
-# -- per-message write deadline (issue 18 point 1) -------------------------------------------
+# -- per-message write deadline -------------------------------------------
 
 def _queue(m: PeerMachine, seq: int, size: int, now: float) -> None:
     m.from_protocol("test", FromProtocol("test", seq, ((0, bytes(size)),)), now)
@@ -151,7 +151,7 @@ def test_write_deadline_moves_to_the_next_message_once_the_oldest_is_written():
     assert "write" not in m.deadlines and m.stage == Stage.RUNNING
 
 
-# -- resuming after the Listener's auth/ack (issue 18 point 2) -------------------------------
+# -- resuming after the Listener's auth/ack -------------------------------
 
 def test_machine_resumes_at_checkpoint_1_from_the_listeners_handshake():
     from node.inbound_handshakes import InboundHandshakes
