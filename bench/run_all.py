@@ -84,7 +84,8 @@ QUICK = dict(small_count=5000, large_count=20, mixed_large_count=20, rtt_count=3
 SMALL_WINDOW = 256
 LARGE_WINDOW = 16
 
-LOG_DIR = pathlib.Path(tempfile.mkdtemp(prefix="devp2p-bench-"))
+LOG_DIR = pathlib.Path(tempfile.gettempdir()) / f"devp2p-bench-{os.getpid()}"
+"""Thespian logs of this run; made by the first node started (importing this module makes nothing)."""
 
 
 def log(msg: str) -> None:
@@ -96,6 +97,7 @@ def load() -> str:
 
 
 def thespian_log() -> str:
+    LOG_DIR.mkdir(exist_ok=True)
     return str(LOG_DIR / f"thespian-{time.monotonic_ns()}.log")
 
 
