@@ -31,11 +31,13 @@ from dataclasses import dataclass, field
 
 from discovery.enr import ForkId
 from rlpx.disc import DiscReason
+from rlpx.keys import keccak256
 
 from ..api import Protocol
 from ..forkid import ChainConfig, ForkIdError, fork_id, validate
 from ..options import OptionError
 from .chains import ChainError, chain_from_genesis, chain_from_option, parse_hash
+from .genesis import genesis_block
 from .serving import block_bodies, block_headers
 from .store import ChainStore, ChainStoreError, default_db_path, ensure_imported
 from .handshake import (STATUS_TIMEOUT_S, BlockRange, EthError, block_range_error, block_range_update_due,
@@ -52,8 +54,9 @@ class EthOptions:
     * ``chain``: "mainnet" (the default), "sepolia", "hoodi", or a mapping
       (:func:`protocols.eth.chains.chain_from_option`);
     * ``genesis``: instead of ``chain``, a go-ethereum genesis.json (a path, relative to the
-      config file), with ``genesis_hash`` (hex) or ``chain_file`` (a path to RLP blocks whose
-      block 1's parent hash is the genesis hash): :func:`protocols.eth.chains.chain_from_genesis`;
+      config file); its genesis hash is ``genesis_hash`` (hex) if given, else block 1's parent
+      hash in ``chain_file`` (a path to RLP blocks), else that of the block the file describes
+      (:func:`protocols.eth.genesis.genesis_block`): :func:`protocols.eth.chains.chain_from_genesis`;
     * ``db``: with ``chain_file``, the SQLite database the chain file is imported into (a path,
       relative to the config file; default ``<chain_file>.sqlite`` beside it).  The import runs
       when the database is missing or holds another import; otherwise it is reused
@@ -105,12 +108,17 @@ class EthOptions:
                 raise OptionError("chain", str(exc)) from None
         if self.chain is not None:
             raise OptionError("chain", "give either `chain` or `genesis`, not both")
-        if bool(self.genesis_hash) == bool(self.chain_file):
-            raise OptionError("genesis", "needs the genesis hash: give either `genesis_hash` or `chain_file`")
+        if self.genesis_hash and self.chain_file:
+            raise OptionError("genesis_hash", "give either `genesis_hash` or `chain_file`, not both")
         try:
             genesis_hash = parse_hash(self.genesis_hash, "genesis_hash") if self.genesis_hash else None
         except ChainError as exc:
             raise OptionError("genesis_hash", str(exc)) from None
+        if genesis_hash is None and not self.chain_file:
+            try:  # neither given: the hash of the block the file describes (go-ethereum Genesis.ToBlock)
+                genesis_hash = keccak256(genesis_block(self.genesis)[0])
+            except ChainError as exc:
+                raise OptionError("genesis", str(exc)) from None
         try:
             return chain_from_genesis(self.genesis, genesis_hash, None if genesis_hash else self.chain_file)
         except ChainError as exc:

@@ -165,8 +165,7 @@ def test_genesis_file_that_is_not_utf8_or_missing(tmp_path):
 
 
 @pytest.mark.parametrize("opts, key, words", [
-    ({"genesis": "g.json"}, "genesis", "give either `genesis_hash` or `chain_file`"),
-    ({"genesis": "g.json", "genesis_hash": GOOD_HASH, "chain_file": "c.rlp"}, "genesis", "either"),
+    ({"genesis": "g.json", "genesis_hash": GOOD_HASH, "chain_file": "c.rlp"}, "genesis_hash", "not both"),
     ({"genesis": "g.json", "chain": "mainnet", "genesis_hash": GOOD_HASH}, "chain", "not both"),
     ({"genesis_hash": GOOD_HASH}, "genesis_hash", "only goes with `genesis`"),
     ({"chain_file": "c.rlp"}, "chain_file", "only goes with `genesis`"),
@@ -182,3 +181,17 @@ def test_chain_option_combinations(tmp_path, opts, key, words):
     with pytest.raises(ConfigError) as info:
         load_text(eth_entry(**opts), str(tmp_path), create_keys=False)
     assert info.value.path == f"node.protocols[0].{key}" and words in str(info.value)
+
+
+def test_genesis_alone_is_the_hash_of_the_block_it_describes(tmp_path):
+    """With neither ``genesis_hash`` nor ``chain_file`` the genesis hash is that of the block
+    built from the file (go-ethereum Genesis.ToBlock, protocols/eth/genesis.py); a field it
+    cannot build the block from is one ConfigError on ``genesis``."""
+    path = write_genesis(tmp_path, name="g.json")
+    cfg = load_text(eth_entry(genesis="g.json"), str(tmp_path), create_keys=False)
+    [st] = ProtocolHarness(EthProtocol69, dict(cfg.nodes[0].protocols[0].options)).take()
+    assert st.genesis == keccak256(genesis_block(path)[0]) and st.network_id == 3503995874084926
+    write_genesis(tmp_path, name="bad.json", mixHash="0x12")
+    with pytest.raises(ConfigError) as info:
+        load_text(eth_entry(genesis="bad.json"), str(tmp_path), create_keys=False)
+    assert info.value.path == "node.protocols[0].genesis" and "mixHash" in str(info.value)
