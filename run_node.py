@@ -100,6 +100,7 @@ def run(launch, args) -> int:
                                start_node, stop_node, system_pgid)
     from actors.adapter import UnsupportedThespian
     from actors.collector import WaitFor
+    from thespian.actors import ActorExitRequest
     from actors.system import LOG_FORMAT
     from node.console import TerminalFormatter
 
@@ -158,12 +159,14 @@ def run(launch, args) -> int:
         code = _fail(str(exc), 1)
     finally:
         for server in reversed(servers):
-            stop_node(asys, server)
+            stop_node(asys, server, exit=False)
         if servers:
-            # every node's "stopped" event written before the system goes: the writer may lag
-            # behind on a loaded machine (30 nodes, ~700 processes), and the wait ends as soon
-            # as all are there
+            # every node's "stopped" event written before its Server goes: the writer may lag
+            # behind on a loaded machine (30 nodes, ~700 processes), and an exiting actor's
+            # queued sends get only a short drain; the wait ends as soon as all are there
             asys.ask(writer, WaitFor("stopped", count=len(servers), timeout_s=15.0), 20)
+        for server in servers:
+            asys.tell(server, ActorExitRequest())
         asys.shutdown()
         if reap_process_group(pgid):
             logging.warning("killed actor processes left after shutdown")
