@@ -8,8 +8,10 @@ inbound connection before any Peer process exists (go-ethereum p2p/server.go ``l
   closed at once.
 * Every accepted connection is a non-blocking socket watched here (ThespianWatch, like the
   listening socket) while :class:`node.inbound_handshakes.InboundHandshakes` reads its auth:
-  ``max_pending_peers`` slots, the oldest silent connection evicted when they are full, the
-  ``handshake_s`` deadline (the policy is that class's docstring).
+  ``max_pending_peers`` slots, one connection evicted for a new one when they are full (a
+  silent one closed here, or one handed on but not added dropped by the Server,
+  :class:`messages.peer.EvictPending`), the ``handshake_s`` deadline (the policy is that
+  class's docstring).
 * A valid auth is answered with the ack at once, and the connection goes, with its
   ``conn_id``, remote address, session secrets, the bytes read after the auth and the ack's
   unwritten tail, to the Server's inbound hand-off socket (SCM_RIGHTS over an abstract AF_UNIX
@@ -34,6 +36,7 @@ from thespian.actors import ThespianWatch
 
 from messages.events import HANDSHAKE_FAILED_PER_S, HandshakeFailed
 from messages.lifecycle import ListenerFailed, ListenerReady
+from messages.peer import EvictPending
 from messages.supervision import ActorPid
 from node.inbound_handshakes import AuthFailed, InboundHandshakes, RateLimit
 from node.inbound_policy import InboundPolicy
@@ -44,6 +47,15 @@ from .io.fd_handoff import send_connection
 READ_CHUNK = 8192
 """Bytes asked of one ``recv`` on a pending connection: an auth is at most 2,050 bytes, and what
 follows it in the same read (leftover) must fit the hand-off datagram (fd_handoff.MAX_DATAGRAM)."""
+
+LISTEN_BACKLOG = socket.SOMAXCONN
+"""The accept queue asked of ``listen()`` (the kernel caps it at net.core.somaxconn), as Go's
+net.Listen asks for somaxconn: with Python's default of 128, a flood fills the queue and the
+kernel drops a real peer's SYN (a 1 s retransmit) before the pending-slot policy sees it."""
+
+ACCEPT_BATCH = 64
+"""Connections accepted per readiness event, so that a flood's queue does not keep the pending
+connections' auths unread."""
 
 HOUSEKEEPING_S = 1.0
 """Interval of the inbound throttle's expiry, seconds."""
@@ -84,7 +96,7 @@ class Listener(NodeActor):
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((cfg.listen_host, cfg.listen_port))
-            sock.listen(128)
+            sock.listen(LISTEN_BACKLOG)
             sock.setblocking(False)
         except OSError as exc:
             sock.close()
@@ -112,7 +124,10 @@ class Listener(NodeActor):
         self._arm_deadline()
 
     def _accept(self, now: float) -> None:
-        while self.lsock is not None:
+        """Accept up to :data:`ACCEPT_BATCH` queued connections (the rest on the next pass)."""
+        for _ in range(ACCEPT_BATCH):
+            if self.lsock is None:
+                return
             ok, victim = self.pending.room(now)
             if not ok:
                 return
@@ -129,13 +144,27 @@ class Listener(NodeActor):
                 _close(conn)
                 continue
             if victim is not None:
-                self._fail(victim, "auth", "evicted", "closed to make room: no complete auth", now)
+                self._evict(victim, now)
             conn.setblocking(False)
             conn_id = uuid.uuid4().hex
             self.pending.accepted(conn_id, addr[:2], now)
             self.socks[conn_id] = conn
             self.by_fd[conn.fileno()] = conn_id
             self._read(conn_id, now)  # a real peer's auth is often there already
+
+    def _evict(self, conn_id: str, now: float) -> None:
+        """Free ``conn_id``'s slot for a new connection: close it here if its auth is still read
+        here, else ask the Server to drop its Peer (a valid auth, then no Hello)."""
+        if not self.pending.handed(conn_id):
+            self._fail(conn_id, "auth", "evicted", "closed to make room: no complete auth", now)
+            return
+        remote = self.pending.remote(conn_id)
+        self.pending.freed(conn_id)
+        where = f"{remote[0]}:{remote[1]}" if remote else "?"
+        self.log.info("node %s: inbound %s evicted to make room: valid auth, not added within %g s", self.name,
+                      where, self.pending.handed_evict_age_s)
+        if self.server is not None:
+            self.send(self.server, EvictPending(conn_id))
 
     def _read(self, conn_id: str, now: float) -> None:
         sock = self.socks.get(conn_id)

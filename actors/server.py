@@ -26,8 +26,8 @@ from messages.admission import CheckpointReply
 from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, HandshakeFailed, MsgRecv,
                              MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped, Subscribed)
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
-from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
-                           PeerStartOutbound, PeerUp, SlotFree)
+from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, EvictPending, Liveness, PeerDown,
+                           PeerInfoRequest, PeerStartInbound, PeerStartOutbound, PeerUp, SlotFree)
 from messages.supervision import FAULT_MODES, InjectFault
 from node.admission import Admission
 from node.children import Children
@@ -59,6 +59,10 @@ MAX_CANDIDATES = 1024
 
 SLOTS = ("listener", "dialer", "discovery")
 """The Server's permanent children (the Discovery actor only with ``discovery`` on)."""
+
+
+EVICTED_KEPT = 1024
+"""Evicted conn_ids remembered while their hand-off may still be queued (oldest forgotten first)."""
 
 
 class Server(NodeActor):
@@ -94,6 +98,7 @@ class Server(NodeActor):
         self.static_nodes: list[str] = []
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
+        self.evicted: dict[str, None] = {}  # conn_ids evicted (EvictPending) before their hand-off arrived
         self.info_requests: dict[int, tuple] = {}  # GetPeers being answered: id -> (asker, keys waited for)
         self._next_info_request = 0
 
@@ -286,6 +291,11 @@ class Server(NodeActor):
             if self.stopping or self.exiting:
                 self._free_slot(conn_id)
                 return
+            if conn_id in self.evicted:
+                del self.evicted[conn_id]
+                self.log.info("node %s: inbound %s:%s evicted by the Listener before its Peer started",
+                              self.cfg.name, remote[0], remote[1])
+                return
             try:
                 # the fork: the Peer inherits fd, and its start message (actors/adapter/fork_start.py)
                 self._new_peer(True, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd,
@@ -297,6 +307,19 @@ class Server(NodeActor):
                 self._free_slot(conn_id)
         finally:
             os.close(fd)
+
+    def on_EvictPending(self, msg: EvictPending, sender):
+        """The Listener gave this inbound connection's slot to a new one (it sent a valid auth,
+        then no Hello in time): its Peer, if not yet added, ends with TOO_MANY_PEERS."""
+        for rec in self.table:
+            if rec.inbound and rec.conn_id == msg.conn_id:
+                if rec.state != ADDED:
+                    self.send(rec.addr, DisconnectPeer(int(DiscReason.TOO_MANY_PEERS)))
+                return
+        # its hand-off datagram is still queued (the two travel apart): no fork for it
+        self.evicted[msg.conn_id] = None
+        while len(self.evicted) > EVICTED_KEPT:
+            del self.evicted[next(iter(self.evicted))]
 
     def on_DialRequest(self, msg, sender):
         try:

@@ -56,6 +56,15 @@ class SlotFree:
 
 
 @dataclass(frozen=True)
+class EvictPending:
+    """Listener -> Server: inbound connection ``conn_id``, handed on after a valid auth, is not yet
+    added and its slot was taken for a new connection (node/inbound_handshakes.py): drop its Peer
+    with Disconnect(TOO_MANY_PEERS)."""
+
+    conn_id: str
+
+
+@dataclass(frozen=True)
 class DialRequest:
     """Dialer -> Server: create a Peer that dials ``enode``."""
 

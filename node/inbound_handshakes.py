@@ -9,9 +9,15 @@ auth was valid and answered (issue 18 point 2).  Rules:
 
 * at most ``max_pending`` connections hold a slot: those reading their auth here, and those
   handed to the Server until it frees the slot (the peer was added, or is gone);
-* when every slot is taken, the oldest connection that has not sent a complete auth and is at
-  least :data:`MIN_EVICT_AGE_S` old is closed to make room (cause "evicted"), so a flood of silent
-  connections cannot lock real peers out; if none qualifies, nothing is accepted until one does;
+* when every slot is taken, one connection is closed to make room for the new one, in this order
+  of preference: the oldest that has not sent a complete auth and is at least
+  :data:`MIN_EVICT_AGE_S` old; else the oldest handed to the Server at least
+  :data:`HANDED_EVICT_AGE_S` ago and not yet added (a valid auth, then no Hello: the Listener
+  asks the Server to drop its Peer); else the oldest without a complete auth, whatever its age;
+  else the one handed on first, whatever its age (cause "evicted").  So neither a flood faster
+  than the eviction rate nor valid auths that go silent stop the accepting, and a real peer
+  keeps its slot until ``max_pending`` newer connections have come.  go-ethereum has no
+  eviction (its 50 slots wait), but a slot there costs a goroutine, not a process;
 * each connection has ``handshake_s`` (5 s, go-ethereum ``handshakeTimeout``) from its accept to
   a complete auth (cause "timeout");
 * a bad auth (rlpx.handshake's errors: ECIES, size above 2048 bytes, bad signature) closes it
@@ -26,8 +32,12 @@ from rlpx.errors import RLPxError
 from rlpx.handshake import Recipient, Secrets
 
 MIN_EVICT_AGE_S = 0.25
-"""A silent connection younger than this is not evicted (a real peer's auth is usually in its
-first segment; this gives it one round trip and a scheduling delay), seconds."""
+"""A silent connection younger than this is evicted only when no other can be (a real peer's auth
+is usually in its first segment; this gives it one round trip and a scheduling delay), seconds."""
+
+HANDED_EVICT_AGE_S = 2.0
+"""A connection handed to the Server is evicted, under pressure, only this long after its ack:
+time for the Peer's fork, checkpoint 1 and the remote's Hello, seconds."""
 
 
 @dataclass
@@ -51,11 +61,12 @@ class AuthFailed(Exception):
 
 
 class _Pending:
-    __slots__ = ("conn_id", "remote", "accepted_at", "hs", "handed")
+    __slots__ = ("conn_id", "remote", "accepted_at", "hs", "handed", "handed_at")
 
     def __init__(self, conn_id: str, remote: tuple, accepted_at: float, hs: Recipient | None):
         self.conn_id, self.remote, self.accepted_at, self.hs = conn_id, remote, accepted_at, hs
         self.handed = False
+        self.handed_at = 0.0
 
 
 class InboundHandshakes:
@@ -63,11 +74,12 @@ class InboundHandshakes:
     monotonic seconds.  Insertion order is accept order, so the first silent entry is the oldest."""
 
     def __init__(self, private_key: bytes, max_pending: int, handshake_s: float,
-                 min_evict_age_s: float = MIN_EVICT_AGE_S):
+                 min_evict_age_s: float = MIN_EVICT_AGE_S, handed_evict_age_s: float = HANDED_EVICT_AGE_S):
         self.private_key = private_key
         self.max_pending = max_pending
         self.handshake_s = handshake_s
         self.min_evict_age_s = min_evict_age_s
+        self.handed_evict_age_s = handed_evict_age_s
         self.table: dict[str, _Pending] = {}
 
     def __len__(self) -> int:
@@ -87,12 +99,22 @@ class InboundHandshakes:
 
     # -- slots ---------------------------------------------------------------------------
     def evictable(self, now: float) -> str | None:
-        """The conn_id to close to make room now: the oldest that has not sent a complete auth
-        and is at least ``min_evict_age_s`` old; None if there is none."""
-        for p in self.table.values():
-            if not p.handed:
-                return p.conn_id if now - p.accepted_at >= self.min_evict_age_s else None
-        return None
+        """The conn_id to close to make room now, by the module docstring's order of preference;
+        None only if the table is empty."""
+        silent = next((p for p in self.table.values() if not p.handed), None)
+        if silent is not None and now - silent.accepted_at >= self.min_evict_age_s:
+            return silent.conn_id
+        handed = [p for p in self.table.values() if p.handed]
+        first = min(handed, key=lambda p: p.handed_at) if handed else None
+        if first is not None and now - first.handed_at >= self.handed_evict_age_s:
+            return first.conn_id
+        victim = silent or first
+        return victim.conn_id if victim is not None else None
+
+    def handed(self, conn_id: str) -> bool:
+        """True if ``conn_id`` was handed to the Server (evicting it means dropping its Peer)."""
+        p = self.table.get(conn_id)
+        return p is not None and p.handed
 
     def room(self, now: float) -> tuple[bool, str | None]:
         """Whether one more connection may be accepted now, and which one to evict for it first
@@ -104,7 +126,7 @@ class InboundHandshakes:
 
     def accepted(self, conn_id: str, remote: tuple, now: float) -> None:
         """A connection was accepted at ``now``: it takes a slot and its handshake deadline runs."""
-        self.table[conn_id] = _Pending(conn_id, tuple(remote), now, Recipient(self.private_key))
+        self.table[conn_id] = _Pending(conn_id, tuple(remote), now, None)  # Recipient at its first byte
 
     def received(self, conn_id: str, data: bytes, now: float) -> Answered | None:
         """Bytes from ``conn_id``: the answer once its auth is complete and valid, else None.
@@ -113,6 +135,8 @@ class InboundHandshakes:
         p = self.table.get(conn_id)
         if p is None or p.handed:
             return None
+        if p.hs is None:
+            p.hs = Recipient(self.private_key)  # an ephemeral key costs ~0.1 ms: not for the silent ones
         try:
             ack = p.hs.feed(data)
         except RLPxError as exc:
@@ -121,7 +145,7 @@ class InboundHandshakes:
                              p.remote) from None
         if ack is None:
             return None
-        p.handed = True
+        p.handed, p.handed_at = True, now
         answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover)
         p.hs = None  # its keys now belong to the connection's Peer
         return answered
@@ -138,16 +162,8 @@ class InboundHandshakes:
                 if not p.handed and now >= p.accepted_at + self.handshake_s]
 
     def next_deadline(self, now: float) -> float | None:
-        """The next time something is due: a handshake deadline, or, while every slot is taken,
-        the moment the oldest silent connection becomes evictable (only if after ``now``: once
-        it is, :meth:`room` says so and the listening socket is watched again)."""
+        """The next handshake deadline (monotonic seconds), or None."""
         times = [p.accepted_at + self.handshake_s for p in self.table.values() if not p.handed]
-        if len(self.table) >= self.max_pending:
-            for p in self.table.values():
-                if not p.handed:
-                    if p.accepted_at + self.min_evict_age_s > now:
-                        times.append(p.accepted_at + self.min_evict_age_s)
-                    break
         return min(times) if times else None
 
 
@@ -174,4 +190,4 @@ class RateLimit:
         return True, suppressed
 
 
-__all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "MIN_EVICT_AGE_S"]
+__all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "MIN_EVICT_AGE_S", "HANDED_EVICT_AGE_S"]

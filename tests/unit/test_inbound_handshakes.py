@@ -42,25 +42,70 @@ def test_bad_auth_fails_and_frees_the_slot():
     assert "a" not in t
 
 
-def test_full_table_evicts_the_oldest_silent_connection_once_old_enough():
+def _auth() -> bytes:
+    return Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth
+
+
+def test_full_table_evicts_the_oldest_silent_connection_old_enough_else_the_oldest_anyway():
     t = table(max_pending=3)
     for i, cid in enumerate("abc"):
         t.accepted(cid, ("127.0.0.1", i), 0.1 * i)
-    assert t.room(0.2) == (False, None)  # "a" is 0.2 s old: not yet
-    assert t.next_deadline(0.2) == 0.25
-    assert t.room(0.25) == (True, "a")
-    assert t.next_deadline(0.25) == 5.0  # evictable now: no wake-up for it
+    # "a" is 0.2 s old, and nothing else can go: the new connection is not refused for it
+    assert t.room(0.2) == (True, "a")
+    t.freed("a")
+    t.accepted("d", ("127.0.0.1", 3), 0.2)
+    assert t.room(0.35) == (True, "b")  # "b" is 0.25 s old
+    assert t.next_deadline(0.35) == 5.1  # "b"'s handshake deadline: eviction needs no wake-up
 
 
-def test_eviction_skips_connections_whose_auth_was_answered():
-    t = table(max_pending=2)
+def test_flood_faster_than_the_eviction_rate_never_stops_the_accepting():
+    t = table(max_pending=50)
+    now, accepted = 0.0, 0
+    for i in range(1000):  # 10,000 connections/s, against 200/s with a minimum age
+        now = i * 1e-4
+        ok, victim = t.room(now)
+        assert ok, i
+        if victim is not None:
+            t.freed(victim)
+        t.accepted(f"c{i}", ("127.0.0.1", i), now)
+        accepted += 1
+    assert accepted == 1000 and len(t) == 50
+
+
+def test_a_real_peer_among_the_flood_keeps_its_slot_for_max_pending_accepts():
+    t = table(max_pending=50)
     t.accepted("real", ("127.0.0.1", 1), 0.0)
-    t.received("real", Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth, 0.0)
-    t.accepted("silent", ("127.0.0.1", 2), 0.1)
-    assert t.room(1.0) == (True, "silent")
-    t.freed("silent")
-    t.accepted("silent2", ("127.0.0.1", 3), 1.0)
-    assert t.room(1.1) == (False, None) and t.room(1.25) == (True, "silent2")
+    for i in range(49):
+        t.accepted(f"c{i}", ("127.0.0.1", 2 + i), 0.0)
+    assert t.received("real", _auth(), 0.001) is not None  # answered: no longer a silent one
+    victims = []
+    for i in range(200):
+        _, victim = t.room(0.002)
+        victims.append(victim)
+        t.freed(victim)
+        t.accepted(f"n{i}", ("127.0.0.1", 100 + i), 0.002)
+    assert "real" in t and "real" not in victims
+
+
+def test_handed_connections_that_stay_silent_are_evicted_before_young_silent_ones():
+    t = table(max_pending=3)
+    for cid in "ab":
+        t.accepted(cid, ("127.0.0.1", 1), 0.0)
+        assert t.received(cid, _auth(), 0.0) is not None  # a valid auth, then nothing
+    t.accepted("s", ("127.0.0.1", 2), 1.9)
+    assert t.room(1.95) == (True, "s")  # the handed ones are under HANDED_EVICT_AGE_S: protected
+    assert t.room(2.0) == (True, "a") and t.handed("a")  # then the oldest of them goes first
+    assert not t.handed("s")
+
+
+def test_a_table_of_recently_handed_connections_gives_up_the_first_handed():
+    t = table(max_pending=2)
+    for cid, at in (("b", 0.0), ("a", 0.5)):
+        t.accepted(cid, ("127.0.0.1", 1), at)
+    t.received("a", _auth(), 0.5)
+    t.received("b", _auth(), 0.6)  # accepted first, handed on last
+    assert t.room(1.0) == (True, "a")
+    assert t.next_deadline(1.0) is None  # nothing waits for an auth
 
 
 def test_handshake_deadline_expires_only_silent_connections():
