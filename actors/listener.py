@@ -21,7 +21,8 @@ inbound connection before any Peer process exists (go-ethereum p2p/server.go ``l
 * A handshake that fails here (bad auth, silence, eviction, the remote closing) is one log line
   and a ``handshake_failed`` event (:class:`messages.events.HandshakeFailed`, sent to the Server,
   which publishes it), at most :data:`messages.events.HANDSHAKE_FAILED_PER_S` per second with the
-  count of those held back.
+  count of those held back; the last held back goes out at the end of its second, with the count
+  before it, if nothing else did.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Listener(NodeActor):
         self.by_fd: dict[int, str] = {}
         self.policy: InboundPolicy | None = None
         self.limit = RateLimit(HANDSHAKE_FAILED_PER_S)
+        self.held_back: tuple | None = None  # (remote, stage, cause, error) of the last failure not published
         self.name = ""
 
     def watch(self):
@@ -226,6 +228,16 @@ class Listener(NodeActor):
         allowed, suppressed = self.limit.allow(now)
         if allowed and self.server is not None:
             self.send(self.server, HandshakeFailed(where, stage, cause, error, suppressed))
+        elif not allowed:
+            self.held_back = (where, stage, cause, error)
+            self.timers.set("failed_flush", self.limit.flush_due())
+
+    def _flush_failed(self, now: float) -> None:
+        """The end of a burst: publish the last failure held back, with the count before it."""
+        held = self.limit.flush(now)
+        if held and self.held_back is not None and self.server is not None:
+            self.send(self.server, HandshakeFailed(*self.held_back, held - 1))
+        self.held_back = None
 
     def _arm_deadline(self) -> None:
         nxt = self.pending.next_deadline(time.monotonic()) if self.pending is not None else None
@@ -247,6 +259,8 @@ class Listener(NodeActor):
                 self._fail(conn_id, "auth", "timeout",
                            f"no complete auth within {self.pending.handshake_s:g} s", now)
             self._arm_deadline()
+        elif name == "failed_flush":
+            self._flush_failed(now)
         elif name == "housekeeping":
             self.policy.expire(now)
             self.after("housekeeping", HOUSEKEEPING_S)

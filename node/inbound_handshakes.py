@@ -169,7 +169,9 @@ class InboundHandshakes:
 
 class RateLimit:
     """At most ``per_s`` events in any one-second window (windows start at the first event),
-    counting the ones held back: :meth:`allow` returns (allowed, suppressed before this one)."""
+    counting the ones held back: :meth:`allow` returns (allowed, suppressed before this one).
+    A count left at the end of a burst is not lost: at :meth:`flush_due` the owner calls
+    :meth:`flush` and publishes the last event held back, with the count of those before it."""
 
     def __init__(self, per_s: int = 10):
         self.per_s = per_s
@@ -188,6 +190,20 @@ class RateLimit:
         self.in_window += 1
         suppressed, self.suppressed = self.suppressed, 0
         return True, suppressed
+
+    def flush_due(self) -> float | None:
+        """When the held-back count must go out if no event is allowed first (the end of the
+        current window), or None if nothing is held back."""
+        return self.window_start + 1.0 if self.suppressed else None
+
+    def flush(self, now: float) -> int:
+        """At or after :meth:`flush_due`: the number of events held back (then reset; 0 if none
+        or not yet due).  The flush opens a new window and counts as its first event."""
+        if not self.suppressed or now - self.window_start < 1.0:
+            return 0
+        held, self.suppressed = self.suppressed, 0
+        self.window_start, self.in_window = now, 1
+        return held
 
 
 __all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "MIN_EVICT_AGE_S", "HANDED_EVICT_AGE_S"]
