@@ -8,10 +8,10 @@ inbound connection before any Peer process exists (go-ethereum p2p/server.go ``l
   closed at once.
 * Every accepted connection is a non-blocking socket watched here (ThespianWatch, like the
   listening socket) while :class:`node.inbound_handshakes.InboundHandshakes` reads its auth:
-  ``max_pending_peers`` slots, one connection evicted for a new one when they are full (a
-  silent one closed here, or one handed on but not added dropped by the Server,
-  :class:`messages.peer.EvictPending`), the ``handshake_s`` deadline (the policy is that
-  class's docstring).
+  the oldest closed for a new one when too many are, and the ``handshake_s`` deadline (the policy
+  is that class's docstring).  Connections handed on take ``max_pending_peers`` slots; one not
+  added 2 s after its ack gives its slot to a new valid auth, and the Server drops its Peer
+  (:class:`messages.peer.EvictPending`).
 * A valid auth is answered with the ack at once, and the connection goes, with its
   ``conn_id``, remote address, session secrets, the bytes read after the auth and the ack's
   unwritten tail, to the Server's inbound hand-off socket (SCM_RIGHTS over an abstract AF_UNIX
@@ -146,7 +146,7 @@ class Listener(NodeActor):
                 _close(conn)
                 continue
             if victim is not None:
-                self._evict(victim, now)
+                self._fail(victim, "auth", "evicted", "closed to make room: no complete auth", now)
             conn.setblocking(False)
             conn_id = uuid.uuid4().hex
             self.pending.accepted(conn_id, addr[:2], now)
@@ -154,14 +154,8 @@ class Listener(NodeActor):
             self.by_fd[conn.fileno()] = conn_id
             self._read(conn_id, now)  # a real peer's auth is often there already
 
-    def _evict(self, conn_id: str, now: float) -> None:
-        """Free ``conn_id``'s slot for a new connection: close it here if its auth is still read
-        here, else ask the Server to drop its Peer (a valid auth, then no Hello)."""
-        if not self.pending.handed(conn_id):
-            self._fail(conn_id, "auth", "evicted", "closed to make room: no complete auth", now)
-            return
-        remote = self.pending.remote(conn_id)
-        self.pending.freed(conn_id)
+    def _evict_handed(self, conn_id: str, remote: tuple) -> None:
+        """``conn_id``'s pending slot went to a new valid auth: the Server drops its Peer."""
         where = f"{remote[0]}:{remote[1]}" if remote else "?"
         self.log.info("node %s: inbound %s evicted to make room: valid auth, not added within %g s", self.name,
                       where, self.pending.handed_evict_age_s)
@@ -189,6 +183,8 @@ class Listener(NodeActor):
             self._fail(conn_id, exc.stage, exc.cause, exc.error, now, exc.remote)
             return
         if answered is not None:
+            if answered.evicted is not None:
+                self._evict_handed(answered.evicted, answered.evicted_remote)
             self._hand_off(answered, now)
 
     def _hand_off(self, answered, now: float) -> None:

@@ -7,17 +7,19 @@ go-ethereum p2p/server.go gives each accepted connection a goroutine and at most
 Listener runs every auth/ack itself and the Server forks a Peer only for a connection whose
 auth was valid and answered (issue 18 point 2).  Rules:
 
-* at most ``max_pending`` connections hold a slot: those reading their auth here, and those
-  handed to the Server until it frees the slot (the peer was added, or is gone);
-* when every slot is taken, one connection is closed to make room for the new one, in this order
-  of preference: the oldest that has not sent a complete auth and is at least
-  :data:`MIN_EVICT_AGE_S` old; else the oldest handed to the Server at least
-  :data:`HANDED_EVICT_AGE_S` ago and not yet added (a valid auth, then no Hello: the Listener
-  asks the Server to drop its Peer); else the oldest without a complete auth, whatever its age;
-  else the one handed on first, whatever its age (cause "evicted").  So neither a flood faster
-  than the eviction rate nor valid auths that go silent stop the accepting, and a real peer
-  keeps its slot until ``max_pending`` newer connections have come.  go-ethereum has no
-  eviction (its 50 slots wait), but a slot there costs a goroutine, not a process;
+* a connection whose auth is being read costs a socket and a table entry here, not a process:
+  at most ``max_reading`` (default :data:`READING_PER_SLOT` x ``max_pending``, 400 at go-ethereum's
+  50) are read at once, and when they are full the oldest is closed for the new one (cause
+  "evicted").  The accepting never stops, and a real peer has until ``max_reading`` newer
+  connections came (0.4 s at 1,000/s) to send its auth; a small table would give it ``max_pending``
+  (50 ms);
+* a connection whose auth was valid is handed to the Server, which forks its Peer, and keeps one of
+  ``max_pending`` slots (go-ethereum ``MaxPendingPeers``, a goroutine there, a process here) until
+  the Server frees it (the peer was added, or is gone).  A valid auth that finds the slots full
+  takes the slot of the one handed on first if that was at least :data:`HANDED_EVICT_AGE_S` ago
+  (a valid auth, then no Hello: the Listener asks the Server to drop its Peer), else it is closed
+  (cause "evicted"), so the Peers of valid auths that go silent cannot keep real peers out for
+  longer than that;
 * each connection has ``handshake_s`` (5 s, go-ethereum ``handshakeTimeout``) from its accept to
   a complete auth (cause "timeout");
 * a bad auth (rlpx.handshake's errors: ECIES, size above 2048 bytes, bad signature) closes it
@@ -31,24 +33,27 @@ from dataclasses import dataclass
 from rlpx.errors import RLPxError
 from rlpx.handshake import Recipient, Secrets
 
-MIN_EVICT_AGE_S = 0.25
-"""A silent connection younger than this is evicted only when no other can be (a real peer's auth
-is usually in its first segment; this gives it one round trip and a scheduling delay), seconds."""
+READING_PER_SLOT = 8
+"""Connections whose auth is read at once, per pending slot (``max_reading`` by default)."""
 
 HANDED_EVICT_AGE_S = 2.0
-"""A connection handed to the Server is evicted, under pressure, only this long after its ack:
-time for the Peer's fork, checkpoint 1 and the remote's Hello, seconds."""
+"""A connection handed to the Server gives up its slot to a new valid auth only this long after
+its ack: time for the Peer's fork, checkpoint 1 and the remote's Hello, seconds."""
 
 
 @dataclass
 class Answered:
     """The auth of ``conn_id`` was valid: write ``ack``, then hand the connection to the Server
-    with ``secrets`` and ``leftover`` (bytes received after the auth)."""
+    with ``secrets`` and ``leftover`` (bytes received after the auth).  ``evicted``: the conn_id
+    handed on earlier whose slot this one took (its Peer must be dropped), or None, and its
+    ``evicted_remote`` (host, port)."""
 
     conn_id: str
     ack: bytes
     secrets: Secrets
     leftover: bytes
+    evicted: str | None = None
+    evicted_remote: tuple = ()
 
 
 class AuthFailed(Exception):
@@ -73,14 +78,15 @@ class InboundHandshakes:
     """The pending table (see the module docstring).  ``private_key`` 32 bytes; times are
     monotonic seconds.  Insertion order is accept order, so the first silent entry is the oldest."""
 
-    def __init__(self, private_key: bytes, max_pending: int, handshake_s: float,
-                 min_evict_age_s: float = MIN_EVICT_AGE_S, handed_evict_age_s: float = HANDED_EVICT_AGE_S):
+    def __init__(self, private_key: bytes, max_pending: int, handshake_s: float, max_reading: int | None = None,
+                 handed_evict_age_s: float = HANDED_EVICT_AGE_S):
         self.private_key = private_key
         self.max_pending = max_pending
+        self.max_reading = READING_PER_SLOT * max_pending if max_reading is None else max_reading
         self.handshake_s = handshake_s
-        self.min_evict_age_s = min_evict_age_s
         self.handed_evict_age_s = handed_evict_age_s
         self.table: dict[str, _Pending] = {}
+        self.n_handed = 0
 
     def __len__(self) -> int:
         return len(self.table)
@@ -97,31 +103,19 @@ class InboundHandshakes:
         p = self.table.get(conn_id)
         return p.remote if p is not None else ()
 
-    # -- slots ---------------------------------------------------------------------------
-    def evictable(self, now: float) -> str | None:
-        """The conn_id to close to make room now, by the module docstring's order of preference;
-        None only if the table is empty."""
-        silent = next((p for p in self.table.values() if not p.handed), None)
-        if silent is not None and now - silent.accepted_at >= self.min_evict_age_s:
-            return silent.conn_id
-        handed = [p for p in self.table.values() if p.handed]
-        first = min(handed, key=lambda p: p.handed_at) if handed else None
-        if first is not None and now - first.handed_at >= self.handed_evict_age_s:
-            return first.conn_id
-        victim = silent or first
-        return victim.conn_id if victim is not None else None
-
     def handed(self, conn_id: str) -> bool:
         """True if ``conn_id`` was handed to the Server (evicting it means dropping its Peer)."""
         p = self.table.get(conn_id)
         return p is not None and p.handed
 
+    # -- slots ---------------------------------------------------------------------------
     def room(self, now: float) -> tuple[bool, str | None]:
-        """Whether one more connection may be accepted now, and which one to evict for it first
-        (None: a slot is free, or none can be evicted)."""
-        if len(self.table) < self.max_pending:
+        """Whether one more connection may be accepted now (False only with ``max_reading`` 0),
+        and which one to close for it first: the oldest still being read when ``max_reading`` are
+        (None: there is room)."""
+        if len(self.table) - self.n_handed < self.max_reading:
             return True, None
-        victim = self.evictable(now)
+        victim = next((p.conn_id for p in self.table.values() if not p.handed), None)
         return victim is not None, victim
 
     def accepted(self, conn_id: str, remote: tuple, now: float) -> None:
@@ -145,14 +139,27 @@ class InboundHandshakes:
                              p.remote) from None
         if ack is None:
             return None
+        evicted = None
+        if self.n_handed >= self.max_pending:
+            first = min((q for q in self.table.values() if q.handed), key=lambda q: q.handed_at)
+            if now - first.handed_at < self.handed_evict_age_s:
+                del self.table[conn_id]
+                raise AuthFailed(conn_id, "auth", "evicted", f"all {self.max_pending} pending slots held by "
+                                 f"connections handed on less than {self.handed_evict_age_s:g} s ago", p.remote)
+            evicted = first
+            self.freed(first.conn_id)
         p.handed, p.handed_at = True, now
-        answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover)
+        self.n_handed += 1
+        answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover, evicted.conn_id if evicted else None,
+                            evicted.remote if evicted else ())
         p.hs = None  # its keys now belong to the connection's Peer
         return answered
 
     def freed(self, conn_id: str) -> None:
         """The connection left the table: closed here, or its Peer was added or is gone."""
-        self.table.pop(conn_id, None)
+        p = self.table.pop(conn_id, None)
+        if p is not None and p.handed:
+            self.n_handed -= 1
 
     # -- time ----------------------------------------------------------------------------
     def expired(self, now: float) -> list[str]:
@@ -206,4 +213,4 @@ class RateLimit:
         return held
 
 
-__all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "MIN_EVICT_AGE_S", "HANDED_EVICT_AGE_S"]
+__all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "READING_PER_SLOT", "HANDED_EVICT_AGE_S"]

@@ -91,14 +91,14 @@ FLOOD = 1000
 """Silent TCP connections opened against the node."""
 
 BATCH, BATCH_EVERY_S = 50, 0.5
-"""The flood's pace: 100 connections/s, under the Listener's eviction rate (50 slots per 0.25 s)."""
+"""The flood's pace: 100 connections/s."""
 
 
 def test_flood_of_silent_connections_neither_locks_out_a_real_peer_nor_forks(nodes):
     """1,000 connections that send nothing, opened in batches while a real RLPx peer connects:
     the peer gets its Hello within 2 s, and the node forks no process for the silent ones (the
-    Listener reads every auth itself, evicting the oldest silent connection when its 50 slots
-    are full).  The failed handshakes show as rate-limited handshake_failed events."""
+    Listener reads every auth itself, closing the oldest silent connection when too many are
+    read at once).  The failed handshakes show as rate-limited handshake_failed events."""
     a = nodes.start("alpha", max_peers=10)
     admin = nodes.admin_pid()
     baseline = len(tree_pids(admin))
@@ -152,9 +152,9 @@ VALID_SILENT = 20
 
 def test_fast_flood_and_valid_auths_gone_silent_do_not_lock_out_a_real_peer(nodes):
     """A set of connections that send a valid auth and go silent (each gets a Peer, which waits
-    for a Hello), then 1,000 silent connections opened as fast as the client can: faster than
-    evicting only connections older than MIN_EVICT_AGE_S would allow.  A real peer that connects
-    meanwhile gets its Hello within 2 s, and no process is forked for the silent ones."""
+    for a Hello), then 1,000 silent connections opened as fast as the client can (faster than the
+    200/s at which the Listener once evicted).  A real peer that connects meanwhile gets its Hello
+    within 2 s, and no process is forked for the silent ones."""
     a = nodes.start("alpha", max_peers=10)
     node_id = parse_enode(a.enode).node_id
     admin = nodes.admin_pid()

@@ -12,8 +12,8 @@ from rlpx.keys import generate_private_key, node_id_from_private_key
 KEY = generate_private_key()
 
 
-def table(max_pending=3, handshake_s=5.0) -> InboundHandshakes:
-    return InboundHandshakes(KEY, max_pending, handshake_s, min_evict_age_s=0.25)
+def table(max_pending=3, handshake_s=5.0, max_reading=3) -> InboundHandshakes:
+    return InboundHandshakes(KEY, max_pending, handshake_s, max_reading=max_reading)
 
 
 def test_valid_auth_is_answered_with_the_session_and_leftover():
@@ -46,66 +46,65 @@ def _auth() -> bytes:
     return Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth
 
 
-def test_full_table_evicts_the_oldest_silent_connection_old_enough_else_the_oldest_anyway():
-    t = table(max_pending=3)
+def test_full_table_evicts_the_oldest_connection_still_being_read():
+    t = table(max_reading=3)
     for i, cid in enumerate("abc"):
         t.accepted(cid, ("127.0.0.1", i), 0.1 * i)
-    # "a" is 0.2 s old, and nothing else can go: the new connection is not refused for it
-    assert t.room(0.2) == (True, "a")
+    assert t.room(0.2) == (True, "a")  # whatever its age: the accepting never stops
     t.freed("a")
     t.accepted("d", ("127.0.0.1", 3), 0.2)
-    assert t.room(0.35) == (True, "b")  # "b" is 0.25 s old
-    assert t.next_deadline(0.35) == 5.1  # "b"'s handshake deadline: eviction needs no wake-up
+    assert t.room(0.2) == (True, "b")
+    assert t.next_deadline(0.2) == 5.1  # "b"'s handshake deadline
 
 
-def test_flood_faster_than_the_eviction_rate_never_stops_the_accepting():
-    t = table(max_pending=50)
-    now, accepted = 0.0, 0
-    for i in range(1000):  # 10,000 connections/s, against 200/s with a minimum age
+def test_default_reading_table_is_eight_per_pending_slot():
+    t = InboundHandshakes(KEY, 50, 5.0)
+    assert t.max_reading == 400
+    for i in range(399):
+        t.accepted(f"c{i}", ("127.0.0.1", i), 0.0)
+    assert t.room(0.0) == (True, None)
+
+
+def test_flood_never_stops_the_accepting_and_a_real_peer_has_max_reading_accepts():
+    t = table(max_pending=50, max_reading=400)
+    t.accepted("real", ("127.0.0.1", 1), 0.0)
+    victims = []
+    for i in range(2000):  # 10,000 connections/s
         now = i * 1e-4
         ok, victim = t.room(now)
         assert ok, i
         if victim is not None:
+            victims.append(victim)
             t.freed(victim)
-        t.accepted(f"c{i}", ("127.0.0.1", i), now)
-        accepted += 1
-    assert accepted == 1000 and len(t) == 50
+        t.accepted(f"c{i}", ("127.0.0.1", 2 + i), now)
+        if i == 398:  # its auth arrives after 399 newer connections
+            assert t.received("real", _auth(), now) is not None
+    assert "real" in t and "real" not in victims and len(t) == 401
 
 
-def test_a_real_peer_among_the_flood_keeps_its_slot_for_max_pending_accepts():
-    t = table(max_pending=50)
-    t.accepted("real", ("127.0.0.1", 1), 0.0)
-    for i in range(49):
-        t.accepted(f"c{i}", ("127.0.0.1", 2 + i), 0.0)
-    assert t.received("real", _auth(), 0.001) is not None  # answered: no longer a silent one
-    victims = []
-    for i in range(200):
-        _, victim = t.room(0.002)
-        victims.append(victim)
-        t.freed(victim)
-        t.accepted(f"n{i}", ("127.0.0.1", 100 + i), 0.002)
-    assert "real" in t and "real" not in victims
-
-
-def test_handed_connections_that_stay_silent_are_evicted_before_young_silent_ones():
-    t = table(max_pending=3)
+def test_handed_connections_take_pending_slots_not_reading_ones():
+    t = table(max_pending=2, max_reading=1)
     for cid in "ab":
         t.accepted(cid, ("127.0.0.1", 1), 0.0)
-        assert t.received(cid, _auth(), 0.0) is not None  # a valid auth, then nothing
-    t.accepted("s", ("127.0.0.1", 2), 1.9)
-    assert t.room(1.95) == (True, "s")  # the handed ones are under HANDED_EVICT_AGE_S: protected
-    assert t.room(2.0) == (True, "a") and t.handed("a")  # then the oldest of them goes first
-    assert not t.handed("s")
+        assert t.received(cid, _auth(), 0.0) is not None
+    assert t.room(0.0) == (True, None) and t.n_handed == 2  # reading table empty
+    t.freed("a")
+    assert t.n_handed == 1 and not t.handed("a") and t.handed("b")
 
 
-def test_a_table_of_recently_handed_connections_gives_up_the_first_handed():
-    t = table(max_pending=2)
-    for cid, at in (("b", 0.0), ("a", 0.5)):
+def test_valid_auth_takes_the_slot_of_one_handed_on_long_enough_ago():
+    t = table(max_pending=2, max_reading=3)
+    for cid, at in (("a", 0.0), ("b", 0.5)):
         t.accepted(cid, ("127.0.0.1", 1), at)
-    t.received("a", _auth(), 0.5)
-    t.received("b", _auth(), 0.6)  # accepted first, handed on last
-    assert t.room(1.0) == (True, "a")
-    assert t.next_deadline(1.0) is None  # nothing waits for an auth
+        t.received(cid, _auth(), at)
+    t.accepted("c", ("127.0.0.1", 7), 1.0)
+    with pytest.raises(AuthFailed) as info:  # "a" was handed on 1 s ago: kept, "c" closed
+        t.received("c", _auth(), 1.0)
+    assert (info.value.stage, info.value.cause) == ("auth", "evicted") and "c" not in t
+    t.accepted("d", ("127.0.0.2", 8), 2.0)
+    answered = t.received("d", _auth(), 2.0)
+    assert (answered.evicted, answered.evicted_remote) == ("a", ("127.0.0.1", 1))
+    assert "a" not in t and t.handed("d") and t.n_handed == 2
 
 
 def test_handshake_deadline_expires_only_silent_connections():
