@@ -89,3 +89,23 @@ def test_listener_publishes_the_last_failure_held_back_with_the_count_before_it(
     assert len(events) == HANDSHAKE_FAILED_PER_S + 1
     assert last.remote_address == f"127.0.0.1:{1000 + HANDSHAKE_FAILED_PER_S + 2}" and last.suppressed == 2
     assert len(events) + sum(e.suppressed for e in events) == HANDSHAKE_FAILED_PER_S + 3  # every failure counted
+
+
+def test_valid_auth_taking_a_handed_ones_slot_asks_the_server_to_drop_its_peer(listener):
+    from messages.peer import EvictPending
+
+    listener.pending = InboundHandshakes(KEY, 1, 5.0, handed_evict_age_s=0.0)
+    listener.pending.accepted("old", ("127.0.0.1", 1), 0.0)
+    assert listener.pending.received("old", Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth,
+                                     0.0) is not None  # handed on, its Peer waiting for a Hello
+    ours, theirs = socket.socketpair()
+    listener.usock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.inbox = b"\0devp2p-test-no-such-inbox"
+    try:
+        listener.pending.accepted("new", ("127.0.0.1", 2), 0.0)
+        listener.socks["new"] = ours
+        theirs.sendall(Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth)
+        listener._read("new", 0.0)
+        assert EvictPending("old") in listener.sent and "old" not in listener.pending
+    finally:
+        theirs.close()
