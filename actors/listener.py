@@ -154,13 +154,12 @@ class Listener(NodeActor):
             self.by_fd[conn.fileno()] = conn_id
             self._read(conn_id, now)  # a real peer's auth is often there already
 
-    def _evict_handed(self, conn_id: str, remote: tuple) -> None:
-        """``conn_id``'s pending slot went to a new valid auth: the Server drops its Peer."""
-        where = f"{remote[0]}:{remote[1]}" if remote else "?"
-        self.log.info("node %s: inbound %s evicted to make room: valid auth, not added within %g s", self.name,
-                      where, self.pending.handed_evict_age_s)
+    def _evict_handed(self, conn_id: str) -> None:
+        """``conn_id``'s pending slot went to a new valid auth: the Server drops its Peer (and
+        logs its end: the one line for the connection)."""
         if self.server is not None:
-            self.send(self.server, EvictPending(conn_id))
+            self.send(self.server, EvictPending(conn_id, f"evicted to make room: valid auth, not added within "
+                                                         f"{self.pending.handed_evict_age_s:g} s"))
 
     def _read(self, conn_id: str, now: float) -> None:
         sock = self.socks.get(conn_id)
@@ -184,7 +183,7 @@ class Listener(NodeActor):
             return
         if answered is not None:
             if answered.evicted is not None:
-                self._evict_handed(answered.evicted, answered.evicted_remote)
+                self._evict_handed(answered.evicted)
             self._hand_off(answered, now)
 
     def _hand_off(self, answered, now: float) -> None:

@@ -98,7 +98,7 @@ class Server(NodeActor):
         self.static_nodes: list[str] = []
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
-        self.evicted: dict[str, None] = {}  # conn_ids evicted (EvictPending) before their hand-off arrived
+        self.evicted: dict[str, str] = {}  # conn_id -> why, evicted (EvictPending) before its hand-off arrived
         self.info_requests: dict[int, tuple] = {}  # GetPeers being answered: id -> (asker, keys waited for)
         self._next_info_request = 0
 
@@ -292,9 +292,8 @@ class Server(NodeActor):
                 self._free_slot(conn_id)
                 return
             if conn_id in self.evicted:
-                del self.evicted[conn_id]
-                self.log.info("node %s: inbound %s:%s evicted by the Listener before its Peer started",
-                              self.cfg.name, remote[0], remote[1])
+                self.log.info("node %s: inbound %s:%s %s (before its Peer started)", self.cfg.name, remote[0],
+                              remote[1], self.evicted.pop(conn_id))
                 return
             try:
                 # the fork: the Peer inherits fd, and its start message (actors/adapter/fork_start.py)
@@ -314,10 +313,10 @@ class Server(NodeActor):
         for rec in self.table:
             if rec.inbound and rec.conn_id == msg.conn_id:
                 if rec.state != ADDED:
-                    self.send(rec.addr, DisconnectPeer(int(DiscReason.TOO_MANY_PEERS)))
+                    self.send(rec.addr, DisconnectPeer(int(DiscReason.TOO_MANY_PEERS), msg.error))
                 return
         # its hand-off datagram is still queued (the two travel apart): no fork for it
-        self.evicted[msg.conn_id] = None
+        self.evicted[msg.conn_id] = msg.error or "evicted"
         while len(self.evicted) > EVICTED_KEPT:
             del self.evicted[next(iter(self.evicted))]
 

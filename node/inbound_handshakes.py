@@ -45,15 +45,13 @@ its ack: time for the Peer's fork, checkpoint 1 and the remote's Hello, seconds.
 class Answered:
     """The auth of ``conn_id`` was valid: write ``ack``, then hand the connection to the Server
     with ``secrets`` and ``leftover`` (bytes received after the auth).  ``evicted``: the conn_id
-    handed on earlier whose slot this one took (its Peer must be dropped), or None, and its
-    ``evicted_remote`` (host, port)."""
+    handed on earlier whose slot this one took (its Peer must be dropped), or None."""
 
     conn_id: str
     ack: bytes
     secrets: Secrets
     leftover: bytes
     evicted: str | None = None
-    evicted_remote: tuple = ()
 
 
 class AuthFailed(Exception):
@@ -150,8 +148,7 @@ class InboundHandshakes:
             self.freed(first.conn_id)
         p.handed, p.handed_at = True, now
         self.n_handed += 1
-        answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover, evicted.conn_id if evicted else None,
-                            evicted.remote if evicted else ())
+        answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover, evicted.conn_id if evicted else None)
         p.hs = None  # its keys now belong to the connection's Peer
         return answered
 

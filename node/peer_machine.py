@@ -622,10 +622,11 @@ class PeerMachine:
         return [ToServer(PeerInfoReply(request_id, self.info()))]
 
     # -- orders --------------------------------------------------------------------------------
-    def disconnect(self, reason: int, now: float) -> list:
-        """The Server asks to disconnect with ``reason`` (admin remove-peer, node stop)."""
-        return self._close(DiscReason(reason), send=True, error="disconnect requested by node", cause="requested",
-                           now=now)
+    def disconnect(self, reason: int, now: float, error: str = "") -> list:
+        """The Server asks to disconnect with ``reason`` (admin remove-peer, node stop, an
+        inbound slot evicted), for ``error`` (default "disconnect requested by node")."""
+        return self._close(DiscReason(reason), send=True, error=error or "disconnect requested by node",
+                           cause="requested", now=now)
 
     def shutdown(self, now: float) -> list:
         """The actor is being stopped (the node or its parent goes away): Disconnect(QUITTING)

@@ -202,6 +202,6 @@ def test_evicted_connection_whose_peer_runs_is_disconnected_with_too_many_peers(
 
     server, sent = _bare_server(monkeypatch)
     server.table.new("peer-addr", True, conn_id="c0ffee", remote=("127.0.0.1", 1))
-    server.on_EvictPending(EvictPending("c0ffee"), "listener")
-    assert sent == [("peer-addr", DisconnectPeer(int(DiscReason.TOO_MANY_PEERS)))]
+    server.on_EvictPending(EvictPending("c0ffee", "evicted to make room"), "listener")
+    assert sent == [("peer-addr", DisconnectPeer(int(DiscReason.TOO_MANY_PEERS), "evicted to make room"))]
     assert not server.evicted

@@ -106,6 +106,7 @@ def test_valid_auth_taking_a_handed_ones_slot_asks_the_server_to_drop_its_peer(l
         listener.socks["new"] = ours
         theirs.sendall(Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth)
         listener._read("new", 0.0)
-        assert EvictPending("old") in listener.sent and "old" not in listener.pending
+        [ev] = [m for m in listener.sent if isinstance(m, EvictPending)]
+        assert ev.conn_id == "old" and "not added within 0 s" in ev.error and "old" not in listener.pending
     finally:
         theirs.close()
