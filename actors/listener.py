@@ -9,9 +9,9 @@ inbound connection before any Peer process exists (go-ethereum p2p/server.go ``l
 * Every accepted connection is a non-blocking socket watched here (ThespianWatch, like the
   listening socket) while :class:`node.inbound_handshakes.InboundHandshakes` reads its auth:
   the oldest closed for a new one when too many are, and the ``handshake_s`` deadline (the policy
-  is that class's docstring).  Connections handed on take ``max_pending_peers`` slots; one not
-  added 2 s after its ack gives its slot to a new valid auth, and the Server drops its Peer
-  (:class:`messages.peer.EvictPending`).
+  is that class's docstring).  Connections handed on take ``max_pending_peers`` slots; when they
+  are full, the one handed on first gives its slot to a new valid auth, and the Server drops its
+  Peer (:class:`messages.peer.EvictPending`).
 * A valid auth is answered with the ack at once, and the connection goes, with its
   ``conn_id``, remote address, session secrets, the bytes read after the auth and the ack's
   unwritten tail, to the Server's inbound hand-off socket (SCM_RIGHTS over an abstract AF_UNIX
@@ -158,8 +158,8 @@ class Listener(NodeActor):
         """``conn_id``'s pending slot went to a new valid auth: the Server drops its Peer (and
         logs its end: the one line for the connection)."""
         if self.server is not None:
-            self.send(self.server, EvictPending(conn_id, f"evicted to make room: valid auth, not added within "
-                                                         f"{self.pending.handed_evict_age_s:g} s"))
+            self.send(self.server, EvictPending(conn_id, f"evicted to make room: valid auth, not added before "
+                                                         f"{self.pending.max_pending} newer ones"))
 
     def _read(self, conn_id: str, now: float) -> None:
         sock = self.socks.get(conn_id)

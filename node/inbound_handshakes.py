@@ -16,10 +16,10 @@ auth was valid and answered (issue 18 point 2).  Rules:
 * a connection whose auth was valid is handed to the Server, which forks its Peer, and keeps one of
   ``max_pending`` slots (go-ethereum ``MaxPendingPeers``, a goroutine there, a process here) until
   the Server frees it (the peer was added, or is gone).  A valid auth that finds the slots full
-  takes the slot of the one handed on first if that was at least :data:`HANDED_EVICT_AGE_S` ago
-  (a valid auth, then no Hello: the Listener asks the Server to drop its Peer), else it is closed
-  (cause "evicted"), so the Peers of valid auths that go silent cannot keep real peers out for
-  longer than that;
+  takes the slot of the one handed on first (a valid auth, then no Hello yet: the Listener asks
+  the Server to drop its Peer).  So valid auths that go silent never keep a real peer out, and
+  a real peer keeps its slot until ``max_pending`` newer valid auths came; refusing the new one
+  instead, as go-ethereum's full slots do, would lock real peers out while the silent ones last;
 * each connection has ``handshake_s`` (5 s, go-ethereum ``handshakeTimeout``) from its accept to
   a complete auth (cause "timeout");
 * a bad auth (rlpx.handshake's errors: ECIES, size above 2048 bytes, bad signature) closes it
@@ -36,9 +36,6 @@ from rlpx.handshake import Recipient, Secrets
 READING_PER_SLOT = 8
 """Connections whose auth is read at once, per pending slot (``max_reading`` by default)."""
 
-HANDED_EVICT_AGE_S = 2.0
-"""A connection handed to the Server gives up its slot to a new valid auth only this long after
-its ack: time for the Peer's fork, checkpoint 1 and the remote's Hello, seconds."""
 
 
 @dataclass
@@ -76,13 +73,11 @@ class InboundHandshakes:
     """The pending table (see the module docstring).  ``private_key`` 32 bytes; times are
     monotonic seconds.  Insertion order is accept order, so the first silent entry is the oldest."""
 
-    def __init__(self, private_key: bytes, max_pending: int, handshake_s: float, max_reading: int | None = None,
-                 handed_evict_age_s: float = HANDED_EVICT_AGE_S):
+    def __init__(self, private_key: bytes, max_pending: int, handshake_s: float, max_reading: int | None = None):
         self.private_key = private_key
         self.max_pending = max_pending
         self.max_reading = READING_PER_SLOT * max_pending if max_reading is None else max_reading
         self.handshake_s = handshake_s
-        self.handed_evict_age_s = handed_evict_age_s
         self.table: dict[str, _Pending] = {}
         self.n_handed = 0
 
@@ -139,13 +134,8 @@ class InboundHandshakes:
             return None
         evicted = None
         if self.n_handed >= self.max_pending:
-            first = min((q for q in self.table.values() if q.handed), key=lambda q: q.handed_at)
-            if now - first.handed_at < self.handed_evict_age_s:
-                del self.table[conn_id]
-                raise AuthFailed(conn_id, "auth", "evicted", f"all {self.max_pending} pending slots held by "
-                                 f"connections handed on less than {self.handed_evict_age_s:g} s ago", p.remote)
-            evicted = first
-            self.freed(first.conn_id)
+            evicted = min((q for q in self.table.values() if q.handed), key=lambda q: q.handed_at)
+            self.freed(evicted.conn_id)
         p.handed, p.handed_at = True, now
         self.n_handed += 1
         answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover, evicted.conn_id if evicted else None)
@@ -210,4 +200,4 @@ class RateLimit:
         return held
 
 
-__all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "READING_PER_SLOT", "HANDED_EVICT_AGE_S"]
+__all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "READING_PER_SLOT"]

@@ -94,7 +94,7 @@ def test_listener_publishes_the_last_failure_held_back_with_the_count_before_it(
 def test_valid_auth_taking_a_handed_ones_slot_asks_the_server_to_drop_its_peer(listener):
     from messages.peer import EvictPending
 
-    listener.pending = InboundHandshakes(KEY, 1, 5.0, handed_evict_age_s=0.0)
+    listener.pending = InboundHandshakes(KEY, 1, 5.0)
     listener.pending.accepted("old", ("127.0.0.1", 1), 0.0)
     assert listener.pending.received("old", Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth,
                                      0.0) is not None  # handed on, its Peer waiting for a Hello
@@ -107,6 +107,6 @@ def test_valid_auth_taking_a_handed_ones_slot_asks_the_server_to_drop_its_peer(l
         theirs.sendall(Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth)
         listener._read("new", 0.0)
         [ev] = [m for m in listener.sent if isinstance(m, EvictPending)]
-        assert ev.conn_id == "old" and "not added within 0 s" in ev.error and "old" not in listener.pending
+        assert ev.conn_id == "old" and "not added before 1 newer ones" in ev.error and "old" not in listener.pending
     finally:
         theirs.close()
