@@ -308,8 +308,8 @@ class Server(NodeActor):
             os.close(fd)
 
     def on_EvictPending(self, msg: EvictPending, sender):
-        """The Listener gave this inbound connection's slot to a new one (it sent a valid auth,
-        then no Hello in time): its Peer, if not yet added, ends with TOO_MANY_PEERS."""
+        """The Listener gave this inbound connection's slot to a new valid auth (node/inbound_handshakes.py):
+        its Peer, if not yet added, ends with TOO_MANY_PEERS; one not forked yet never is."""
         for rec in self.table:
             if rec.inbound and rec.conn_id == msg.conn_id:
                 if rec.state != ADDED:

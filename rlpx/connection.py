@@ -133,8 +133,7 @@ class Connection:
         conn.remote_hello = None
         conn.table = None
         conn._init_buffers()
-        conn._held_raw += leftover
-        conn._check_held()
+        conn._held_raw += leftover  # at most one read of the Listener's (8 KiB)
         conn._disconnect_sent = False
         conn._disconnect_received = False
         conn._hs = None
