@@ -53,7 +53,10 @@ def resolve_host(host: str, port: int) -> list[str]:
 
 
 class Dialer(NodeActor):
-    """Dial scheduling for one node."""
+    """Dial scheduling for one node.  ``clock`` (monotonic seconds) is what the scheduler and the
+    resolve timeout are fed with (tests replace it)."""
+
+    clock = staticmethod(time.monotonic)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -79,7 +82,7 @@ class Dialer(NodeActor):
     def _schedule(self):
         if self.sched is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         for node_id, host, port in self.sched.resolve_due(now):
             if self.pool is None:
                 self.pool = ThreadPoolExecutor(RESOLVER_THREADS, thread_name_prefix="resolve")
@@ -94,7 +97,7 @@ class Dialer(NodeActor):
 
     def _collect(self):
         """Hand the finished (or timed-out) resolutions to the scheduler."""
-        now = time.monotonic()
+        now = self.clock()
         for node_id, (future, started, host, port) in list(self.resolving.items()):
             if future.done():
                 exc = future.exception()
@@ -118,7 +121,7 @@ class Dialer(NodeActor):
             self._schedule()
 
     def on_DialDone(self, msg, sender):
-        self.sched.dial_done(msg.node_id, msg.ok, time.monotonic())
+        self.sched.dial_done(msg.node_id, msg.ok, self.clock())
         self._schedule()
 
     def on_PeerUp(self, msg, sender):

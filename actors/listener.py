@@ -8,8 +8,10 @@ inbound connection before any Peer process exists (go-ethereum p2p/server.go ``l
   closed at once.
 * Every accepted connection is a non-blocking socket watched here (ThespianWatch, like the
   listening socket) while :class:`node.inbound_handshakes.InboundHandshakes` reads its auth:
-  ``max_pending_peers`` slots, the oldest silent connection evicted when they are full, the
-  ``handshake_s`` deadline (the policy is that class's docstring).
+  the oldest closed for a new one when too many are, and the ``handshake_s`` deadline (the policy
+  is that class's docstring).  Connections handed on take ``max_pending_peers`` slots; when they
+  are full, the one handed on first gives its slot to a new valid auth, and the Server drops its
+  Peer (:class:`messages.peer.EvictPending`).
 * A valid auth is answered with the ack at once, and the connection goes, with its
   ``conn_id``, remote address, session secrets, the bytes read after the auth and the ack's
   unwritten tail, to the Server's inbound hand-off socket (SCM_RIGHTS over an abstract AF_UNIX
@@ -19,7 +21,8 @@ inbound connection before any Peer process exists (go-ethereum p2p/server.go ``l
 * A handshake that fails here (bad auth, silence, eviction, the remote closing) is one log line
   and a ``handshake_failed`` event (:class:`messages.events.HandshakeFailed`, sent to the Server,
   which publishes it), at most :data:`messages.events.HANDSHAKE_FAILED_PER_S` per second with the
-  count of those held back.
+  count of those held back; the last held back goes out at the end of its second, with the count
+  before it, if nothing else did.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from thespian.actors import ThespianWatch
 
 from messages.events import HANDSHAKE_FAILED_PER_S, HandshakeFailed
 from messages.lifecycle import ListenerFailed, ListenerReady
+from messages.peer import EvictPending
 from messages.supervision import ActorPid
 from node.inbound_handshakes import AuthFailed, InboundHandshakes, RateLimit
 from node.inbound_policy import InboundPolicy
@@ -44,6 +48,15 @@ from .io.fd_handoff import send_connection
 READ_CHUNK = 8192
 """Bytes asked of one ``recv`` on a pending connection: an auth is at most 2,050 bytes, and what
 follows it in the same read (leftover) must fit the hand-off datagram (fd_handoff.MAX_DATAGRAM)."""
+
+LISTEN_BACKLOG = socket.SOMAXCONN
+"""The accept queue asked of ``listen()`` (the kernel caps it at net.core.somaxconn), as Go's
+net.Listen asks for somaxconn: with Python's default of 128, a flood fills the queue and the
+kernel drops a real peer's SYN (a 1 s retransmit) before the pending-slot policy sees it."""
+
+ACCEPT_BATCH = 64
+"""Connections accepted per readiness event, so that a flood's queue does not keep the pending
+connections' auths unread."""
 
 HOUSEKEEPING_S = 1.0
 """Interval of the inbound throttle's expiry, seconds."""
@@ -63,6 +76,7 @@ class Listener(NodeActor):
         self.by_fd: dict[int, str] = {}
         self.policy: InboundPolicy | None = None
         self.limit = RateLimit(HANDSHAKE_FAILED_PER_S)
+        self.held_back: tuple | None = None  # (remote, stage, cause, error) of the last failure not published
         self.name = ""
 
     def watch(self):
@@ -84,7 +98,7 @@ class Listener(NodeActor):
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((cfg.listen_host, cfg.listen_port))
-            sock.listen(128)
+            sock.listen(LISTEN_BACKLOG)
             sock.setblocking(False)
         except OSError as exc:
             sock.close()
@@ -112,7 +126,10 @@ class Listener(NodeActor):
         self._arm_deadline()
 
     def _accept(self, now: float) -> None:
-        while self.lsock is not None:
+        """Accept up to :data:`ACCEPT_BATCH` queued connections (the rest on the next pass)."""
+        for _ in range(ACCEPT_BATCH):
+            if self.lsock is None:
+                return
             ok, victim = self.pending.room(now)
             if not ok:
                 return
@@ -137,6 +154,13 @@ class Listener(NodeActor):
             self.by_fd[conn.fileno()] = conn_id
             self._read(conn_id, now)  # a real peer's auth is often there already
 
+    def _evict_handed(self, conn_id: str) -> None:
+        """``conn_id``'s pending slot went to a new valid auth: the Server drops its Peer (and
+        logs its end: the one line for the connection)."""
+        if self.server is not None:
+            self.send(self.server, EvictPending(conn_id, f"evicted to make room: valid auth, not added before "
+                                                         f"{self.pending.max_pending} newer ones"))
+
     def _read(self, conn_id: str, now: float) -> None:
         sock = self.socks.get(conn_id)
         if sock is None:
@@ -158,6 +182,8 @@ class Listener(NodeActor):
             self._fail(conn_id, exc.stage, exc.cause, exc.error, now, exc.remote)
             return
         if answered is not None:
+            if answered.evicted is not None:
+                self._evict_handed(answered.evicted)
             self._hand_off(answered, now)
 
     def _hand_off(self, answered, now: float) -> None:
@@ -197,6 +223,16 @@ class Listener(NodeActor):
         allowed, suppressed = self.limit.allow(now)
         if allowed and self.server is not None:
             self.send(self.server, HandshakeFailed(where, stage, cause, error, suppressed))
+        elif not allowed:
+            self.held_back = (where, stage, cause, error)
+            self.timers.set("failed_flush", self.limit.flush_due())
+
+    def _flush_failed(self, now: float) -> None:
+        """The end of a burst: publish the last failure held back, with the count before it."""
+        held = self.limit.flush(now)
+        if held and self.held_back is not None and self.server is not None:
+            self.send(self.server, HandshakeFailed(*self.held_back, held - 1))
+        self.held_back = None
 
     def _arm_deadline(self) -> None:
         nxt = self.pending.next_deadline(time.monotonic()) if self.pending is not None else None
@@ -218,6 +254,8 @@ class Listener(NodeActor):
                 self._fail(conn_id, "auth", "timeout",
                            f"no complete auth within {self.pending.handshake_s:g} s", now)
             self._arm_deadline()
+        elif name == "failed_flush":
+            self._flush_failed(now)
         elif name == "housekeeping":
             self.policy.expire(now)
             self.after("housekeeping", HOUSEKEEPING_S)

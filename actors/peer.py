@@ -331,7 +331,7 @@ class Peer(NodeActor):
         self._do(self.machine.info_request(msg.request_id, time.monotonic(), msg.protocols))
 
     def on_DisconnectPeer(self, msg, sender):
-        self._do(self.machine.disconnect(msg.reason, time.monotonic()))
+        self._do(self.machine.disconnect(msg.reason, time.monotonic(), msg.error))
 
     def on_ChildActorExited(self, msg, sender):
         name = self._name_by_addr(msg.childAddress)

@@ -25,6 +25,7 @@ from discovery.node_url import parse_node_url
 from messages.admin import AdminResult, MetricsReply, NodeInfoReply, PeersReply, StatusReply
 from messages.discovery import DialCandidates, DiscoveryInfo, GetDiscoveryInfo, StartDiscovery
 from messages.admission import CheckpointReply
+<<<<<<< HEAD
 from messages.events import (SUPERVISION_RECORDS, ActorExited, ActorRestarted, DialFailed, FaultInjected,
                              HandshakeFailed, MsgRecv, MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped,
                              Subscribed)
@@ -32,6 +33,14 @@ from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFaile
 from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
                            PeerStartOutbound, PeerUp, SlotFree)
 from node.admin_ops import StaticAndTrusted
+=======
+from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, HandshakeFailed, MsgRecv,
+                             MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped, Subscribed)
+from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
+from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, EvictPending, Liveness, PeerDown,
+                           PeerInfoRequest, PeerStartInbound, PeerStartOutbound, PeerUp, SlotFree)
+from messages.supervision import FAULT_MODES, InjectFault
+>>>>>>> fix18
 from node.admission import Admission
 from node.children import Children
 from node.faults import FaultError, plan_fault
@@ -67,6 +76,10 @@ MAX_CANDIDATES = 1024
 SLOTS = ("listener", "dialer", "discovery", "http")
 """The Server's permanent children (the Discovery actor only with ``discovery`` on, the Http
 actor only with ``http``)."""
+
+
+EVICTED_KEPT = 1024
+"""Evicted conn_ids remembered while their hand-off may still be queued (oldest forgotten first)."""
 
 
 class Server(NodeActor):
@@ -106,7 +119,13 @@ class Server(NodeActor):
         self.book: StaticAndTrusted | None = None  # static nodes and trusted ids (admin_addPeer & co)
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
+<<<<<<< HEAD
         self.info = InfoRequests()  # GetPeers / GetMetrics being answered
+=======
+        self.evicted: dict[str, str] = {}  # conn_id -> why, evicted (EvictPending) before its hand-off arrived
+        self.info_requests: dict[int, tuple] = {}  # GetPeers being answered: id -> (asker, keys waited for)
+        self._next_info_request = 0
+>>>>>>> fix18
 
     # -- start -------------------------------------------------------------------------
     def on_StartServer(self, msg, sender):
@@ -335,6 +354,10 @@ class Server(NodeActor):
             if self.stopping or self.exiting:
                 self._free_slot(conn_id)
                 return
+            if conn_id in self.evicted:
+                self.log.info("node %s: inbound %s:%s %s (before its Peer started)", self.cfg.name, remote[0],
+                              remote[1], self.evicted.pop(conn_id))
+                return
             try:
                 # the fork: the Peer inherits fd, and its start message (actors/adapter/fork_start.py)
                 self._new_peer(True, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd,
@@ -346,6 +369,19 @@ class Server(NodeActor):
                 self._free_slot(conn_id)
         finally:
             os.close(fd)
+
+    def on_EvictPending(self, msg: EvictPending, sender):
+        """The Listener gave this inbound connection's slot to a new valid auth (node/inbound_handshakes.py):
+        its Peer, if not yet added, ends with TOO_MANY_PEERS; one not forked yet never is."""
+        for rec in self.table:
+            if rec.inbound and rec.conn_id == msg.conn_id:
+                if rec.state != ADDED:
+                    self.send(rec.addr, DisconnectPeer(int(DiscReason.TOO_MANY_PEERS), msg.error))
+                return
+        # its hand-off datagram is still queued (the two travel apart): no fork for it
+        self.evicted[msg.conn_id] = msg.error or "evicted"
+        while len(self.evicted) > EVICTED_KEPT:
+            del self.evicted[next(iter(self.evicted))]
 
     def on_DialRequest(self, msg, sender):
         try:

@@ -56,6 +56,16 @@ class SlotFree:
 
 
 @dataclass(frozen=True)
+class EvictPending:
+    """Listener -> Server: inbound connection ``conn_id``, handed on after a valid auth, is not yet
+    added and its slot was taken for a new connection (node/inbound_handshakes.py): drop its Peer
+    with Disconnect(TOO_MANY_PEERS), for ``error``."""
+
+    conn_id: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class DialRequest:
     """Dialer -> Server: create a Peer that dials ``enode``."""
 
@@ -153,9 +163,11 @@ dial only (:class:`DialUnresolved`), the enode's host name did not resolve."""
 
 @dataclass(frozen=True)
 class DisconnectPeer:
-    """Server -> Peer: send Disconnect(``reason``) and close."""
+    """Server -> Peer: send Disconnect(``reason``) and close; ``error`` says why (the PeerGone's
+    error; empty: "disconnect requested by node")."""
 
     reason: int
+    error: str = ""
 
 
 @dataclass(frozen=True)

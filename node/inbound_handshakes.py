@@ -7,11 +7,19 @@ go-ethereum p2p/server.go gives each accepted connection a goroutine and at most
 Listener runs every auth/ack itself and the Server forks a Peer only for a connection whose
 auth was valid and answered.  Rules:
 
-* at most ``max_pending`` connections hold a slot: those reading their auth here, and those
-  handed to the Server until it frees the slot (the peer was added, or is gone);
-* when every slot is taken, the oldest connection that has not sent a complete auth and is at
-  least :data:`MIN_EVICT_AGE_S` old is closed to make room (cause "evicted"), so a flood of silent
-  connections cannot lock real peers out; if none qualifies, nothing is accepted until one does;
+* a connection whose auth is being read costs a socket and a table entry here, not a process:
+  at most ``max_reading`` (default :data:`READING_PER_SLOT` x ``max_pending``, 400 at go-ethereum's
+  50) are read at once, and when they are full the oldest is closed for the new one (cause
+  "evicted").  The accepting never stops, and a real peer has until ``max_reading`` newer
+  connections came (0.4 s at 1,000/s) to send its auth; a small table would give it ``max_pending``
+  (50 ms);
+* a connection whose auth was valid is handed to the Server, which forks its Peer, and keeps one of
+  ``max_pending`` slots (go-ethereum ``MaxPendingPeers``, a goroutine there, a process here) until
+  the Server frees it (the peer was added, or is gone).  A valid auth that finds the slots full
+  takes the slot of the one handed on first (a valid auth, then no Hello yet: the Listener asks
+  the Server to drop its Peer).  So valid auths that go silent never keep a real peer out, and
+  a real peer keeps its slot until ``max_pending`` newer valid auths came; refusing the new one
+  instead, as go-ethereum's full slots do, would lock real peers out while the silent ones last;
 * each connection has ``handshake_s`` (5 s, go-ethereum ``handshakeTimeout``) from its accept to
   a complete auth (cause "timeout");
 * a bad auth (rlpx.handshake's errors: ECIES, size above 2048 bytes, bad signature) closes it
@@ -25,20 +33,22 @@ from dataclasses import dataclass
 from rlpx.errors import RLPxError
 from rlpx.handshake import Recipient, Secrets
 
-MIN_EVICT_AGE_S = 0.25
-"""A silent connection younger than this is not evicted (a real peer's auth is usually in its
-first segment; this gives it one round trip and a scheduling delay), seconds."""
+READING_PER_SLOT = 8
+"""Connections whose auth is read at once, per pending slot (``max_reading`` by default)."""
+
 
 
 @dataclass
 class Answered:
     """The auth of ``conn_id`` was valid: write ``ack``, then hand the connection to the Server
-    with ``secrets`` and ``leftover`` (bytes received after the auth)."""
+    with ``secrets`` and ``leftover`` (bytes received after the auth).  ``evicted``: the conn_id
+    handed on earlier whose slot this one took (its Peer must be dropped), or None."""
 
     conn_id: str
     ack: bytes
     secrets: Secrets
     leftover: bytes
+    evicted: str | None = None
 
 
 class AuthFailed(Exception):
@@ -51,24 +61,25 @@ class AuthFailed(Exception):
 
 
 class _Pending:
-    __slots__ = ("conn_id", "remote", "accepted_at", "hs", "handed")
+    __slots__ = ("conn_id", "remote", "accepted_at", "hs", "handed", "handed_at")
 
     def __init__(self, conn_id: str, remote: tuple, accepted_at: float, hs: Recipient | None):
         self.conn_id, self.remote, self.accepted_at, self.hs = conn_id, remote, accepted_at, hs
         self.handed = False
+        self.handed_at = 0.0
 
 
 class InboundHandshakes:
     """The pending table (see the module docstring).  ``private_key`` 32 bytes; times are
     monotonic seconds.  Insertion order is accept order, so the first silent entry is the oldest."""
 
-    def __init__(self, private_key: bytes, max_pending: int, handshake_s: float,
-                 min_evict_age_s: float = MIN_EVICT_AGE_S):
+    def __init__(self, private_key: bytes, max_pending: int, handshake_s: float, max_reading: int | None = None):
         self.private_key = private_key
         self.max_pending = max_pending
+        self.max_reading = READING_PER_SLOT * max_pending if max_reading is None else max_reading
         self.handshake_s = handshake_s
-        self.min_evict_age_s = min_evict_age_s
         self.table: dict[str, _Pending] = {}
+        self.n_handed = 0
 
     def __len__(self) -> int:
         return len(self.table)
@@ -85,26 +96,24 @@ class InboundHandshakes:
         p = self.table.get(conn_id)
         return p.remote if p is not None else ()
 
-    # -- slots ---------------------------------------------------------------------------
-    def evictable(self, now: float) -> str | None:
-        """The conn_id to close to make room now: the oldest that has not sent a complete auth
-        and is at least ``min_evict_age_s`` old; None if there is none."""
-        for p in self.table.values():
-            if not p.handed:
-                return p.conn_id if now - p.accepted_at >= self.min_evict_age_s else None
-        return None
+    def handed(self, conn_id: str) -> bool:
+        """True if ``conn_id`` was handed to the Server (evicting it means dropping its Peer)."""
+        p = self.table.get(conn_id)
+        return p is not None and p.handed
 
+    # -- slots ---------------------------------------------------------------------------
     def room(self, now: float) -> tuple[bool, str | None]:
-        """Whether one more connection may be accepted now, and which one to evict for it first
-        (None: a slot is free, or none can be evicted)."""
-        if len(self.table) < self.max_pending:
+        """Whether one more connection may be accepted now (False only with ``max_reading`` 0),
+        and which one to close for it first: the oldest still being read when ``max_reading`` are
+        (None: there is room)."""
+        if len(self.table) - self.n_handed < self.max_reading:
             return True, None
-        victim = self.evictable(now)
+        victim = next((p.conn_id for p in self.table.values() if not p.handed), None)
         return victim is not None, victim
 
     def accepted(self, conn_id: str, remote: tuple, now: float) -> None:
         """A connection was accepted at ``now``: it takes a slot and its handshake deadline runs."""
-        self.table[conn_id] = _Pending(conn_id, tuple(remote), now, Recipient(self.private_key))
+        self.table[conn_id] = _Pending(conn_id, tuple(remote), now, None)  # Recipient at its first byte
 
     def received(self, conn_id: str, data: bytes, now: float) -> Answered | None:
         """Bytes from ``conn_id``: the answer once its auth is complete and valid, else None.
@@ -113,6 +122,8 @@ class InboundHandshakes:
         p = self.table.get(conn_id)
         if p is None or p.handed:
             return None
+        if p.hs is None:
+            p.hs = Recipient(self.private_key)  # an ephemeral key costs ~0.1 ms: not for the silent ones
         try:
             ack = p.hs.feed(data)
         except RLPxError as exc:
@@ -121,14 +132,21 @@ class InboundHandshakes:
                              p.remote) from None
         if ack is None:
             return None
-        p.handed = True
-        answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover)
+        evicted = None
+        if self.n_handed >= self.max_pending:
+            evicted = min((q for q in self.table.values() if q.handed), key=lambda q: q.handed_at)
+            self.freed(evicted.conn_id)
+        p.handed, p.handed_at = True, now
+        self.n_handed += 1
+        answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover, evicted.conn_id if evicted else None)
         p.hs = None  # its keys now belong to the connection's Peer
         return answered
 
     def freed(self, conn_id: str) -> None:
         """The connection left the table: closed here, or its Peer was added or is gone."""
-        self.table.pop(conn_id, None)
+        p = self.table.pop(conn_id, None)
+        if p is not None and p.handed:
+            self.n_handed -= 1
 
     # -- time ----------------------------------------------------------------------------
     def expired(self, now: float) -> list[str]:
@@ -138,22 +156,16 @@ class InboundHandshakes:
                 if not p.handed and now >= p.accepted_at + self.handshake_s]
 
     def next_deadline(self, now: float) -> float | None:
-        """The next time something is due: a handshake deadline, or, while every slot is taken,
-        the moment the oldest silent connection becomes evictable (only if after ``now``: once
-        it is, :meth:`room` says so and the listening socket is watched again)."""
+        """The next handshake deadline (monotonic seconds), or None."""
         times = [p.accepted_at + self.handshake_s for p in self.table.values() if not p.handed]
-        if len(self.table) >= self.max_pending:
-            for p in self.table.values():
-                if not p.handed:
-                    if p.accepted_at + self.min_evict_age_s > now:
-                        times.append(p.accepted_at + self.min_evict_age_s)
-                    break
         return min(times) if times else None
 
 
 class RateLimit:
     """At most ``per_s`` events in any one-second window (windows start at the first event),
-    counting the ones held back: :meth:`allow` returns (allowed, suppressed before this one)."""
+    counting the ones held back: :meth:`allow` returns (allowed, suppressed before this one).
+    A count left at the end of a burst is not lost: at :meth:`flush_due` the owner calls
+    :meth:`flush` and publishes the last event held back, with the count of those before it."""
 
     def __init__(self, per_s: int = 10):
         self.per_s = per_s
@@ -173,5 +185,19 @@ class RateLimit:
         suppressed, self.suppressed = self.suppressed, 0
         return True, suppressed
 
+    def flush_due(self) -> float | None:
+        """When the held-back count must go out if no event is allowed first (the end of the
+        current window), or None if nothing is held back."""
+        return self.window_start + 1.0 if self.suppressed else None
 
-__all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "MIN_EVICT_AGE_S"]
+    def flush(self, now: float) -> int:
+        """At or after :meth:`flush_due`: the number of events held back (then reset; 0 if none
+        or not yet due).  The flush opens a new window and counts as its first event."""
+        if not self.suppressed or now - self.window_start < 1.0:
+            return 0
+        held, self.suppressed = self.suppressed, 0
+        self.window_start, self.in_window = now, 1
+        return held
+
+
+__all__ = ["InboundHandshakes", "Answered", "AuthFailed", "RateLimit", "READING_PER_SLOT"]

@@ -64,7 +64,8 @@ from .peer_info import peer_info
 from .traffic import Traffic
 
 OUT_HIGH_WATER = 8 << 20
-"""Out-buffer size above which outbound credit is withheld, bytes (released below half of it)."""
+"""Out-buffer size above which outbound credit is withheld (released below half of it) and the
+socket is not read (:meth:`PeerMachine.reading`), bytes."""
 
 EARLY_WRITE_BYTES = 8 << 10
 """While a FromProtocol batch is encoded, the out-buffer is written each time this many bytes are
@@ -211,9 +212,14 @@ class PeerMachine:
         return self.conn.remote_hello if self.conn is not None else None
 
     def reading(self) -> bool:
-        """True while the socket's input is wanted by the protocol (not while a protocol's
-        inbound window is full, a checkpoint holds the remote's last bytes, or it is closing)."""
+        """True while the socket's input is wanted.  False while: a checkpoint is pending (as
+        go-ethereum reads nothing until the Server answers; the Connection fails past
+        rlpx.connection.HELD_MAX held bytes), frames wait undecoded, a protocol's inbound window
+        is full, :attr:`out` holds more than :data:`OUT_HIGH_WATER` bytes (whatever queued them:
+        Pongs to a Ping flood too), or the connection is closing."""
         if self.closing or self.conn is None or self.eof_pending or self.conn.backlog:
+            return False
+        if self.stage in (Stage.POST_HANDSHAKE, Stage.ADD_PEER) or len(self.conn.out) > OUT_HIGH_WATER:
             return False
         return self._windows_open()
 
@@ -627,10 +633,11 @@ class PeerMachine:
         return [ToServer(PeerInfoReply(request_id, self.info(), self.traffic.snapshot()))]
 
     # -- orders --------------------------------------------------------------------------------
-    def disconnect(self, reason: int, now: float) -> list:
-        """The Server asks to disconnect with ``reason`` (admin remove-peer, node stop)."""
-        return self._close(DiscReason(reason), send=True, error="disconnect requested by node", cause="requested",
-                           now=now)
+    def disconnect(self, reason: int, now: float, error: str = "") -> list:
+        """The Server asks to disconnect with ``reason`` (admin remove-peer, node stop, an
+        inbound slot evicted), for ``error`` (default "disconnect requested by node")."""
+        return self._close(DiscReason(reason), send=True, error=error or "disconnect requested by node",
+                           cause="requested", now=now)
 
     def shutdown(self, now: float) -> list:
         """The actor is being stopped (the node or its parent goes away): Disconnect(QUITTING)

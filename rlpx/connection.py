@@ -11,7 +11,9 @@ States (go-ethereum p2p/server.go ``setupConn`` and p2p/peer.go):
 
 The owner (the Peer actor) feeds received bytes to :meth:`feed`, writes out :attr:`out`
 (and clears what it wrote), and reacts to the returned events.  Bytes that arrive while a
-checkpoint is pending are held and processed after approval.
+checkpoint is pending are held, undecoded, and processed after approval: the owner should not
+read while one is pending (go-ethereum reads nothing then), and more than :data:`HELD_MAX` held
+bytes end the connection.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ from .session import MessageCodec
 
 HANDSHAKE, CHECKPOINT1, HELLO, CHECKPOINT2, RUNNING, CLOSED = (
     "handshake", "checkpoint1", "hello", "checkpoint2", "running", "closed")
+
+HELD_MAX = 2 << 20
+"""Bytes held while a checkpoint is pending (raw at checkpoint 1, frames undecoded at checkpoint 2)
+above which the connection fails with PROTOCOL_ERROR: an owner that stops reading then holds at
+most one read (1 MiB, actors/peer.py ``READ_MAX``) and the hand-off's leftover."""
 
 
 @dataclass
@@ -126,16 +133,16 @@ class Connection:
         conn.remote_hello = None
         conn.table = None
         conn._init_buffers()
-        conn._held_raw += leftover
+        conn._held_raw += leftover  # at most one read of the Listener's (8 KiB)
         conn._disconnect_sent = False
         conn._disconnect_received = False
         conn._hs = None
         return conn
 
     def _init_buffers(self) -> None:
-        self._held_raw = bytearray()
-        self._held_msgs: list[tuple[int, bytes]] = []
-        self._undecoded: deque = deque()  # RUNNING: frames read but not yet decompressed and routed
+        self._held_raw = bytearray()  # CHECKPOINT1: bytes after the handshake, not yet parsed
+        self._undecoded: deque = deque()  # CHECKPOINT2, RUNNING: frames read, not yet decompressed and routed
+        self._undecoded_bytes = 0  # their total size (frame bytes)
         self.decode_budget: int | None = None
         """Decoded payload bytes after which :meth:`feed` and :meth:`resume` stop decoding (None:
         no limit): snappy lets a few wire bytes become many, so the owner bounds them here."""
@@ -185,19 +192,43 @@ class Connection:
             data = self._hs.leftover
         if self.state == CHECKPOINT1:
             self._held_raw += data
+            self._check_held()
             return
         frames = self._frames(data)
-        if self.state != RUNNING or self.decode_budget is None:
-            for frame_data in frames:
-                self._on_frame(frame_data, events)
+        if self.state == RUNNING and self.decode_budget is not None:
+            self._hold(frames)
+            self._decode(events)
             return
+        for i, frame_data in enumerate(frames):
+            if self.state == CHECKPOINT2:  # after the Hello: nothing decoded until approved
+                self._hold(frames[i:])
+                self._check_held()
+                return
+            self._on_frame(frame_data, events)
+
+    def _hold(self, frames) -> None:
         self._undecoded.extend(frames)
-        self._decode(events)
+        self._undecoded_bytes += sum(len(f) for f in frames)
+
+    def _check_held(self) -> None:
+        held = len(self._held_raw) + (self._undecoded_bytes if self.state == CHECKPOINT2 else 0)
+        if held > HELD_MAX:
+            self._held_raw = bytearray()
+            self._undecoded.clear()
+            self._undecoded_bytes = 0
+            raise ConnectionFailure(DiscReason.PROTOCOL_ERROR,
+                                    f"{held} bytes received while a checkpoint was pending (at most {HELD_MAX})")
 
     @property
     def backlog(self) -> bool:
-        """True while frames read from the socket wait to be decoded (:meth:`resume`)."""
+        """True while frames read from the socket wait to be decoded: after the remote's Hello
+        until :meth:`approve_add_peer`, and in RUNNING past the budget (:meth:`resume`)."""
         return bool(self._undecoded)
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes received and not yet decoded: raw at checkpoint 1, frames after it."""
+        return len(self._held_raw) + self._undecoded_bytes
 
     def resume(self) -> list:
         """Decode held frames up to the budget; return events.  Raises :class:`ConnectionFailure`."""
@@ -210,9 +241,12 @@ class Connection:
         decoded = 0
         pending = self._undecoded
         while pending and self.state != CLOSED and (budget is None or decoded < budget):
-            decoded += self._on_frame(pending.popleft(), events)
+            frame_data = pending.popleft()
+            self._undecoded_bytes -= len(frame_data)
+            decoded += self._on_frame(frame_data, events)
         if self.state == CLOSED:
             pending.clear()
+            self._undecoded_bytes = 0
 
     def _frames(self, data: bytes) -> list[bytes]:
         try:
@@ -232,8 +266,6 @@ class Connection:
         code, payload = self.codec.decode_frame(frame_data)
         if self.state == HELLO:
             self._on_hello_phase(code, payload, events)
-        elif self.state == CHECKPOINT2:
-            self._held_msgs.append((code, payload))
         elif self.state == RUNNING:
             self._on_running(code, payload, events)
         return len(payload)
@@ -290,19 +322,14 @@ class Connection:
         return self.feed(held) if held else []
 
     def approve_add_peer(self) -> list:
-        """Checkpoint 2 passed: enter RUNNING and route held messages; return events."""
+        """Checkpoint 2 passed: enter RUNNING and decode the held frames up to the budget (the
+        rest stays :attr:`backlog`); return events.  Raises :class:`ConnectionFailure`."""
         if self.state != CHECKPOINT2:
             raise RuntimeError(f"approve_add_peer in state {self.state}")
         self.state = RUNNING
         events: list = []
-        held, self._held_msgs = self._held_msgs, []
-        self._guarded(self._route_held, held, events)
+        self._guarded(self._decode, events)
         return events
-
-    def _route_held(self, held, events) -> None:
-        for code, payload in held:
-            if self.state == RUNNING:
-                self._on_running(code, payload, events)
 
     # -- output --------------------------------------------------------------------------
     def send(self, code: int, payload: bytes) -> None:

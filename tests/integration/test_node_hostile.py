@@ -14,6 +14,9 @@ import pytest
 from support.nodes import FAST, RawPeer, sender, wait_until
 from support.system import tree_pids
 from rlpx.connection import HelloReceived
+from rlpx.enode import parse_enode
+from rlpx.handshake import Initiator
+from rlpx.keys import generate_private_key
 
 
 def test_drip_fed_message_is_dropped_idle_s_after_its_first_byte(nodes):
@@ -88,14 +91,14 @@ FLOOD = 1000
 """Silent TCP connections opened against the node."""
 
 BATCH, BATCH_EVERY_S = 50, 0.5
-"""The flood's pace: 100 connections/s, under the Listener's eviction rate (50 slots per 0.25 s)."""
+"""The flood's pace: 100 connections/s."""
 
 
 def test_flood_of_silent_connections_neither_locks_out_a_real_peer_nor_forks(nodes):
     """1,000 connections that send nothing, opened in batches while a real RLPx peer connects:
     the peer gets its Hello within 2 s, and the node forks no process for the silent ones (the
-    Listener reads every auth itself, evicting the oldest silent connection when its 50 slots
-    are full).  The failed handshakes show as rate-limited handshake_failed events."""
+    Listener reads every auth itself, closing the oldest silent connection when too many are
+    read at once).  The failed handshakes show as rate-limited handshake_failed events."""
     a = nodes.start("alpha", max_peers=10)
     admin = nodes.admin_pid()
     baseline = len(tree_pids(admin))
@@ -141,6 +144,59 @@ def test_flood_of_silent_connections_neither_locks_out_a_real_peer_nor_forks(nod
     assert {e.data["stage"] for e in failed} == {"auth"}, failed[:3]
     assert {e.data["cause"] for e in failed} <= {"evicted", "timeout", "closed"}, failed[:3]
     assert sum(e.data["suppressed"] for e in failed) > 0  # far more than 10 per second failed
+
+
+VALID_SILENT = 20
+"""Connections that send a valid auth (a throwaway key) and then nothing."""
+
+
+def test_fast_flood_and_valid_auths_gone_silent_do_not_lock_out_a_real_peer(nodes):
+    """A set of connections that send a valid auth and go silent (each gets a Peer, which waits
+    for a Hello), then 1,000 silent connections opened as fast as the client can (faster than the
+    200/s at which the Listener once evicted).  A real peer that connects meanwhile gets its Hello
+    within 2 s, and no process is forked for the silent ones."""
+    a = nodes.start("alpha", max_peers=10)
+    node_id = parse_enode(a.enode).node_id
+    admin = nodes.admin_pid()
+    baseline = len(tree_pids(admin))
+    opened: list[socket.socket] = []
+    done = threading.Event()
+
+    def flood():
+        try:
+            for _ in range(VALID_SILENT):
+                s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+                s.sendall(Initiator(generate_private_key(), node_id).auth)
+                opened.append(s)
+            give_up = time.monotonic() + 30
+            while len(opened) < VALID_SILENT + FLOOD and time.monotonic() < give_up:
+                try:  # blocking: the next one as soon as the node's accept queue has room
+                    opened.append(socket.create_connection(("127.0.0.1", a.port), timeout=5))
+                except OSError:
+                    pass  # a SYN not answered in time: the queue stayed full
+        finally:
+            done.set()
+
+    flooder = threading.Thread(target=flood, daemon=True)
+    flooder.start()
+    try:
+        assert wait_until(lambda: len(opened) >= VALID_SILENT + 200, 10.0)  # the slots are taken by now
+        t0 = time.monotonic()
+        with RawPeer(a.enode, client_id="real-peer") as raw:
+            ev = raw.handshake(timeout_s=2.0)
+            hello_after = time.monotonic() - t0
+            assert isinstance(ev, HelloReceived), ev
+            nodes.expect("peer_added", node="alpha", peer_id=raw.id_hex)
+            assert done.wait(40), "the flood did not finish"
+            peak = len(tree_pids(admin))
+    finally:
+        done.wait(40)
+        for s in opened:
+            s.close()
+    assert hello_after < 2.0, hello_after
+    assert len(opened) == VALID_SILENT + FLOOD
+    # at most a Peer for each valid auth, and the real peer's Peer and Protocol actor
+    assert peak <= baseline + VALID_SILENT + 2, (baseline, peak)
 
 
 def test_bad_auth_is_a_handshake_failed_event_and_no_process(nodes):

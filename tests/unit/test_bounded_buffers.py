@@ -3,6 +3,8 @@ decode budget, and a ProtocolLink's windows and credit in bytes."""
 
 from __future__ import annotations
 
+import os
+
 from config.model import ProtocolConfig
 from messages.protocol import INBOUND_WINDOW, WINDOW_BYTES, OutboundCredit
 from node.links import ProtocolLink, ProtocolSpec
@@ -76,3 +78,107 @@ def test_credit_goes_at_once_for_half_a_window_of_bytes():
     assert link.written(2, False, WINDOW_BYTES // 2) == OutboundCredit(2)
     assert link.written(3, True, WINDOW_BYTES) is None  # over the high-water mark: withheld
     assert link.release() == OutboundCredit(3)
+
+
+# -- a peer that sends before a checkpoint is answered (issue 18, audit point 1) ----------------
+from messages.protocol import ToProtocol as ProtocolBatch  # noqa: E402
+from node import peer_machine  # noqa: E402
+from node.peer_machine import Stage  # noqa: E402
+from rlpx import base_protocol as bp  # noqa: E402
+from rlpx.connection import HELD_MAX  # noqa: E402
+from rlpx.disc import DiscReason  # noqa: E402
+from support.peer_harness import PeerHarness  # noqa: E402
+
+READ_MAX = 1 << 20  # actors/peer.py: what the shell reads per readiness event
+
+
+def _shell_reads(h: PeerHarness) -> int:
+    """Feed the remote's queued bytes to the machine as the shell would: READ_MAX at a time,
+    only while the machine is reading.  Returns the bytes left unread (in the kernel)."""
+    data = bytes(h.remote.out)
+    h.remote.out.clear()
+    while data and h.m.reading() and not h.m.closing:
+        chunk, data = data[:READ_MAX], data[READ_MAX:]
+        h.record(h.m.received(chunk, h.now))
+    return len(data)
+
+
+def _batched_bytes(h: PeerHarness) -> int:
+    return sum(len(p) for b in h.to_protocol("test", ProtocolBatch) for _, p in b.messages)
+
+
+def test_no_read_and_no_decoding_while_checkpoint_2_is_pending():
+    h = PeerHarness(inbound=True)
+    h.run_to_hello()  # the remote is RUNNING (snappy on) and has queued its Hello
+    code = h.remote.table.absolute("test", 0)
+    for _ in range(100):
+        h.remote.send(code, bytes(MIB))  # zeros: ~21x smaller on the wire
+    unread = _shell_reads(h)
+    assert h.m.stage == Stage.ADD_PEER and not h.m.reading()
+    assert unread > 0 and h.m.conn.held_bytes <= READ_MAX  # one read held, undecoded
+    assert _batched_bytes(h) == 0
+    h.approve()
+    assert h.m.stage == Stage.RUNNING
+    assert 0 < _batched_bytes(h) <= peer_machine.WINDOW_BYTES + MIB  # decoded up to the budget only
+    assert not h.m.reading()  # the rest waits for the protocol's ack
+
+
+def test_no_read_while_checkpoint_1_is_pending_and_too_much_held_is_protocol_error():
+    h = PeerHarness()
+    h.start()
+    h.write()  # our auth; the remote acks and sends its Hello at once
+    h.pump_in()
+    assert h.m.stage == Stage.POST_HANDSHAKE and not h.m.reading()
+    # a shell that ignored reading() would hold everything: the Connection refuses
+    h.record(h.m.received(bytes(HELD_MAX + 1), h.now))
+    assert h.m.closing and h.m.reason == DiscReason.PROTOCOL_ERROR
+    assert "checkpoint" in h.m.error and h.m.conn.held_bytes == 0  # nothing kept once failed
+
+
+def test_frames_past_held_max_at_checkpoint_2_are_protocol_error_with_a_disconnect():
+    h = PeerHarness(inbound=True)
+    h.run_to_hello()
+    code = h.remote.table.absolute("test", 0)
+    for _ in range(4):
+        h.remote.send(code, os.urandom(MIB))  # 1 MiB that does not compress
+    h.pump_in()  # one read of everything, ignoring reading()
+    assert h.m.reason == DiscReason.PROTOCOL_ERROR and _batched_bytes(h) == 0
+    h.write()
+    assert h.remote_disconnects() == [DiscReason.PROTOCOL_ERROR]
+
+
+# -- bytes the Peer queues itself (audit point 2) ---------------------------------------------
+def test_ping_flood_stops_reading_above_the_high_water_mark_and_resumes_once_drained(monkeypatch):
+    monkeypatch.setattr(peer_machine, "OUT_HIGH_WATER", 16 << 10)
+    h = PeerHarness()
+    h.run_to_running()
+    for _ in range(2000):
+        h.remote.send(bp.PING, bp.encode_ping())
+    wire = len(h.remote.out)
+    data = bytes(h.remote.out)
+    h.remote.out.clear()
+    step = 4096
+    fed = 0
+    while fed < len(data) and h.m.reading():  # the remote never reads its Pongs
+        h.record(h.m.received(data[fed:fed + step], h.now))
+        fed += step
+    assert fed < wire and not h.m.reading() and not h.m.watch_socket(h.now)
+    assert 16 << 10 < len(h.m.out) <= (16 << 10) + step  # one read's Pongs past the mark at most
+    h.write()  # the remote reads: reading resumes
+    assert h.m.reading() and h.m.watch_socket(h.now)
+
+
+def test_ping_flood_that_never_reads_is_dropped_at_the_write_deadline(monkeypatch):
+    monkeypatch.setattr(peer_machine, "OUT_HIGH_WATER", 16 << 10)
+    h = PeerHarness(timeouts={"write_s": 20.0})
+    h.run_to_running()
+    for _ in range(1000):
+        h.remote.send(bp.PING, bp.encode_ping())
+    h.pump_in()
+    h.write(0)
+    assert not h.m.reading()
+    h.advance(20.0)
+    assert h.m.closing and h.m.reason == DiscReason.NETWORK_ERROR
+    h.advance(h.cfg.timeouts.disconnect_grace_s)
+    gone = h.gone()
+    assert gone.reason == DiscReason.NETWORK_ERROR and "write timeout" in gone.error

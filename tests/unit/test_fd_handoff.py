@@ -161,3 +161,47 @@ def test_server_drops_a_connection_it_cannot_fork_a_peer_for(tcp_pair, monkeypat
     assert sent == [("listener", SlotFree("c0ffee"))]
     with pytest.raises(OSError):
         os.fstat(fd)  # closed
+
+
+def _bare_server(monkeypatch):
+    from types import SimpleNamespace
+
+    from actors.server import Server
+    from node.admission import Admission
+    from node.peer_table import PeerTable
+
+    server = Server()
+    server._myRef = SimpleNamespace(address="server")
+    server.cfg = SimpleNamespace(name="alpha")
+    server.listener = "listener"
+    server.table = PeerTable(Admission(bytes(64), 10, 10, (), True))
+    sent = []
+    monkeypatch.setattr(server, "send", lambda to, msg: sent.append((to, msg)))
+    return server, sent
+
+
+def test_connection_evicted_before_its_hand_off_arrives_gets_no_peer(monkeypatch, tcp_pair):
+    """The Listener's EvictPending can overtake the hand-off datagram: the Server then closes
+    the socket instead of forking a Peer for it."""
+    from messages.peer import EvictPending
+
+    server, sent = _bare_server(monkeypatch)
+    forks = []
+    monkeypatch.setattr(server, "_new_peer", lambda *a, **kw: forks.append(a))
+    server.on_EvictPending(EvictPending("c0ffee"), "listener")
+    fd = os.dup(tcp_pair[1].fileno())
+    server._inbound(fd_handoff.Inbound("c0ffee", ("127.0.0.1", 1), fd, SECRETS))
+    assert forks == [] and sent == [] and "c0ffee" not in server.evicted
+    with pytest.raises(OSError):
+        os.fstat(fd)
+
+
+def test_evicted_connection_whose_peer_runs_is_disconnected_with_too_many_peers(monkeypatch):
+    from messages.peer import DisconnectPeer, EvictPending
+    from rlpx.disc import DiscReason
+
+    server, sent = _bare_server(monkeypatch)
+    server.table.new("peer-addr", True, conn_id="c0ffee", remote=("127.0.0.1", 1))
+    server.on_EvictPending(EvictPending("c0ffee", "evicted to make room"), "listener")
+    assert sent == [("peer-addr", DisconnectPeer(int(DiscReason.TOO_MANY_PEERS), "evicted to make room"))]
+    assert not server.evicted

@@ -12,8 +12,8 @@ from rlpx.keys import generate_private_key, node_id_from_private_key
 KEY = generate_private_key()
 
 
-def table(max_pending=3, handshake_s=5.0) -> InboundHandshakes:
-    return InboundHandshakes(KEY, max_pending, handshake_s, min_evict_age_s=0.25)
+def table(max_pending=3, handshake_s=5.0, max_reading=3) -> InboundHandshakes:
+    return InboundHandshakes(KEY, max_pending, handshake_s, max_reading=max_reading)
 
 
 def test_valid_auth_is_answered_with_the_session_and_leftover():
@@ -42,25 +42,67 @@ def test_bad_auth_fails_and_frees_the_slot():
     assert "a" not in t
 
 
-def test_full_table_evicts_the_oldest_silent_connection_once_old_enough():
-    t = table(max_pending=3)
+def _auth() -> bytes:
+    return Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth
+
+
+def test_full_table_evicts_the_oldest_connection_still_being_read():
+    t = table(max_reading=3)
     for i, cid in enumerate("abc"):
         t.accepted(cid, ("127.0.0.1", i), 0.1 * i)
-    assert t.room(0.2) == (False, None)  # "a" is 0.2 s old: not yet
-    assert t.next_deadline(0.2) == 0.25
-    assert t.room(0.25) == (True, "a")
-    assert t.next_deadline(0.25) == 5.0  # evictable now: no wake-up for it
+    assert t.room(0.2) == (True, "a")  # whatever its age: the accepting never stops
+    t.freed("a")
+    t.accepted("d", ("127.0.0.1", 3), 0.2)
+    assert t.room(0.2) == (True, "b")
+    assert t.next_deadline(0.2) == 5.1  # "b"'s handshake deadline
 
 
-def test_eviction_skips_connections_whose_auth_was_answered():
-    t = table(max_pending=2)
+def test_default_reading_table_is_eight_per_pending_slot():
+    t = InboundHandshakes(KEY, 50, 5.0)
+    assert t.max_reading == 400
+    for i in range(399):
+        t.accepted(f"c{i}", ("127.0.0.1", i), 0.0)
+    assert t.room(0.0) == (True, None)
+
+
+def test_flood_never_stops_the_accepting_and_a_real_peer_has_max_reading_accepts():
+    t = table(max_pending=50, max_reading=400)
     t.accepted("real", ("127.0.0.1", 1), 0.0)
-    t.received("real", Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth, 0.0)
-    t.accepted("silent", ("127.0.0.1", 2), 0.1)
-    assert t.room(1.0) == (True, "silent")
-    t.freed("silent")
-    t.accepted("silent2", ("127.0.0.1", 3), 1.0)
-    assert t.room(1.1) == (False, None) and t.room(1.25) == (True, "silent2")
+    victims = []
+    for i in range(2000):  # 10,000 connections/s
+        now = i * 1e-4
+        ok, victim = t.room(now)
+        assert ok, i
+        if victim is not None:
+            victims.append(victim)
+            t.freed(victim)
+        t.accepted(f"c{i}", ("127.0.0.1", 2 + i), now)
+        if i == 398:  # its auth arrives after 399 newer connections
+            assert t.received("real", _auth(), now) is not None
+    assert "real" in t and "real" not in victims and len(t) == 401
+
+
+def test_handed_connections_take_pending_slots_not_reading_ones():
+    t = table(max_pending=2, max_reading=1)
+    for cid in "ab":
+        t.accepted(cid, ("127.0.0.1", 1), 0.0)
+        assert t.received(cid, _auth(), 0.0) is not None
+    assert t.room(0.0) == (True, None) and t.n_handed == 2  # reading table empty
+    t.freed("a")
+    assert t.n_handed == 1 and not t.handed("a") and t.handed("b")
+
+
+def test_valid_auth_takes_the_slot_of_the_one_handed_on_first():
+    t = table(max_pending=2, max_reading=3)
+    for cid, at in (("b", 0.0), ("a", 0.5)):
+        t.accepted(cid, ("127.0.0.1", 1), at)
+    t.received("a", _auth(), 0.5)
+    t.received("b", _auth(), 0.6)  # accepted first, handed on last
+    t.accepted("c", ("127.0.0.1", 7), 0.7)
+    answered = t.received("c", _auth(), 0.7)  # however young "a" is: no valid auth is refused
+    assert answered.evicted == "a" and "a" not in t and t.handed("b") and t.handed("c") and t.n_handed == 2
+    t.accepted("d", ("127.0.0.1", 8), 0.8)
+    assert t.received("d", _auth(), 0.8).evicted == "b"
 
 
 def test_handshake_deadline_expires_only_silent_connections():

@@ -551,6 +551,17 @@ def test_local_requested_disconnect_before_the_peer_is_added_reports_its_stage()
                                 "disconnect requested by node", "requested")
 
 
+def test_inbound_slot_evicted_before_hello_ends_with_too_many_peers_and_the_servers_words():
+    h = PeerHarness(inbound=True)
+    h.run_to_hello()  # a valid auth; the remote's Hello is never read
+    h.record(h.m.disconnect(int(DiscReason.TOO_MANY_PEERS), h.now, "evicted to make room"))
+    h.write()
+    h.remote_closes()
+    assert h.remote_disconnects() == [DiscReason.TOO_MANY_PEERS]
+    assert h.gone() == PeerGone(h.remote_id, int(DiscReason.TOO_MANY_PEERS), False, "hello", "evicted to make room",
+                                "requested")
+
+
 def test_shutdown_queues_quitting_and_finishes_at_once_without_lingering():
     h = PeerHarness()
     h.run_to_running()
