@@ -25,29 +25,20 @@ from discovery.node_url import parse_node_url
 from messages.admin import AdminResult, MetricsReply, NodeInfoReply, PeersReply, StatusReply
 from messages.discovery import DialCandidates, DiscoveryInfo, GetDiscoveryInfo, StartDiscovery
 from messages.admission import CheckpointReply
-<<<<<<< HEAD
 from messages.events import (SUPERVISION_RECORDS, ActorExited, ActorRestarted, DialFailed, FaultInjected,
                              HandshakeFailed, MsgRecv, MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped,
                              Subscribed)
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartHttp, StartListener
-from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, Liveness, PeerDown, PeerInfoRequest, PeerStartInbound,
-                           PeerStartOutbound, PeerUp, SlotFree)
-from node.admin_ops import StaticAndTrusted
-=======
-from messages.events import (SUPERVISION_RECORDS, ActorExited, DialFailed, FaultInjected, HandshakeFailed, MsgRecv,
-                             MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped, Subscribed)
-from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartListener
 from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, EvictPending, Liveness, PeerDown,
                            PeerInfoRequest, PeerStartInbound, PeerStartOutbound, PeerUp, SlotFree)
-from messages.supervision import FAULT_MODES, InjectFault
->>>>>>> fix18
+from node.admin_ops import StaticAndTrusted
 from node.admission import Admission
 from node.children import Children
 from node.faults import FaultError, plan_fault
 from node.info_requests import InfoRequests
 from node.local_record import enr_for, protocol_entries
 from node.metrics import NodeMetrics
-from node.peer_table import PeerTable, added_event
+from node.peer_table import ADDED, PeerTable, added_event
 from protocols.registry import UnknownProtocolError, load_class, resolve
 from rlpx.disc import DiscReason
 from rlpx.enode import Enode
@@ -119,13 +110,8 @@ class Server(NodeActor):
         self.book: StaticAndTrusted | None = None  # static nodes and trusted ids (admin_addPeer & co)
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
-<<<<<<< HEAD
         self.info = InfoRequests()  # GetPeers / GetMetrics being answered
-=======
         self.evicted: dict[str, str] = {}  # conn_id -> why, evicted (EvictPending) before its hand-off arrived
-        self.info_requests: dict[int, tuple] = {}  # GetPeers being answered: id -> (asker, keys waited for)
-        self._next_info_request = 0
->>>>>>> fix18
 
     # -- start -------------------------------------------------------------------------
     def on_StartServer(self, msg, sender):
@@ -357,6 +343,7 @@ class Server(NodeActor):
             if conn_id in self.evicted:
                 self.log.info("node %s: inbound %s:%s %s (before its Peer started)", self.cfg.name, remote[0],
                               remote[1], self.evicted.pop(conn_id))
+                self.metrics.ended(True, False, DiscReason.TOO_MANY_PEERS, False, "handshake", "evicted")
                 return
             try:
                 # the fork: the Peer inherits fd, and its start message (actors/adapter/fork_start.py)
