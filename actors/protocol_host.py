@@ -53,10 +53,10 @@ PAUSE_INBOUND_BYTES = 4 << 20
 """Sends waiting for credit above which inbound batches are held, bytes (the Peer withholds
 credit while its out-buffer is over node.peer_machine.OUT_HIGH_WATER)."""
 
-MAX_QUEUED_BYTES = 20 << 20
-"""Sends waiting for credit above this many bytes fail the protocol: room for one message of the
-largest size (2**24 - 1 bytes, EIP-706) above :data:`PAUSE_INBOUND_BYTES`, so only a protocol
-that keeps sending (from timers) to a peer that does not read reaches it."""
+MAX_QUEUED_BYTES = 64 << 20
+"""Sends waiting for credit above this many bytes fail the protocol: room for a handler that
+sends a window of large messages at once (test/1's 32 x 1 MiB) or several of the largest
+(2**24 - 1 bytes, EIP-706), where a go-ethereum protocol's WriteMsg would block instead."""
 
 
 class ProtocolSendError(RuntimeError):

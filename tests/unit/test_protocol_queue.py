@@ -9,7 +9,7 @@ from actors.protocol_host import MAX_QUEUED_BYTES, PAUSE_INBOUND_BYTES, Protocol
 from rlpx.frame import MAX_FRAME_SIZE
 
 
-def test_the_queue_holds_one_largest_message_above_the_pause_and_fails_past_its_bound(monkeypatch):
+def test_the_queue_holds_largest_messages_above_the_pause_and_fails_past_its_bound(monkeypatch):
     monkeypatch.setattr(actors.base, "die_with_parent", lambda sig: None)  # no parent-death signal for pytest
     host = ProtocolHost()
     host.name = "test"
