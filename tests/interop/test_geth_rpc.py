@@ -2,11 +2,13 @@
 scripts/tools.sh): geth and the node, each the other's only peer, are asked the same methods
 and our answers must have every key geth's have, with the same JSON types (recursively for
 admin_peers[0] and admin_nodeInfo), and the same error codes.  The keys geth has and we do not
-are listed in :data:`KNOWN_DIFFERENCES`, each with its reason."""
+are listed in :data:`KNOWN_DIFFERENCES`, each with its reason.  Our /health and /metrics
+(which geth serves elsewhere, if at all) are read once the peer is up."""
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import pytest
@@ -170,3 +172,18 @@ def test_our_json_rpc_answers_as_geth_does(nodes, geth, tmp_path):
 
     # both still have their one peer: nothing above disturbed the connection
     assert result(gport, "net_peerCount") == result(ours_port, "net_peerCount") == "0x1"
+
+    # our /health and /metrics (geth has neither on this port) see the same peer
+    assert json.loads(get(ours_port, "/health")) == {"up": True, "peers": 1, "listening": True}
+    metrics = get(ours_port, "/metrics")
+    assert re.search(r"^p2p_peers 1(\.0)?$", metrics, re.M), metrics[:2000]
+    status_in = [ln for ln in metrics.splitlines() if ln.startswith("p2p_ingress_packets")
+                 and 'protocol="eth/70"' in ln and 'code="0x00"' in ln]  # geth's Status
+    assert status_in and float(status_in[0].rsplit(" ", 1)[1]) >= 1, metrics[:2000]
+
+
+def get(port: int, path: str) -> str:
+    """GET ``path`` of 127.0.0.1:``port``; the body (status 200)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+        assert resp.status == 200
+        return resp.read().decode()
