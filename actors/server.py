@@ -37,6 +37,7 @@ from node.children import Children
 from node.faults import FaultError, plan_fault
 from node.info_requests import InfoRequests
 from node.local_record import enr_for, protocol_entries
+from node.protocol_options import node_infos
 from node.metrics import NodeMetrics
 from node.peer_table import ADDED, PeerTable, added_event
 from protocols.registry import UnknownProtocolError, load_class, resolve
@@ -108,6 +109,7 @@ class Server(NodeActor):
         self.record = None  # our node record (discovery.enr.Record), made when first asked for
         self.record_entries = None  # what the protocols add to it (the eth fork id), read once
         self.book: StaticAndTrusted | None = None  # static nodes and trusted ids (admin_addPeer & co)
+        self.protocol_infos = None  # admin_nodeInfo's protocols (node_protocols), read once
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
         self.inbox_name = b""
         self.info = InfoRequests()  # GetPeers / GetMetrics being answered
@@ -696,8 +698,20 @@ class Server(NodeActor):
             "ip": self.host,
             "ports": {"discovery": self.udp_port, "listener": self.port},
             "listenAddr": f"{self.host}:{self.port}",
-            "protocols": {pc.name: {"version": pc.version} for pc in cfg.protocols},
+            "protocols": self.node_protocols(),
         }, msg.tag))
+
+    def node_protocols(self) -> dict:
+        """admin_nodeInfo ``protocols`` (node/protocol_options.py ``node_infos``), built once: the
+        chain does not change while the node runs.  Only the versions (and a warning) if a
+        protocol's details cannot be read."""
+        if self.protocol_infos is None:
+            try:
+                self.protocol_infos = node_infos(self.cfg)
+            except ValueError as exc:
+                self.log.warning("node %s: admin_nodeInfo without protocol details: %s", self.cfg.name, exc)
+                self.protocol_infos = {pc.name: {"version": pc.version} for pc in self.cfg.protocols}
+        return self.protocol_infos
 
     def on_AdminCommand(self, msg, sender):
         if self._not_running(sender, msg.tag):

@@ -7,6 +7,10 @@ meter pair per subprotocol message code, the code relative to the protocol's off
 
 from __future__ import annotations
 
+from operator import itemgetter
+
+_code, _payload = itemgetter(0), itemgetter(1)
+
 
 class Traffic:
     """Counters, all monotonic.
@@ -25,17 +29,31 @@ class Traffic:
         self.packets: dict[tuple, list] = {}
 
     def count(self, direction: str, cap: str, msgs) -> None:
-        """Count ``msgs``, an iterable of ``(relative code, payload bytes)``, of capability ``cap``
-        ("eth/69") in ``direction``."""
+        """Count ``msgs``, a sequence of ``(relative code, payload bytes)``, of capability ``cap``
+        ("eth/69") in ``direction``.  Per batch: a batch of one code (one message, or an echo's
+        or a bulk transfer's run) is one row update, its sizes summed in C; only a batch of
+        several codes is counted message by message."""
         packets = self.packets
-        for code, payload in msgs:
-            key = (direction, cap, code)
-            row = packets.get(key)
-            if row is None:
-                packets[key] = [1, len(payload)]
-            else:
+        if len(msgs) == 1:
+            code, payload = msgs[0]
+            n, size = 1, len(payload)
+        elif len(set(map(_code, msgs))) == 1:
+            code, n, size = msgs[0][0], len(msgs), sum(map(len, map(_payload, msgs)))
+        else:
+            for code, payload in msgs:
+                key = (direction, cap, code)
+                row = packets.get(key)
+                if row is None:
+                    row = packets[key] = [0, 0]
                 row[0] += 1
                 row[1] += len(payload)
+            return
+        key = (direction, cap, code)
+        row = packets.get(key)
+        if row is None:
+            row = packets[key] = [0, 0]
+        row[0] += n
+        row[1] += size
 
     def snapshot(self) -> tuple:
         """A picklable copy: ``(wire_in, wire_out, ((direction, cap, code, messages, bytes), ...))``."""

@@ -233,6 +233,12 @@ class Protocol:
         return {}
 
     @classmethod
+    def node_info(cls, options) -> dict:
+        """What admin_nodeInfo shows under ``protocols[NAME]`` beside the version, for built
+        ``options``; nothing by default (go-ethereum p2p/protocol.go ``Protocol.NodeInfo``)."""
+        return {}
+
+    @classmethod
     def record_filter(cls, options):
         """A test of found nodes' records (``record -> bool``; the record may be None when none is
         known) that a node must pass to be dialled for this protocol, or None to dial any

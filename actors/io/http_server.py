@@ -84,6 +84,7 @@ class HttpServer:
     def __init__(self, app, host: str, port: int):
         self._server = create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="thespian-devp2p",
                                      clear_untrusted_proxy_headers=True)
+        # waitress gives effective_port as getnameinfo's string (NI_NUMERICSERV), e.g. "8545"
         self.host, self.port = host, int(self._server.effective_port)
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
 

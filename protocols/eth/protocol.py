@@ -164,6 +164,23 @@ class EthProtocolBase(Protocol):
         return {"eth": ForkId(*fork_id(options.chain_config, number, time))}
 
     @classmethod
+    def node_info(cls, options: EthOptions) -> dict:
+        """admin_nodeInfo ``protocols.eth`` as go-ethereum's eth/protocols/eth/handler.go
+        ``NodeInfo`` has it: ``network`` (the network id), ``genesis`` and ``head`` (our head's
+        hash: the chain database's head, or the genesis block without one).  go-ethereum's
+        ``config`` (its params.ChainConfig) is not given: the options keep only the fork numbers.
+        Raises :class:`protocols.eth.store.ChainStoreError` if the database cannot be read."""
+        chain = options.chain_config
+        head = chain.genesis_hash
+        if options.chain_db:
+            store = ChainStore(options.chain_db)
+            try:
+                head = store.head.hash
+            finally:
+                store.close()
+        return {"network": chain.network_id, "genesis": "0x" + chain.genesis_hash.hex(), "head": "0x" + head.hex()}
+
+    @classmethod
     def record_filter(cls, options: EthOptions):
         """Keep a found node only if its record has an ``eth`` entry whose fork id our chain
         accepts at our head (EIP-2124 rules, :func:`protocols.forkid.validate`), as go-ethereum's

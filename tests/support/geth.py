@@ -4,7 +4,7 @@
   (requirements/go-ethereum.txt); fails the test with the command to run when it is missing.
 * :class:`Geth`: one geth process on loopback with a custom chain (go-ethereum's eth test chain),
   no discovery unless asked (``discovery=True``: discv4 only, UDP on the TCP port), NetRestrict
-  127.0.0.0/8, HTTP JSON-RPC with ``admin,net,eth``; its log goes to a file.  :meth:`Geth.rpc` calls a method; :meth:`Geth.stop` ends the process (SIGTERM, then SIGKILL).
+  127.0.0.0/8, HTTP JSON-RPC with ``admin,net,eth`` (``http_api``); its log goes to a file.  :meth:`Geth.rpc` calls a method; :meth:`Geth.stop` ends the process (SIGTERM, then SIGKILL).
 
 Everything listens on 127.0.0.1 (geth's p2p listener binds every interface; NetRestrict keeps
 others out) and every wait is bounded.
@@ -65,14 +65,16 @@ class Geth:
 
     def __init__(self, workdir: pathlib.Path, genesis: pathlib.Path, verbosity: int = 4,
                  chain: pathlib.Path | None = None, extra_args: tuple[str, ...] = (),
-                 discovery: bool = False, binary: pathlib.Path | None = None):
+                 discovery: bool = False, binary: pathlib.Path | None = None,
+                 http_api: str = "admin,net,eth"):
         """``chain``: a chain file (``geth export`` layout) imported with ``geth import`` before
         the start, so geth serves it; without it geth holds only the genesis block.
         ``extra_args``: more geth flags (e.g. ``--syncmode full``).  ``discovery``: run discv4
         (no ``--nodiscover``; ``--discovery.v5=false``; UDP on the TCP port, as geth's default
         ``DiscAddr`` is the listen address); NetRestrict 127.0.0.0/8 stays, which also filters
         out geth's built-in mainnet bootnodes (p2p/discover/table.go).  ``binary``: another
-        geth than :func:`tool` ``("geth")`` (e.g. one built with cgo, bench/discv4_bench.py)."""
+        geth than :func:`tool` ``("geth")`` (e.g. one built with cgo, bench/discv4_bench.py).
+        ``http_api``: the namespaces served on HTTP (``--http.api``)."""
         self.dir = pathlib.Path(workdir)
         self.datadir = self.dir / "geth-data"
         self.log_path = self.dir / "geth.log"
@@ -95,7 +97,7 @@ class Geth:
             [self.binary, "--datadir", str(self.datadir), "--networkid", str(self.network_id),
              "--port", str(self.port), "--nat", "extip:127.0.0.1", "--netrestrict", "127.0.0.0/8",
              *disc, "--ipcdisable", "--http", "--http.addr", "127.0.0.1",
-             "--http.port", str(self.http_port), "--http.api", "admin,net,eth",
+             "--http.port", str(self.http_port), "--http.api", http_api,
              "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(self.auth_port),
              "--authrpc.jwtsecret", str(self.dir / "jwt.hex"), *extra_args,
              "--verbosity", str(verbosity)],
