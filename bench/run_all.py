@@ -646,8 +646,12 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
 
 
 def leftovers(start_pids: set[int]) -> list[str]:
-    """Processes started by this run that are still alive (actor systems, node, clients)."""
+    """Processes started by this run that are still alive (actor systems, node, clients,
+    ethereumjs and gop2p peers): new since ``start_pids``, with a command line of ours and a
+    working directory in this checkout (every process this run starts has one; the same
+    commands run by others from other checkouts on a shared machine are not counted)."""
     me = os.getpid()
+    root = str(pathlib.Path(__file__).resolve().parent.parent)
     out = []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) in start_pids or int(name) == me:
@@ -658,7 +662,10 @@ def leftovers(start_pids: set[int]) -> list[str]:
         try:
             with open(f"/proc/{name}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{name}/cwd")
         except OSError:
+            continue
+        if cwd != root and not cwd.startswith(root + os.sep):
             continue
         if "ejs_bench.mjs" in cmd or "rlpx_clients.py" in cmd or cmd.split(" ", 1)[0].endswith("/gop2p") or (
                 "run_all.py" in cmd and int(name) != me):
