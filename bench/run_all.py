@@ -11,9 +11,10 @@ Every figure is the median of several runs (full: 5 for small-message throughput
 and dial latency, 3 for the 1 MiB throughput, the handshake burst and memory; ``--quick``: 3,
 and 1 for the burst and memory), printed next to the same figure for go-ethereum p2p <->
 go-ethereum p2p (bench/gop2p: a ``p2p.Server`` with test/1, driven like ejs_bench.mjs) and
-for ethereumjs <-> ethereumjs, with the ratios.  So far small, large, mixed, rtt and dial have
-the go-ethereum column; burst and memory compare with ethereumjs only.  Without the gop2p
-binary the go-ethereum column is n/a (with a note).  The benchmarks (``--only`` takes a
+for ethereumjs <-> ethereumjs, with the ratios (go-ethereum in burst and memory: one gop2p
+process, MaxPendingPeers at go-ethereum's default of 50 handshakes at once, DialRatio set so
+that n + 19 inbound slots are free).  Without the gop2p binary the go-ethereum column is n/a
+(with a note).  The benchmarks (``--only`` takes a
 comma-separated subset of these names):
 
 small   echo throughput, node <-> node vs ethereumjs <-> ethereumjs: 20,000 x 100-byte test/1
@@ -294,8 +295,21 @@ def node_burst(n: int, hold_s: float) -> dict:
             "peers": peers, "pss": mem["pss"], "procs": mem["procs"], "log_errors": log_errors(logf)}
 
 
-def ejs_burst(n: int, hold_s: float) -> dict:
-    with EjsBench("server", echo=True, maxPeers=n + 20) as e:
+def _server_opts(cls, n: int) -> dict:
+    """Options for a ``cls`` server that takes ``n`` inbound peers (and 20 more): go-ethereum
+    keeps MaxPeers/DialRatio slots for dialled peers, so its DialRatio is set high enough that
+    it keeps one (p2p/server.go MaxDialedConns); MaxPendingPeers stays go-ethereum's default."""
+    opts = {"echo": True, "maxPeers": n + 20}
+    if cls is GoBench:
+        opts["dialRatio"] = n + 21
+    return opts
+
+
+def ejs_burst(n: int, hold_s: float, cls=EjsBench) -> dict:
+    """``n`` raw clients connect at once to one ``cls`` (EjsBench or GoBench) server: rate
+    (handshakes/s), last_s, the clients' and server's counts, PSS (bytes) after ``hold_s``,
+    procs, and lost peers + error events as ``log_errors``."""
+    with cls("server", **_server_opts(cls, n)) as e:
         with Clients(e.enode, n, timeout_s=120) as c:
             c.ready(120)
             t0 = c.go()
@@ -356,10 +370,12 @@ def node_memory(steps=(10, 50)) -> dict:
     return out
 
 
-def ejs_memory(steps=(10, 50)) -> dict:
+def ejs_memory(steps=(10, 50), cls=EjsBench) -> dict:
+    """PSS per peer (bytes) of one ``cls`` (EjsBench or GoBench) process at each step of raw
+    clients (cumulative), and its PSS without peers in ``detail``."""
     out = {}
     clients = []
-    with EjsBench("server", echo=True, maxPeers=max(steps) + 20, quietPeers=False) as e:
+    with cls("server", quietPeers=False, **_server_opts(cls, max(steps))) as e:
         time.sleep(1.0)
         m0 = memory_of(tree_pids(e.proc.pid))
         have = 0
@@ -602,23 +618,36 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
         n, br = cfg["burst_clients"], cfg["burst_runs"]
         log(f"-- {n} clients connect at once, {br} runs ({load()})")
         try:
-            ours, theirs = [], []
+            ours, theirs, gos = [], [], []
             for i in range(br):
                 hold = cfg["hold_s"] if i == 0 else 0.0
                 ours.append(node_burst(n, hold))
                 log(f"   node run {i}: {ours[-1]}")
+                if go_ok:
+                    got = attempt(f"burst go run {i}", lambda: ejs_burst(n, hold, cls=GoBench))
+                    if got is not None:
+                        gos.append(got)
+                        log(f"   go   run {i}: {got}")
                 theirs.append(ejs_burst(n, hold))
                 log(f"   ejs  run {i}: {theirs[-1]}")
-            o, t = [r["rate"] for r in ours], [r["rate"] for r in theirs]
+
+            def col(rs, key, scale=1):
+                return [r[key] / scale for r in rs]
+
+            def held_all(rs):
+                if not rs:
+                    return None
+                return "yes" if all(r["peers"] == n and r["alive"] == n and r["log_errors"] == 0 for r in rs) else "NO"
+            o, t, g = col(ours, "rate"), col(theirs, "rate"), col(gos, "rate")
             res.add("burst", f"4b. inbound handshakes/s, {n} at once", median(o), median(t), "hs/s",
-                    target=("ratio>=", 1), runs_ours=o, runs_theirs=t)
-            o, t = [r["pss"] / MiB for r in ours], [r["pss"] / MiB for r in theirs]
+                    target=("ratio>=", 1), runs_ours=o, runs_theirs=t, go=median(g), runs_go=g,
+                    target_go=("ratio>=", 0.25))
+            o, t, g = col(ours, "pss", MiB), col(theirs, "pss", MiB), col(gos, "pss", MiB)
             res.add("burst", f"5c. total PSS holding {n} peers", median(o), median(t), "MiB", better="lower",
-                    runs_ours=o, runs_theirs=t)
-            held = all(r["peers"] == n and r["alive"] == n and r["log_errors"] == 0 for r in ours)
-            res.add("burst", f"5d. {n} peers held without errors", "yes" if held else "NO",
-                    "yes" if all(r["peers"] == n and r["alive"] == n and r["log_errors"] == 0 for r in theirs) else "NO",
-                    "", target=None)
+                    runs_ours=o, runs_theirs=t, go=median(g), runs_go=g)
+            held = held_all(ours) == "yes"
+            res.add("burst", f"5d. {n} peers held without errors", "yes" if held else "NO", held_all(theirs),
+                    "", target=None, go=held_all(gos))
             res.rows[-1]["met"] = held
             res.notes.append(f"burst: node processes holding {n} peers: {ours[0]['procs']}; "
                              f"held {cfg['hold_s']:g} s on the first run; errors in the Thespian log: "
@@ -630,11 +659,15 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
         log(f"-- memory per peer at 10 and 50 peers, {mr} runs ({load()})")
         try:
             ours = [node_memory() for _ in range(mr)]
+            gos = [g for g in (attempt("memory go", lambda: ejs_memory(cls=GoBench)) for _ in range(mr if go_ok else 0))
+                   if g is not None]
             theirs = [ejs_memory() for _ in range(mr)]
             for step in (10, 50):
                 o, t = [r[step] / MiB for r in ours], [r[step] / MiB for r in theirs]
+                g = [r[step] / MiB for r in gos]
                 res.add("memory", f"5{'a' if step == 10 else 'b'}. PSS per peer at {step} peers", median(o), median(t),
-                        "MiB", better="lower", target=("abs<=", 12), runs_ours=o, runs_theirs=t)
+                        "MiB", better="lower", target=("abs<=", 12), runs_ours=o, runs_theirs=t, go=median(g),
+                        runs_go=g, target_go=("abs<=", 12))
             d = ours[0]["detail"]
             res.notes.append(
                 "memory: per connection the node runs a Peer process (PSS %.1f MiB, USS %.1f MiB) and a test/1 "
