@@ -4,6 +4,9 @@
   defaults; :meth:`BenchSystem.close` shuts it down and kills whatever is left of its group.
 * :class:`EjsBench`: one bench/ejs_bench.mjs process (an @ethereumjs/devp2p RLPx instance),
   JSON-line events on stdout, commands on stdin.
+* :class:`GoBench`: one bench/gop2p process (a go-ethereum ``p2p.Server`` with test/1, built by
+  scripts/tools.sh), driven exactly like :class:`EjsBench`: the same options, events and
+  commands.
 * :class:`Clients`: bench/rlpx_clients.py in a separate process (raw RLPx initiators).
 * memory helpers: PSS and USS from /proc/<pid>/smaps_rollup.
 
@@ -37,6 +40,8 @@ from config.model import ProtocolConfig, Timeouts  # noqa: E402
 from rlpx.keys import generate_private_key, node_id_from_private_key  # noqa: E402
 from support.system import LOOPBACK, Node, NodeSystem, free_port, tree_pids  # noqa: E402,F401 - re-exported
 from support.memory import memory_of, smaps_rollup  # noqa: E402,F401 - re-exported
+from support.geth import pinned_version  # noqa: E402,F401 - re-exported
+from support.gop2p import gop2p_missing, gop2p_path  # noqa: E402
 from support.wait import wait_until  # noqa: E402,F401 - re-exported
 
 INTEROP = ROOT / "tests" / "interop"
@@ -234,15 +239,32 @@ def node_binary() -> str:
     return path
 
 
-class EjsBench(_JsonLineProcess):
-    """One @ethereumjs/devp2p instance running bench/ejs_bench.mjs with ``options``."""
+def gop2p_binary() -> str:
+    """Path of bench/gop2p's binary (.tools/gop2p-<version>/gop2p); BenchError if it is not built."""
+    why = gop2p_missing()
+    if why:
+        raise BenchError(why)
+    return str(gop2p_path())
+
+
+class _PeerBench(_JsonLineProcess):
+    """A peer process with ejs_bench.mjs's contract: JSON options as the last argument, a
+    ``listening`` line first, then events; stdin commands ``quit | dial <enode> | peers``."""
+
+    KIND = ""
+    """Short name in process names and messages ("ejs", "go")."""
+    LABEL = ""
+    """Name of the implementation in messages ("ethereumjs", "go-ethereum p2p")."""
+
+    def argv(self, options_json: str) -> list[str]:
+        raise NotImplementedError
 
     def __init__(self, name: str, key: bytes | None = None, **options):
         self.key = key or generate_private_key()
         self.node_id = node_id_from_private_key(self.key)
         options["key"] = self.key.hex()
-        options.setdefault("clientId", f"ethereumjs-{name}")
-        super().__init__([node_binary(), str(EJS_SCRIPT), json.dumps(options)], str(BENCH), f"ejs-{name}")
+        options.setdefault("clientId", f"{self.client_prefix}-{name}")
+        super().__init__(self.argv(json.dumps(options)), str(BENCH), f"{self.KIND}-{name}")
         try:
             ev = self.next("listening", 30)
         except BaseException:
@@ -254,6 +276,29 @@ class EjsBench(_JsonLineProcess):
     @property
     def id_hex(self) -> str:
         return self.node_id.hex()
+
+
+class EjsBench(_PeerBench):
+    """One @ethereumjs/devp2p instance running bench/ejs_bench.mjs with ``options`` (documented
+    there); waits (30 s) for its ``listening`` line, BenchError otherwise.  ``port``, ``enode``,
+    ``node_id`` (64 bytes) are set; :meth:`next` returns its events."""
+
+    KIND, LABEL, client_prefix = "ejs", "ethereumjs", "ethereumjs"
+
+    def argv(self, options_json: str) -> list[str]:
+        return [node_binary(), str(EJS_SCRIPT), options_json]
+
+
+class GoBench(_PeerBench):
+    """One go-ethereum ``p2p.Server`` running bench/gop2p with ``options`` (the same as
+    :class:`EjsBench`'s; bench/gop2p/main.go documents them and a few of its own: maxPending,
+    dialRatio, verbosity).  BenchError if the binary is not built (``bash scripts/tools.sh``)
+    or it prints no ``listening`` line within 30 s."""
+
+    KIND, LABEL, client_prefix = "go", "go-ethereum p2p", "gop2p"
+
+    def argv(self, options_json: str) -> list[str]:
+        return [gop2p_binary(), options_json]
 
 
 class Clients(_JsonLineProcess):

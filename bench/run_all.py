@@ -1,23 +1,30 @@
-"""The node against @ethereumjs/devp2p 10, measured in the same run on the same machine.
+"""The node against go-ethereum's p2p package and @ethereumjs/devp2p 10, measured in the same run
+on the same machine.
 
     .venv/bin/python bench/run_all.py [--quick] [--only NAMES] [--json FILE]
 
-(from the project root; needs Node.js and tests/interop/node_modules, which
-``bash scripts/test.sh`` installs).  ``--quick`` takes ~3-5 minutes, the full run ~15-20.
+(from the project root; needs Node.js and tests/interop/node_modules, and bench/gop2p built
+into .tools/gop2p-<version>/ - ``bash scripts/test.sh`` installs and builds both, the latter
+with scripts/tools.sh).  ``--quick`` takes ~3-5 minutes, the full run ~15-20.
 
 Every figure is the median of several runs (full: 5 for small-message throughput, round trip
 and dial latency, 3 for the 1 MiB throughput, the handshake burst and memory; ``--quick``: 3,
-and 1 for the burst and memory), printed next to the same figure for ethereumjs <->
-ethereumjs and the ratio.  The benchmarks (``--only`` takes a comma-separated subset of these
-names):
+and 1 for the burst and memory), printed next to the same figure for go-ethereum p2p <->
+go-ethereum p2p (bench/gop2p: a ``p2p.Server`` with test/1, driven like ejs_bench.mjs) and
+for ethereumjs <-> ethereumjs, with the ratios (go-ethereum in burst and memory: one gop2p
+process, MaxPendingPeers at go-ethereum's default of 50 handshakes at once, DialRatio set so
+that n + 19 inbound slots are free).  Without the gop2p binary the go-ethereum column is n/a
+(with a note).  The benchmarks (``--only`` takes a
+comma-separated subset of these names):
 
 small   echo throughput, node <-> node vs ethereumjs <-> ethereumjs: 20,000 x 100-byte test/1
         messages (quick: 5,000), window 256 un-echoed; msgs/s from the sender's report.  One
         connection per setup, the first round is a warm-up and not counted.
 large   the same with 200 x 1 MiB random messages (quick: 20), window 16; MB/s (10**6 B/s of
         payload sent and echoed back).  No warm-up round.
-mixed   node <-> ethereumjs for small and large, both directions: node sends / ethereumjs
-        echoes, and ethereumjs sends / node echoes (compared with ethereumjs <-> ethereumjs).
+mixed   node <-> ethereumjs and node <-> go-ethereum p2p for small and large, both directions:
+        node sends / the other echoes, and the other sends / node echoes (compared with
+        ethereumjs <-> ethereumjs and go-ethereum p2p <-> go-ethereum p2p).
         The 1 MiB mixed runs send 100 messages per run (quick: 20), to bound the run time: at
         ~3 MB/s (ethereumjs's rate) 200 MiB take over a minute per run.
 rtt     round-trip time of one 100-byte message on an established connection: window 1, 1,000
@@ -31,7 +38,9 @@ rtt     round-trip time of one 100-byte message on an established connection: wi
         (six process wake-ups per round trip against two; docs/performance.md, "Method").
 dial    handshake latency: one node dials another, from the dial request to the dialler's
         ``peer_added`` (node: admin add_peer -> peer_added event time; ethereumjs:
-        rlpx.connect() -> 'peer:added'); 1 warm-up dial + 5 (quick: 3), disconnecting between.
+        rlpx.connect() -> 'peer:added'; go-ethereum: TCP connect + Server.SetupConn -> test/1
+        started, as its dialer does it, bypassing the dial history that refuses a redial of the
+        same node for 35 s); 1 warm-up dial + 5 (quick: 3), disconnecting between.
 burst   100 raw RLPx clients (bench/rlpx_clients.py, one separate process, the same for both)
         connect at once; inbound handshakes completed per second = 100 / (last ``peer_added``
         on the server - the moment the clients start connecting).  The server then holds the
@@ -42,8 +51,9 @@ memory  unique memory per connected peer: (PSS of every process of the node - PS
         ethereumjs: the same for its single process.
 
 Targets (docs/performance.md): small >= 3x ethereumjs, large >= 10x, rtt and dial and burst no slower,
-<= 12 MiB per peer and 100 peers held without errors.  Ratios are ours/ethereumjs; for times
-and memory lower is better.
+<= 12 MiB per peer and 100 peers held without errors; against go-ethereum p2p (issue 21):
+small and large >= 0.5x, round-trip median <= 1.5x, dial <= 2x.  Ratios are ours/theirs; for
+times and memory lower is better.
 
 Everything talks to 127.0.0.1 only; every wait is bounded; every actor system is shut down
 and its process group SIGKILLed if anything is left, every subprocess is closed (they also
@@ -71,8 +81,8 @@ import traceback
 if str(pathlib.Path(__file__).resolve().parent) not in sys.path:  # imported by a test: bench/ stays last
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from harness import (BenchError, BenchSystem, Clients, EjsBench, echo_proto, median,  # noqa: E402
-                     memory_of, node_binary, sender_proto, tree_pids, _stat)
+from harness import (BenchError, BenchSystem, Clients, EjsBench, GoBench, echo_proto, gop2p_binary,  # noqa: E402
+                     median, memory_of, node_binary, pinned_version, sender_proto, tree_pids, _stat)
 
 MiB = 1 << 20
 ROUND_PAUSE_S = 0.3
@@ -127,47 +137,89 @@ def node_node(count, size, window, rounds, timeout_s, **extra) -> list[dict]:
         return _check(s.reports(b, rounds, since, timeout_s), "node<->node")
 
 
-def _ejs_reports(snd: EjsBench, rounds: int, timeout_s: float, what: str) -> list[dict]:
-    """``rounds`` test reports of an ethereumjs sender; BenchError at once if it loses its peer.
+def _peer_reports(snd, rounds: int, timeout_s: float, what: str) -> list[dict]:
+    """``rounds`` test reports of an ethereumjs or go-ethereum sender (EjsBench / GoBench);
+    BenchError at once if it loses its peer.
 
     The ethereumjs sender does not dial again after a disconnect, so without this a lost
     connection would hold the run for the whole timeout (seen: ethereumjs's own 10 s ping
     timeout, rlpx.js ``options.timeout ?? 10000``, dropped a node echoing 1 MiB messages with
-    TIMEOUT while 16 MiB of its echoes waited unread on its side).
+    TIMEOUT while 16 MiB of its echoes waited unread on its side).  gop2p dials its peer as a
+    static one, which go-ethereum redials, but its sender restarts at round 0 on the new
+    connection, so a lost peer fails the figure there too.
     """
     reps: list[dict] = []
     for _ in range(rounds):
         ev = snd.next(("test_report", "peer_removed"), timeout_s)
         if ev.get("event") == "peer_removed":
-            raise BenchError(f"{what}: the ethereumjs sender lost its peer (DiscReason {ev.get('reason')}, "
-                             f"disconnectWe={ev.get('disconnectWe')}) after {len(reps)} of {rounds} rounds; "
-                             "it does not dial again")
+            raise BenchError(f"{what}: the {getattr(snd, 'LABEL', 'peer')} sender lost its peer (DiscReason {ev.get('reason')}, "
+                             f"{ev.get('error') or ''} disconnectWe={ev.get('disconnectWe')}) after {len(reps)} "
+                             f"of {rounds} rounds")
         reps.append(ev)
     return _check(reps, what)
 
 
-def ejs_ejs(count, size, window, rounds, timeout_s, **extra) -> list[dict]:
-    send = dict(count=count, size=size, window=window, rounds=rounds, pauseMs=int(ROUND_PAUSE_S * 1000), **extra)
-    with EjsBench("echo", echo=True) as e, EjsBench("sender", dial=e.enode, send=send) as snd:
-        return _ejs_reports(snd, rounds, timeout_s, "ejs<->ejs")
+_ejs_reports = _peer_reports
 
 
-def node_to_ejs(count, size, window, rounds, timeout_s, **extra) -> list[dict]:
-    """The node sends, ethereumjs echoes."""
-    with EjsBench("echo", echo=True) as e, BenchSystem(log_file=thespian_log()) as s:
+def _send_opts(count, size, window, rounds, **extra) -> dict:
+    return dict(count=count, size=size, window=window, rounds=rounds, pauseMs=int(ROUND_PAUSE_S * 1000), **extra)
+
+
+def peer_peer(cls, count, size, window, rounds, timeout_s, **extra) -> list[dict]:
+    """``cls`` (EjsBench or GoBench) <-> ``cls``: one echoes, the other sends ``rounds`` rounds;
+    the sender's test reports (msgs_per_s, mb_per_s, rtt_ms with ``rtt=True``)."""
+    send = _send_opts(count, size, window, rounds, **extra)
+    with cls("echo", echo=True) as e, cls("sender", dial=e.enode, send=send) as snd:
+        return _peer_reports(snd, rounds, timeout_s, f"{cls.KIND}<->{cls.KIND}")
+
+
+def node_to_peer(cls, count, size, window, rounds, timeout_s, **extra) -> list[dict]:
+    """The node sends, ``cls`` (EjsBench or GoBench) echoes; the node's test reports."""
+    with cls("echo", echo=True) as e, BenchSystem(log_file=thespian_log()) as s:
         b = s.start("beta", [sender_proto(count, size, window, repeat_every_s=ROUND_PAUSE_S, **extra)])
         since = s.mark()
         s.connect(b, e.enode)
-        return _check(s.reports(b, rounds, since, timeout_s), "node->ejs")
+        return _check(s.reports(b, rounds, since, timeout_s), f"node->{cls.KIND}")
 
 
-def ejs_to_node(count, size, window, rounds, timeout_s, **extra) -> list[dict]:
-    """ethereumjs sends, the node echoes."""
-    send = dict(count=count, size=size, window=window, rounds=rounds, pauseMs=int(ROUND_PAUSE_S * 1000), **extra)
+def peer_to_node(cls, count, size, window, rounds, timeout_s, **extra) -> list[dict]:
+    """``cls`` (EjsBench or GoBench) sends, the node echoes; the peer's test reports."""
+    send = _send_opts(count, size, window, rounds, **extra)
     with BenchSystem(log_file=thespian_log()) as s:
         a = s.start("alpha", [echo_proto()])
-        with EjsBench("sender", dial=a.enode, send=send) as snd:
-            return _ejs_reports(snd, rounds, timeout_s, "ejs->node")
+        with cls("sender", dial=a.enode, send=send) as snd:
+            return _peer_reports(snd, rounds, timeout_s, f"{cls.KIND}->node")
+
+
+def ejs_ejs(*args, **kw) -> list[dict]:
+    """ethereumjs <-> ethereumjs (:func:`peer_peer`)."""
+    return peer_peer(EjsBench, *args, **kw)
+
+
+def go_go(*args, **kw) -> list[dict]:
+    """go-ethereum p2p <-> go-ethereum p2p (:func:`peer_peer`)."""
+    return peer_peer(GoBench, *args, **kw)
+
+
+def node_to_ejs(*args, **kw) -> list[dict]:
+    """The node sends, ethereumjs echoes."""
+    return node_to_peer(EjsBench, *args, **kw)
+
+
+def ejs_to_node(*args, **kw) -> list[dict]:
+    """ethereumjs sends, the node echoes."""
+    return peer_to_node(EjsBench, *args, **kw)
+
+
+def node_to_go(*args, **kw) -> list[dict]:
+    """The node sends, go-ethereum p2p echoes."""
+    return node_to_peer(GoBench, *args, **kw)
+
+
+def go_to_node(*args, **kw) -> list[dict]:
+    """go-ethereum p2p sends, the node echoes."""
+    return peer_to_node(GoBench, *args, **kw)
 
 
 # -- handshakes ------------------------------------------------------------------------------
@@ -193,10 +245,22 @@ def node_dials(n: int) -> list[float]:
     return out[1:]
 
 
-def ejs_dials(n: int) -> list[float]:
-    with EjsBench("target", echo=True, quietPeers=True) as e, \
-            EjsBench("dialer", echo=True, quietPeers=True, dialBench={"enode": e.enode, "count": n + 1, "pauseMs": 200}) as d:
+def peer_dials(cls, n: int) -> list[float]:
+    """ms from the dial to the dialler's peer added, ``cls`` (EjsBench / GoBench) dialling
+    ``cls``; n + 1 dials, the first dropped."""
+    with cls("target", echo=True, quietPeers=True) as e, \
+            cls("dialer", echo=True, quietPeers=True, dialBench={"enode": e.enode, "count": n + 1, "pauseMs": 200}) as d:
         return d.next("dial_report", 30 + 5 * n)["latencies_ms"][1:]
+
+
+def ejs_dials(n: int) -> list[float]:
+    """:func:`peer_dials` for ethereumjs (rlpx.connect() -> 'peer:added')."""
+    return peer_dials(EjsBench, n)
+
+
+def go_dials(n: int) -> list[float]:
+    """:func:`peer_dials` for go-ethereum p2p (TCP connect + Server.SetupConn -> test/1 start)."""
+    return peer_dials(GoBench, n)
 
 
 def _hold(check, hold_s: float) -> None:
@@ -233,8 +297,21 @@ def node_burst(n: int, hold_s: float) -> dict:
             "peers": peers, "pss": mem["pss"], "procs": mem["procs"], "log_errors": log_errors(logf)}
 
 
-def ejs_burst(n: int, hold_s: float) -> dict:
-    with EjsBench("server", echo=True, maxPeers=n + 20) as e:
+def _server_opts(cls, n: int) -> dict:
+    """Options for a ``cls`` server that takes ``n`` inbound peers (and 20 more): go-ethereum
+    keeps MaxPeers/DialRatio slots for dialled peers, so its DialRatio is set high enough that
+    it keeps one (p2p/server.go MaxDialedConns); MaxPendingPeers stays go-ethereum's default."""
+    opts = {"echo": True, "maxPeers": n + 20}
+    if cls is GoBench:
+        opts["dialRatio"] = n + 21
+    return opts
+
+
+def ejs_burst(n: int, hold_s: float, cls=EjsBench) -> dict:
+    """``n`` raw clients connect at once to one ``cls`` (EjsBench or GoBench) server: rate
+    (handshakes/s), last_s, the clients' and server's counts, PSS (bytes) after ``hold_s``,
+    procs, and lost peers + error events as ``log_errors``."""
+    with cls("server", **_server_opts(cls, n)) as e:
         with Clients(e.enode, n, timeout_s=120) as c:
             c.ready(120)
             t0 = c.go()
@@ -295,10 +372,12 @@ def node_memory(steps=(10, 50)) -> dict:
     return out
 
 
-def ejs_memory(steps=(10, 50)) -> dict:
+def ejs_memory(steps=(10, 50), cls=EjsBench) -> dict:
+    """PSS per peer (bytes) of one ``cls`` (EjsBench or GoBench) process at each step of raw
+    clients (cumulative), and its PSS without peers in ``detail``."""
     out = {}
     clients = []
-    with EjsBench("server", echo=True, maxPeers=max(steps) + 20, quietPeers=False) as e:
+    with cls("server", quietPeers=False, **_server_opts(cls, max(steps))) as e:
         time.sleep(1.0)
         m0 = memory_of(tree_pids(e.proc.pid))
         have = 0
@@ -322,28 +401,52 @@ def ejs_memory(steps=(10, 50)) -> dict:
 
 # -- the run ---------------------------------------------------------------------------------
 
+def _ratio(a, b):
+    return (a / b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+
+
+def _met(target, ratio, value):
+    """Whether ``target`` (("ratio>=" | "ratio<=" | "abs<=", number) or None) is met; None if
+    there is no target or nothing to compare."""
+    if target is None:
+        return None
+    kind, v = target
+    if kind == "abs<=":
+        return value <= v if isinstance(value, (int, float)) else None
+    if ratio is None:
+        return None
+    return {"ratio>=": ratio >= v, "ratio<=": ratio <= v}.get(kind)
+
+
 class Results:
+    """The rows of the table: each figure ours, go-ethereum p2p's and ethereumjs's (any may be
+    None: not measured or failed), the ratios ours/theirs and the targets against each."""
+
     def __init__(self):
         self.rows: list[dict] = []
         self.notes: list[str] = []
 
-    def add(self, bench, figure, ours, theirs, unit, better="higher", target=None, runs_ours=(), runs_theirs=()):
-        ratio = (ours / theirs) if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs else None
-        met = None
-        if target is not None and ratio is not None:
-            kind, value = target
-            met = {"ratio>=": ratio >= value, "ratio<=": ratio <= value}.get(kind)
-        if target is not None and target[0] == "abs<=" and isinstance(ours, (int, float)):
-            met = ours <= target[1]
-        row = dict(bench=bench, figure=figure, ours=ours, theirs=theirs, unit=unit, ratio=ratio, better=better,
-                   target=target, met=met, runs_ours=list(runs_ours), runs_theirs=list(runs_theirs))
+    def add(self, bench, figure, ours, theirs, unit, better="higher", target=None, runs_ours=(), runs_theirs=(),
+            go=None, runs_go=(), target_go=None):
+        """One figure: ``ours``, ``theirs`` (ethereumjs) and ``go`` (go-ethereum p2p) are the
+        medians (numbers, or strings such as "yes"; None = n/a), ``runs_*`` the runs they
+        come from; ``target`` is against ethereumjs, ``target_go`` against go-ethereum, each
+        ("ratio>=" | "ratio<=" | "abs<=", number) or None."""
+        ratio, ratio_go = _ratio(ours, theirs), _ratio(ours, go)
+        row = dict(bench=bench, figure=figure, ours=ours, theirs=theirs, go=go, unit=unit, ratio=ratio,
+                   ratio_go=ratio_go, better=better, target=target, met=_met(target, ratio, ours),
+                   target_go=target_go, met_go=_met(target_go, ratio_go, ours), runs_ours=list(runs_ours),
+                   runs_theirs=list(runs_theirs), runs_go=list(runs_go))
         self.rows.append(row)
-        log(f"{figure}: ours {fmt(ours)} {unit} | ethereumjs {fmt(theirs)} {unit} | ratio {fmt(ratio, 2)}"
-            f"   runs ours {[fmt(x) for x in runs_ours]} ethereumjs {[fmt(x) for x in runs_theirs]}")
+        log(f"{figure}: ours {fmt(ours)} {unit} | go-ethereum {fmt(go)} {unit} | ethereumjs {fmt(theirs)} {unit} | "
+            f"ratio vs go {fmt(ratio_go, 2)}, vs ejs {fmt(ratio, 2)}   runs ours {[fmt(x) for x in runs_ours]} "
+            f"go {[fmt(x) for x in runs_go]} ethereumjs {[fmt(x) for x in runs_theirs]}")
 
     def fail(self, bench, figure, error):
-        self.rows.append(dict(bench=bench, figure=figure, ours=None, theirs=None, unit="", ratio=None, better="",
-                              target=None, met=None, error=str(error)))
+        """A figure that could not be measured at all (n/a with the reason)."""
+        self.rows.append(dict(bench=bench, figure=figure, ours=None, theirs=None, go=None, unit="", ratio=None,
+                              ratio_go=None, better="", target=None, met=None, target_go=None, met_go=None,
+                              error=str(error)))
         log(f"{figure}: n/a ({error})")
 
 
@@ -374,16 +477,25 @@ def target_text(t) -> str:
 
 
 def print_table(res: Results) -> None:
-    head = ("figure", "ours", "ethereumjs", "ratio", "target", "met")
+    """The table on stdout: per figure ours, go-ethereum p2p, ethereumjs, the ratios ours/go and
+    ours/ejs, and each target with whether it is met; then the notes."""
+    head = ("figure", "ours", "go-ethereum", "ethereumjs", "vs go", "target", "met", "vs ejs", "target", "met")
     rows = []
+
+    def yes(m):
+        return "" if m is None else ("yes" if m else "NO")
     for r in sorted(res.rows, key=lambda r: r["figure"].split(" ", 1)[0]):
         if "error" in r:
-            rows.append((r["figure"], "n/a", "n/a", "", "", r["error"][:60]))
+            rows.append((r["figure"], "n/a", "n/a", "n/a", "", "", "", "", "", r["error"][:60]))
             continue
         unit = f" {r['unit']}" if r["unit"] else ""
-        met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
-        rows.append((r["figure"], fmt(r["ours"]) + unit, fmt(r["theirs"]) + unit if r["theirs"] is not None else "-",
-                     fmt(r["ratio"], 2) if r["ratio"] is not None else "-", target_text(r["target"]), met))
+
+        def val(x):
+            return fmt(x) + unit if x is not None else "-"
+        rows.append((r["figure"], val(r["ours"]), val(r.get("go")), val(r["theirs"]),
+                     fmt(r["ratio_go"], 2) if r.get("ratio_go") is not None else "-", target_text(r.get("target_go")),
+                     yes(r.get("met_go")), fmt(r["ratio"], 2) if r["ratio"] is not None else "-",
+                     target_text(r["target"]), yes(r["met"])))
     widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
     print("\n" + line)
@@ -395,31 +507,67 @@ def print_table(res: Results) -> None:
 
 
 def run(names: set[str], cfg: dict, res: Results) -> None:
+    """Measure the figures in ``names`` with counts and runs from ``cfg`` (FULL or QUICK) into
+    ``res``; go-ethereum p2p's column is left out (n/a, with a note) when bench/gop2p is not
+    built."""
     runs, warm = cfg["runs"], 1
+    try:
+        gop2p_binary()
+        go_ok = True
+    except BenchError as exc:
+        go_ok = False
+        res.notes.append(f"go-ethereum p2p column not measured: {exc}")
+        log(f"go-ethereum p2p column not measured: {exc}")
 
-    def throughput(bench, label, count, size, window, nruns, warmup, key, unit, target, per_round_s, mixed_count=None):
+    def attempt(what, fn):
+        """fn()'s value, or None after logging why it failed."""
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001
+            log(f"{what}: n/a ({exc})")
+            return None
+
+    def throughput(bench, label, count, size, window, nruns, warmup, key, unit, target, target_go, per_round_s,
+                   mixed_count=None):
         timeout = (nruns + warmup) * per_round_s
         rounds = nruns + warmup
-        theirs = None
+
+        def figures(fn, c=count):
+            return [r[key] for r in fn(c, size, window, rounds, timeout)[warmup:]]
+        theirs = gos = None
         if bench in names:
             try:
-                ours = [r[key] for r in node_node(count, size, window, rounds, timeout)[warmup:]]
-                theirs = [r[key] for r in ejs_ejs(count, size, window, rounds, timeout)[warmup:]]
-                res.add(bench, f"{label} node<->node", median(ours), median(theirs), unit, target=target,
-                        runs_ours=ours, runs_theirs=theirs)
+                ours = figures(node_node)
             except Exception as exc:  # noqa: BLE001
                 res.fail(bench, f"{label} node<->node", exc)
-                theirs = None
+                ours = None
+            if go_ok:
+                gos = attempt(f"{label} go<->go", lambda: figures(go_go))
+            theirs = attempt(f"{label} ejs<->ejs", lambda: figures(ejs_ejs))
+            if ours is not None:
+                res.add(bench, f"{label} node<->node", median(ours), median(theirs or []), unit, target=target,
+                        runs_ours=ours, runs_theirs=theirs or [], go=median(gos or []), runs_go=gos or [],
+                        target_go=target_go)
         if "mixed" in names:
             mc = mixed_count or count
-            for name, fn in (("node sends, ejs echoes", node_to_ejs), ("ejs sends, node echoes", ejs_to_node)):
+            what = label if mc == count else label.replace(f" {count} x", f" {mc} x")
+            peers = [("node sends, ejs echoes", node_to_ejs, "ejs"), ("ejs sends, node echoes", ejs_to_node, "ejs")]
+            if go_ok:
+                peers += [("node sends, geth-p2p echoes", node_to_go, "go"),
+                          ("geth-p2p sends, node echoes", go_to_node, "go")]
+            for name, fn, kind in peers:
                 try:
-                    mixed = [r[key] for r in fn(mc, size, window, rounds, timeout)[warmup:]]
-                    if theirs is None:
-                        theirs = [r[key] for r in ejs_ejs(count, size, window, rounds, timeout)[warmup:]]
-                    what = label if mc == count else label.replace(f" {count} x", f" {mc} x")
-                    res.add("mixed", f"6. {what[3:]} {name}", median(mixed), median(theirs), unit, runs_ours=mixed,
-                            runs_theirs=theirs)
+                    mixed = figures(fn, mc)
+                    if kind == "ejs":
+                        if theirs is None:
+                            theirs = figures(ejs_ejs)
+                        res.add("mixed", f"6. {what[3:]} {name}", median(mixed), median(theirs), unit,
+                                runs_ours=mixed, runs_theirs=theirs)
+                    else:
+                        if gos is None:
+                            gos = figures(go_go)
+                        res.add("mixed", f"6. {what[3:]} {name}", median(mixed), None, unit, runs_ours=mixed,
+                                go=median(gos), runs_go=gos)
                 except Exception as exc:  # noqa: BLE001
                     res.fail("mixed", f"{label} {name}", exc)
 
@@ -428,57 +576,80 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
         log(f"-- round trip, {n} x 100 B sequential (window 1), {runs} alternating runs of each, "
             f"a new connection and a warm-up round per run ({load()})")
         try:
-            ours, theirs = [], []
+            ours, theirs, gos = [], [], []
             for _ in range(runs):
                 ours.append(node_node(n, 100, 1, 1 + warm, 60 * (1 + warm), rtt=True)[-1]["rtt_ms"])
+                if go_ok:
+                    got = attempt("rtt go<->go", lambda: go_go(n, 100, 1, 1 + warm, 60, rtt=True)[-1]["rtt_ms"])
+                    if got is not None:
+                        gos.append(got)
                 theirs.append(ejs_ejs(n, 100, 1, 1 + warm, 60, rtt=True)[-1]["rtt_ms"])
             for stat in ("median", "p99"):
-                o, t = [x[stat] for x in ours], [x[stat] for x in theirs]
-                log(f"   {stat} ratio of each pair of runs: {[fmt(a / b, 2) for a, b in zip(o, t)]}")
+                o, t, g = [x[stat] for x in ours], [x[stat] for x in theirs], [x[stat] for x in gos]
+                log(f"   {stat} ratio of each pair of runs: vs ejs {[fmt(a / b, 2) for a, b in zip(o, t)]}, "
+                    f"vs go {[fmt(a / b, 2) for a, b in zip(o, g)]}")
                 res.add("rtt", f"3. round trip 100 B, {stat}", median(o), median(t), "ms", better="lower",
-                        target=("ratio<=", 1), runs_ours=o, runs_theirs=t)
+                        target=("ratio<=", 1), runs_ours=o, runs_theirs=t, go=median(g), runs_go=g,
+                        target_go=("ratio<=", 1.5) if stat == "median" else None)
         except Exception as exc:  # noqa: BLE001
             res.fail("rtt", "3. round trip 100 B", exc)
     if names & {"small", "mixed"}:
         n = cfg["small_count"]
         log(f"-- echo throughput, {n:,} x 100 B, window {SMALL_WINDOW}, {runs} runs + 1 warm-up ({load()})")
         throughput("small", f"1. echo {n // 1000}k x 100 B", n, 100, SMALL_WINDOW, runs, warm, "msgs_per_s", "msg/s",
-                   ("ratio>=", 3), per_round_s=120)
+                   ("ratio>=", 3), ("ratio>=", 0.5), per_round_s=120)
     if names & {"large", "mixed"}:
         n, lr = cfg["large_count"], cfg["large_runs"]
         log(f"-- echo throughput, {n} x 1 MiB random, window {LARGE_WINDOW}, {lr} runs ({load()})")
         throughput("large", f"2. echo {n} x 1 MiB", n, MiB, LARGE_WINDOW, lr, 0, "mb_per_s", "MB/s",
-                   ("ratio>=", 10), per_round_s=max(60, 2.0 * n), mixed_count=cfg["mixed_large_count"])
+                   ("ratio>=", 10), ("ratio>=", 0.5), per_round_s=max(60, 2.0 * n),
+                   mixed_count=cfg["mixed_large_count"])
     if "dial" in names:
         n = cfg["dials"]
         log(f"-- handshake latency, dial -> peer added, 1 warm-up + {n} dials ({load()})")
         try:
-            ours, theirs = node_dials(n), ejs_dials(n)
+            ours = node_dials(n)
+            gos = attempt("dial go", lambda: go_dials(n)) if go_ok else None
+            theirs = ejs_dials(n)
             res.add("dial", "4a. dial -> peer added", median(ours), median(theirs), "ms", better="lower",
-                    target=("ratio<=", 1), runs_ours=ours, runs_theirs=theirs)
+                    target=("ratio<=", 1), runs_ours=ours, runs_theirs=theirs, go=median(gos or []),
+                    runs_go=gos or [], target_go=("ratio<=", 2))
         except Exception as exc:  # noqa: BLE001
             res.fail("dial", "4a. dial -> peer added", exc)
     if "burst" in names:
         n, br = cfg["burst_clients"], cfg["burst_runs"]
         log(f"-- {n} clients connect at once, {br} runs ({load()})")
         try:
-            ours, theirs = [], []
+            ours, theirs, gos = [], [], []
             for i in range(br):
                 hold = cfg["hold_s"] if i == 0 else 0.0
                 ours.append(node_burst(n, hold))
                 log(f"   node run {i}: {ours[-1]}")
+                if go_ok:
+                    got = attempt(f"burst go run {i}", lambda: ejs_burst(n, hold, cls=GoBench))
+                    if got is not None:
+                        gos.append(got)
+                        log(f"   go   run {i}: {got}")
                 theirs.append(ejs_burst(n, hold))
                 log(f"   ejs  run {i}: {theirs[-1]}")
-            o, t = [r["rate"] for r in ours], [r["rate"] for r in theirs]
+
+            def col(rs, key, scale=1):
+                return [r[key] / scale for r in rs]
+
+            def held_all(rs):
+                if not rs:
+                    return None
+                return "yes" if all(r["peers"] == n and r["alive"] == n and r["log_errors"] == 0 for r in rs) else "NO"
+            o, t, g = col(ours, "rate"), col(theirs, "rate"), col(gos, "rate")
             res.add("burst", f"4b. inbound handshakes/s, {n} at once", median(o), median(t), "hs/s",
-                    target=("ratio>=", 1), runs_ours=o, runs_theirs=t)
-            o, t = [r["pss"] / MiB for r in ours], [r["pss"] / MiB for r in theirs]
+                    target=("ratio>=", 1), runs_ours=o, runs_theirs=t, go=median(g), runs_go=g,
+                    target_go=("ratio>=", 0.25))
+            o, t, g = col(ours, "pss", MiB), col(theirs, "pss", MiB), col(gos, "pss", MiB)
             res.add("burst", f"5c. total PSS holding {n} peers", median(o), median(t), "MiB", better="lower",
-                    runs_ours=o, runs_theirs=t)
-            held = all(r["peers"] == n and r["alive"] == n and r["log_errors"] == 0 for r in ours)
-            res.add("burst", f"5d. {n} peers held without errors", "yes" if held else "NO",
-                    "yes" if all(r["peers"] == n and r["alive"] == n and r["log_errors"] == 0 for r in theirs) else "NO",
-                    "", target=None)
+                    runs_ours=o, runs_theirs=t, go=median(g), runs_go=g)
+            held = held_all(ours) == "yes"
+            res.add("burst", f"5d. {n} peers held without errors", "yes" if held else "NO", held_all(theirs),
+                    "", target=None, go=held_all(gos))
             res.rows[-1]["met"] = held
             res.notes.append(f"burst: node processes holding {n} peers: {ours[0]['procs']}; "
                              f"held {cfg['hold_s']:g} s on the first run; errors in the Thespian log: "
@@ -490,11 +661,15 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
         log(f"-- memory per peer at 10 and 50 peers, {mr} runs ({load()})")
         try:
             ours = [node_memory() for _ in range(mr)]
+            gos = [g for g in (attempt("memory go", lambda: ejs_memory(cls=GoBench)) for _ in range(mr if go_ok else 0))
+                   if g is not None]
             theirs = [ejs_memory() for _ in range(mr)]
             for step in (10, 50):
                 o, t = [r[step] / MiB for r in ours], [r[step] / MiB for r in theirs]
+                g = [r[step] / MiB for r in gos]
                 res.add("memory", f"5{'a' if step == 10 else 'b'}. PSS per peer at {step} peers", median(o), median(t),
-                        "MiB", better="lower", target=("abs<=", 12), runs_ours=o, runs_theirs=t)
+                        "MiB", better="lower", target=("abs<=", 12), runs_ours=o, runs_theirs=t, go=median(g),
+                        runs_go=g, target_go=("abs<=", 12))
             d = ours[0]["detail"]
             res.notes.append(
                 "memory: per connection the node runs a Peer process (PSS %.1f MiB, USS %.1f MiB) and a test/1 "
@@ -506,8 +681,12 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
 
 
 def leftovers(start_pids: set[int]) -> list[str]:
-    """Processes started by this run that are still alive (actor systems, node, clients)."""
+    """Processes started by this run that are still alive (actor systems, node, clients,
+    ethereumjs and gop2p peers): new since ``start_pids``, with a command line of ours and a
+    working directory in this checkout (every process this run starts has one; the same
+    commands run by others from other checkouts on a shared machine are not counted)."""
     me = os.getpid()
+    root = str(pathlib.Path(__file__).resolve().parent.parent)
     out = []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) in start_pids or int(name) == me:
@@ -518,9 +697,12 @@ def leftovers(start_pids: set[int]) -> list[str]:
         try:
             with open(f"/proc/{name}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{name}/cwd")
         except OSError:
             continue
-        if "ejs_bench.mjs" in cmd or "rlpx_clients.py" in cmd or (
+        if cwd != root and not cwd.startswith(root + os.sep):
+            continue
+        if "ejs_bench.mjs" in cmd or "rlpx_clients.py" in cmd or cmd.split(" ", 1)[0].endswith("/gop2p") or (
                 "run_all.py" in cmd and int(name) != me):
             out.append(f"{name} {cmd[:80]}")
     return out
@@ -552,9 +734,13 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001
         print(f"ethereumjs side unavailable: {exc}")
         return 1
-    log(f"devp2p node vs @ethereumjs/devp2p 10 ({'quick' if args.quick else 'full'} run): {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, Node.js {node_version}, {load()}; Thespian logs in {LOG_DIR} "
-        "(removed at the end unless they hold errors)")
+    try:
+        go_side = f"go-ethereum p2p {pinned_version()} ({gop2p_binary()})"
+    except BenchError as exc:
+        go_side = f"no go-ethereum p2p ({exc})"
+    log(f"devp2p node vs {go_side} and @ethereumjs/devp2p 10 ({'quick' if args.quick else 'full'} run): "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, Node.js {node_version}, {load()}; "
+        f"Thespian logs in {LOG_DIR} (removed at the end unless they hold errors)")
     res = Results()
     try:
         run(names, cfg, res)
@@ -568,8 +754,8 @@ def main() -> int:
     time.sleep(0.5)
     left = leftovers(start_pids)
     res.notes.append(f"run took {elapsed / 60:.1f} min; {load()} at the end; leftover processes: {left or 'none'}")
-    res.notes.append("ratio = ours / ethereumjs; times and memory: lower is better. Medians of the runs listed "
-                     "in the log lines above.")
+    res.notes.append("vs go = ours / go-ethereum p2p (bench/gop2p), vs ejs = ours / ethereumjs; times and memory: "
+                     "lower is better. Medians of the runs listed in the log lines above.")
     errors = {f.name: log_errors(str(f)) for f in LOG_DIR.glob("*.log")}
     if any(errors.values()):
         res.notes.append(f"errors in Thespian logs (kept in {LOG_DIR}): "
