@@ -114,3 +114,42 @@ def test_other_uid_cannot_deliver_a_pickle_to_the_admin_or_an_actor_port(nodes, 
     b = nodes.start("beta")
     nodes.connect(b, a)
     nodes.expect("peer_added", node="alpha")
+
+
+def test_other_uid_cannot_hand_the_server_a_connection(nodes, tmp_path):
+    a = nodes.start("alpha")
+    name = _inbox_name(nodes.pids())
+    record = fd_handoff.encode_handoff("forged", ("127.0.0.1", 1),
+                                       Secrets(bytes(32), bytes(32), bytes(64), bytes(64), bytes(64)))
+    before_pids = set(nodes.pids())
+    since = nodes.mark()
+    log = tmp_path / "node.log"
+
+    assert other_uid.run_as_nobody(SEND_FD, {"record": record.hex(), "name": name.hex()}) == "sent"
+
+    wait_until(lambda: _log_lines(log, "only uid"), 10.0, "the refusal line")
+    lines = _log_lines(log, "only uid")
+    assert len(lines) == 1 and f"uid {other_uid.NOBODY}" in lines[0], lines
+    assert set(nodes.pids()) <= before_pids, "a process was started for the forged hand-off"
+    assert [e.kind for e in nodes.events(since) if e.kind != "protocol_event"] == []
+    # a same-uid hand-off (the Listener's, for a real inbound connection) still works
+    with RawPeer(a.enode) as raw:
+        assert isinstance(raw.handshake(), HelloReceived)
+        nodes.expect("peer_added", node="alpha", peer_id=raw.id_hex)
+
+
+def test_a_same_uid_forged_datagram_is_still_checked(nodes, tmp_path):
+    """Our own uid passes the credentials check, and the record checks still apply after it."""
+    import array
+
+    nodes.start("alpha")
+    name = b"\0" + _inbox_name(nodes.pids())
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        r, w = os.pipe()
+        try:
+            s.sendmsg([b"not a record"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r]))], 0, name)
+        finally:
+            os.close(r)
+            os.close(w)
+    wait_until(lambda: _log_lines(tmp_path / "node.log", "hand-off datagram"), 10.0, "the refusal line")
+    assert not _log_lines(tmp_path / "node.log", "only uid")
