@@ -14,10 +14,11 @@ each connection it has just accepted, before a byte of it is read, is kept only 
 - its remote address is not one of this host's (loopback or an interface's), and is in the
   allow-list (``actor_system.allow``, set with :func:`configure`).
 
-Anything else is closed at once, with one warning on the "devp2p" logger (at most one line a
-second in each process; the next line counts what was refused meanwhile).  The exception, at
-debug level: a connection from this host whose sending socket is already closed and that
-carries no byte (Thespian's own senders leave such connections behind).
+Anything else is closed at once, with one line on the "devp2p" logger (at most one a second in
+each process; the next line counts what was refused meanwhile): a warning, or INFO for a
+sender on this host whose socket is already closed (:data:`NO_OWNER`: mostly an exiting
+actor's goodbye), or DEBUG if such a connection carries no byte at all (Thespian's own senders
+leave those behind).
 """
 
 from __future__ import annotations
@@ -200,9 +201,11 @@ def is_local_address(ip) -> bool:
 
 NO_OWNER = "the peer's socket on this host is closed or gone, so its owner is unknown"
 """The reason :func:`verdict` gives for a connection from this host whose sending socket is
-closed: Thespian's own senders wait for an ACK on the open socket, so this is never a message
-that would have been delivered (a sender that gave up before the accept retries on a new
-connection)."""
+closed.  Thespian's senders wait for the ACK on the open socket, so such a message was never
+acknowledged, and the sender counts it as not delivered.  In practice it is an exiting actor's
+ChildActorExited to its parent, sent as the process ends: the parent learns of the exit from
+the process itself (SIGCHLD, docs/thespian.md "exit rechecks children").  Logged at INFO, since
+the same line also stands for another user who sent and closed at once."""
 
 
 def verdict(local: tuple, remote: tuple, uid: int | None = None) -> str | None:
@@ -239,14 +242,14 @@ def _queued(sock) -> int:
         return -1
 
 
-def _refused(remote, why: str) -> None:
+def _refused(remote, why: str, level: int = logging.WARNING) -> None:
     ok, held_back = _log_limit.allow(time.monotonic())
     if not ok:
         return
     more = f" ({held_back} more refused since the last line)" if held_back else ""
     try:
-        log.warning("actor port: connection from %s:%s refused before reading: %s%s",
-                    remote[0], remote[1], why, more)
+        log.log(level, "actor port: connection from %s:%s refused before reading: %s%s",
+                remote[0], remote[1], why, more)
     except Exception:  # noqa: BLE001 - logging must never break Thespian's loop
         pass
 
@@ -291,8 +294,8 @@ def patch_accept_guard() -> None:
             pass
         if empty:  # Thespian's own senders leave these behind (a connect given up): nothing to say
             log.debug("actor port: empty connection from %s:%s closed: %s", remote[0], remote[1], why)
-        else:
-            _refused(remote, why)
+        else:  # a closed sender with data is most often an actor's goodbye (NO_OWNER): info
+            _refused(remote, why, logging.INFO if why == NO_OWNER else logging.WARNING)
 
     _acceptNewIncoming.__wrapped__ = original
     T.TCPTransport._acceptNewIncoming = _acceptNewIncoming

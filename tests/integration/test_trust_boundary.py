@@ -31,6 +31,9 @@ for host, port in job["targets"]:
     s = socket.create_connection((host, port), timeout=5)
     try:
         s.sendall(bytes.fromhex(job["payload"]))
+        if job.get("close_at_once"):
+            out.append("sent")
+            continue
         s.settimeout(5)
         try:
             got = s.recv(4096)
@@ -114,6 +117,19 @@ def test_other_uid_cannot_deliver_a_pickle_to_the_admin_or_an_actor_port(nodes, 
     b = nodes.start("beta")
     nodes.connect(b, a)
     nodes.expect("peer_added", node="alpha")
+
+
+def test_other_uid_cannot_deliver_a_pickle_by_closing_before_the_accept(nodes, tmp_path):
+    """A socket its process has closed is reported as uid 0, root's: such a sender is refused too."""
+    marker = tmp_path / "pickle-ran"
+    log = tmp_path / "node.log"
+    got = other_uid.run_as_nobody(SEND_PICKLES, {"targets": [["127.0.0.1", nodes.admin_port]], "close_at_once": True,
+                                                 "payload": _thespian_frame(_CreatesFile(str(marker))).hex()})
+    assert got == ["sent"]
+    wait_until(lambda: _log_lines(log, "refused before reading"), 10.0, "the refusal line")
+    assert len(_log_lines(log, "refused before reading")) == 1
+    assert not marker.exists(), "the pickle sent by nobody was unpickled"
+    assert nodes.start("alpha").enode  # the admin still serves the node's own uid
 
 
 def test_other_uid_cannot_hand_the_server_a_connection(nodes, tmp_path):
