@@ -124,7 +124,7 @@ def run(launch, args) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        asys = start_actor_system(asc.admin_port, asc.bind, level, terminal=terminal_log)
+        asys = start_actor_system(asc.admin_port, asc.bind, level, terminal=terminal_log, allow=asc.allow)
     except (NodeStartError, UnsupportedThespian) as exc:
         return _fail(str(exc), 1)
     except Exception as exc:  # noqa: BLE001 - Thespian start-up failure: one line, no traceback
@@ -202,7 +202,8 @@ def admin(launch, args) -> int:
     except ConfigError as exc:
         return _fail(str(exc), 2)
     try:
-        asys = join_actor_system(launch.actor_system.admin_port, launch.actor_system.bind)
+        asys = join_actor_system(launch.actor_system.admin_port, launch.actor_system.bind,
+                                 launch.actor_system.allow)
     except (NodeStartError, UnsupportedThespian) as exc:
         return _fail(str(exc), 1)
     results = {}

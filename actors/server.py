@@ -35,6 +35,7 @@ from node.admin_ops import StaticAndTrusted
 from node.admission import Admission
 from node.children import Children
 from node.faults import FaultError, plan_fault
+from node.inbound_handshakes import RateLimit
 from node.info_requests import InfoRequests
 from node.local_record import enr_for, protocol_entries
 from node.protocol_options import node_infos
@@ -111,6 +112,7 @@ class Server(NodeActor):
         self.book: StaticAndTrusted | None = None  # static nodes and trusted ids (admin_addPeer & co)
         self.protocol_infos = None  # admin_nodeInfo's protocols (node_protocols), read once
         self.inbox = None  # inbound hand-off socket (actors/io/fd_handoff.py) and its name
+        self.handoff_log_limit = RateLimit(1)  # log lines about refused hand-off datagrams
         self.inbox_name = b""
         self.info = InfoRequests()  # GetPeers / GetMetrics being answered
         self.evicted: dict[str, str] = {}  # conn_id -> why, evicted (EvictPending) before its hand-off arrived
@@ -325,7 +327,10 @@ class Server(NodeActor):
         try:
             got = fd_handoff.receive_connection(self.inbox)
         except fd_handoff.HandoffError as exc:
-            self.log.warning("node %s: %s", self.cfg.name, exc)
+            ok, held_back = self.handoff_log_limit.allow(time.monotonic())
+            if ok:  # anyone on the host may write to the inbox: at most one line a second
+                more = f" ({held_back} more refused since the last line)" if held_back else ""
+                self.log.warning("node %s: %s%s", self.cfg.name, exc, more)
             return
         except OSError as exc:
             self.log.warning("node %s: inbound hand-off socket: %s", self.cfg.name, exc)

@@ -61,15 +61,17 @@ def log_defs(level: str = "INFO", filename: str | None = None, terminal: bool = 
 
 
 def start_actor_system(admin_port: int, bind: str = DEFAULT_BIND, level: str = "INFO",
-                       log_file: str | None = None, terminal: bool = False) -> ActorSystem:
-    """Start a fresh multiprocTCPBase system on ``bind:admin_port``.
+                       log_file: str | None = None, terminal: bool = False, allow=()) -> ActorSystem:
+    """Start a fresh multiprocTCPBase system on ``bind:admin_port``; its actor ports accept
+    connections only from this uid on this host or from ``allow`` (``actor_system.allow``,
+    docs/security.md).
 
     Refuses (:class:`NodeStartError`) when the admin port is taken: Thespian would otherwise
     silently join the other system and run its stale code (docs/thespian-facts.md §7).
     """
     if port_in_use(bind, admin_port):
         raise NodeStartError(f"actor system admin port {bind}:{admin_port} is already in use")
-    install(bind)
+    install(bind, allow)
     logging.getLogger("devp2p").setLevel(level)
     before = set(child_pids(os.getpid()))
     asys = ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=log_defs(level, log_file, terminal),
@@ -162,7 +164,7 @@ def begin_dialing(asys: ActorSystem, server) -> None:
     asys.tell(server, BeginDialing())
 
 
-def join_actor_system(admin_port: int, bind: str = DEFAULT_BIND) -> ActorSystem:
+def join_actor_system(admin_port: int, bind: str = DEFAULT_BIND, allow=()) -> ActorSystem:
     """Connect to the running actor system on ``bind:admin_port`` (for admin commands).
 
     Raises :class:`NodeStartError` when nothing listens there, instead of starting a new system.
@@ -170,7 +172,7 @@ def join_actor_system(admin_port: int, bind: str = DEFAULT_BIND) -> ActorSystem:
     """
     if not port_in_use(bind, admin_port):
         raise NodeStartError(f"no node is running with actor system admin port {bind}:{admin_port}")
-    install(bind)
+    install(bind, allow)
     return ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=False, transientUnique=True)
 
 

@@ -58,10 +58,13 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "defau
 
 @dataclass(frozen=True)
 class ActorSystemConfig:
-    """``admin_port`` for Thespian's admin; ``bind`` the address every Thespian socket listens on."""
+    """``admin_port`` for Thespian's admin; ``bind`` the address every Thespian socket listens on;
+    ``allow``: the networks (normalised CIDR strings, from IPs or CIDRs) whose connections an actor
+    port accepts besides this host's own uid (docs/security.md)."""
 
     admin_port: int = DEFAULT_ADMIN_PORT
     bind: str = "127.0.0.1"
+    allow: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -500,14 +503,22 @@ def _supervision(raw, path) -> SupervisionConfig:
 
 def _actor_system(raw) -> ActorSystemConfig:
     _want(raw, dict, "actor_system")
-    _unknown(raw, {"admin_port", "bind"}, "actor_system")
+    _unknown(raw, {"admin_port", "bind", "allow"}, "actor_system")
     port = _int(raw.get("admin_port", DEFAULT_ADMIN_PORT), "actor_system.admin_port", 1, 65535)
     bind = _want(raw.get("bind", "127.0.0.1"), str, "actor_system.bind")
     try:
         ipaddress.ip_address(bind)
     except ValueError:
         raise ConfigError("actor_system.bind", f"invalid IP address {_show(bind)}") from None
-    return ActorSystemConfig(port, bind)
+    items = _want(raw["allow"] if raw.get("allow") is not None else [], list, "actor_system.allow")
+    allow = []
+    for j, v in enumerate(items):
+        _want(v, str, f"actor_system.allow[{j}]")
+        try:
+            allow.append(str(ipaddress.ip_network(v, strict=False)))
+        except ValueError:
+            raise ConfigError(f"actor_system.allow[{j}]", f"invalid IP or CIDR {_show(v)}") from None
+    return ActorSystemConfig(port, bind, tuple(allow))
 
 
 def _protocols(raw, path, base_dir: str) -> tuple[ProtocolConfig, ...]:

@@ -31,20 +31,24 @@ def check_version() -> None:
             f"{SUPPORTED_THESPIAN}: its adaptations replace private parts of that release (docs/thespian.md)")
 
 
-def install(bind_host: str = "127.0.0.1") -> None:
+def install(bind_host: str = "127.0.0.1", allow=()) -> None:
     """Check the Thespian version, then apply every adaptation in this process (actor processes
     are forked from it and inherit them), including binding every Thespian socket created from
-    now on to ``bind_host`` (an IP address) instead of all interfaces.
+    now on to ``bind_host`` (an IP address) instead of all interfaces, and the accept guard:
+    an actor port keeps a connection only from a socket of this uid on this host, or from an
+    address in ``allow`` (IPs or CIDRs, or ``ipaddress`` networks: ``actor_system.allow``).
 
-    The only place any patch is applied.  Idempotent; a later call may change the bind host.
-    Raises :class:`UnsupportedThespian` (before anything is patched).
+    The only place any patch is applied.  Idempotent; a later call may change the bind host and
+    the allow-list.  Raises :class:`UnsupportedThespian` (before anything is patched), and
+    ValueError for an entry of ``allow`` that is no IP or CIDR.
     """
     check_version()
-    from . import exit_watch, thespian_patches as tp
+    from . import accept_guard, exit_watch, thespian_patches as tp
 
+    accept_guard.configure(allow)
     for patch in (tp.patch_setproctitle_import, tp.patch_cheap_actor_init_args, tp.patch_cheap_incoming_delay,
                   tp.patch_poll_selector, tp.patch_children_close_incoming_sockets, tp.patch_child_inaccessible,
                   tp.patch_actor_run_headroom, tp.patch_drain_accepts_incoming, tp.patch_fork_start_message,
-                  exit_watch.patch_exit_rechecks_children):
+                  exit_watch.patch_exit_rechecks_children, accept_guard.patch_accept_guard):
         patch()
     tp.patch_bind_host(bind_host)

@@ -18,6 +18,12 @@ ingress-mac-seed, remote-node-id, leftover, unsent])`` (:func:`encode_handoff`; 
 rlpx.handshake.Secrets, the bytes read after the auth, the ack's bytes not yet written), at most
 :data:`MAX_DATAGRAM` bytes, and exactly one fd.  Anything else (a local process can write to
 an abstract socket) is refused: its fds are closed, one log line.
+
+Only the node's own uid may hand off: the inbox has SO_PASSCRED on, so the kernel attaches the
+sender's verified credentials (SCM_CREDENTIALS, unix(7)) to every datagram, and a datagram from
+another uid, or without credentials, is refused before its text is decoded (docs/security.md:
+otherwise any local user could hand the Server a connection that NetRestrict and the per-IP
+throttle never saw).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import array
 import os
 import socket
+import struct
 import uuid
 from dataclasses import dataclass
 
@@ -82,9 +89,12 @@ class Inbound:
 def inbox() -> tuple[socket.socket, bytes]:
     """Create a non-blocking AF_UNIX datagram socket bound to a fresh abstract name.
 
-    Returns (socket, name); the socket is registered with :func:`hold`.
+    SO_PASSCRED is on, so every datagram comes with its sender's credentials
+    (:func:`receive_connection` refuses other uids).  Returns (socket, name); the socket is
+    registered with :func:`hold`.
     """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     name = b"\0devp2p-inbound-" + uuid.uuid4().hex.encode()
     sock.bind(name)
     sock.setblocking(False)
@@ -147,17 +157,39 @@ def send_fd(sender: socket.socket, to: bytes, fd: int, text: bytes = b"fd") -> N
     sender.sendmsg([text], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))], 0, to)
 
 
+MAX_FDS = 4
+"""Most fds read from one datagram (more are truncated by the kernel, and refused)."""
+
+_UCRED = struct.Struct("=iII")  # struct ucred: pid, uid, gid
+_ANC_SIZE = socket.CMSG_SPACE(MAX_FDS * 4) + socket.CMSG_SPACE(_UCRED.size)
+
+
 def receive_connection(sock: socket.socket) -> Inbound | None:
     """Read one datagram from the inbox: an :class:`Inbound`, or None if there is none.
 
-    The fd is then ours to close.  Raises :class:`HandoffError` for a malformed datagram (every
-    fd it carried already closed) and OSError for a failing socket.
+    The fd is then ours to close.  Raises :class:`HandoffError` for a datagram that is not from
+    this process's uid (SCM_CREDENTIALS, needs the SO_PASSCRED of :func:`inbox`) or is malformed
+    (every fd it carried already closed), and OSError for a failing socket.
     """
     try:
-        text, fds, flags, _ = socket.recv_fds(sock, MAX_DATAGRAM, 4)
+        text, anc, flags, _ = sock.recvmsg(MAX_DATAGRAM, _ANC_SIZE)
     except (BlockingIOError, InterruptedError):
         return None
+    fds: list[int] = []
+    cred = None
+    for level, kind, data in anc:
+        if level != socket.SOL_SOCKET:
+            continue
+        if kind == socket.SCM_RIGHTS:
+            fds.extend(array.array("i", data[:len(data) - len(data) % 4]))
+        elif kind == socket.SCM_CREDENTIALS and len(data) >= _UCRED.size:
+            cred = _UCRED.unpack_from(data)
     try:
+        me = os.getuid()
+        if cred is None or cred[1] != me:
+            who = "no credentials" if cred is None else f"uid {cred[1]} (pid {cred[0]})"
+            raise HandoffError(f"hand-off datagram from {who} refused: only uid {me} may hand off "
+                               f"({len(fds)} fds closed)")
         if len(fds) != 1 or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
             raise HandoffError(f"malformed hand-off datagram ({len(text)} bytes, {len(fds)} fds)")
         conn_id, remote, secrets, leftover, unsent = decode_handoff(text)

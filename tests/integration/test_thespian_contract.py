@@ -57,6 +57,8 @@ ORIGINALS = [
     ("watch shortcut", "thespian.system.transport.TCPTransport:TCPTransport.set_watch", "(self, watchlist)"),
     ("child pid", "thespian.system.multiprocCommon:ChildInfo.__init__",
      "(self, childAddr, childClass, childProc, childNum)"),
+    ("accept guard", "thespian.system.transport.TCPTransport:TCPTransport._acceptNewIncoming", "(self)"),
+    ("accept guard", "thespian.system.transport.TCPTransport:TCPIncoming_Common.close", "(self)"),
 ]
 
 REPLACED = [
@@ -84,6 +86,7 @@ REPLACED = [
      ["thespian.system.multiprocCommon:MultiProcAdmin"]),
     ("exit rechecks children", "thespian.system.admin.adminCore:AdminCore", "handleIncoming",
      ["thespian.system.multiprocCommon:MultiProcAdmin"]),
+    ("accept guard", "thespian.system.transport.TCPTransport:TCPTransport", "_acceptNewIncoming", []),
 ]
 
 SOURCE_FACTS = [
@@ -108,6 +111,11 @@ SOURCE_FACTS = [
     ("watch shortcut", "thespian.system.actorManager:ActorManager", "self._receiveQueue"),
     ("lifeline", "thespian.system.multiprocCommon:MultiProcReplicator._startChildActor", "name='Actor_%s__%s'"),
     ("lifeline", "thespian.system.multiprocCommon:startChild", "sigexithandler if each in exit_signals"),
+    # the wrapper finds the new connection as the last entry added, and nothing is read in the call
+    ("accept guard", "thespian.system.transport.TCPTransport:TCPTransport._acceptNewIncoming",
+     "self._incomingSockets[lsock.fileno()] = ("),
+    ("accept guard", "thespian.system.transport.TCPTransport:TCPTransport._runWithExpiry",
+     "self._acceptNewIncoming()"),
 ]
 
 

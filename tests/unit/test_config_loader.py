@@ -83,6 +83,10 @@ def test_default_config_is_two_connected_nodes(tmp_path):
     ("nodes: []", "nodes", "at least one"),
     ("actor_system: {admin_port: 0}\nnodes: [{name: a}]", "actor_system.admin_port", ">= 1"),
     ("actor_system: {bind: somewhere}\nnodes: [{name: a}]", "actor_system.bind", "invalid IP"),
+    ("actor_system: {allow: [10.1.0.0/33]}\nnodes: [{name: a}]", "actor_system.allow[0]", "invalid IP or CIDR"),
+    ("actor_system: {allow: [10.1.0.1, host-b]}\nnodes: [{name: a}]", "actor_system.allow[1]", "invalid IP or CIDR"),
+    ("actor_system: {allow: 10.1.0.1}\nnodes: [{name: a}]", "actor_system.allow", "list"),
+    ("actor_system: {allow: [7]}\nnodes: [{name: a}]", "actor_system.allow[0]", "str"),
     ("nodes: [{key_file: x}]", "nodes[0].name", "missing"),
     ("node: {name: a}\nnodes: [{name: b}]", "node", "either"),
     # found by tests/fuzz/test_input_fuzz.py
@@ -250,3 +254,10 @@ def test_merge_sources_and_odd_keys_are_not_duplicates(tmp_path):
     assert read_yaml("x:\n  y: &t\n    <<: {a: 1}\n    a: 2\nz:\n  <<: *t\n") == {"x": {"y": {"a": 2}}, "z": {"a": 2}}
     assert read_yaml("=: 1\n") == {"=": 1}
     assert read_yaml("") is None
+
+
+def test_actor_system_allow_list_is_normalised_and_empty_by_default(tmp_path):
+    cfg = load(tmp_path, "actor_system: {allow: [10.1.0.2, 10.2.0.9/16, 'fd00::1']}\nnodes: [{name: a}]")
+    assert cfg.actor_system.allow == ("10.1.0.2/32", "10.2.0.0/16", "fd00::1/128")
+    assert load(tmp_path, "nodes: [{name: a}]").actor_system.allow == ()
+    assert load(tmp_path, "actor_system: {allow: null}\nnodes: [{name: a}]").actor_system.allow == ()

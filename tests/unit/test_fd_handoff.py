@@ -205,3 +205,41 @@ def test_evicted_connection_whose_peer_runs_is_disconnected_with_too_many_peers(
     server.on_EvictPending(EvictPending("c0ffee", "evicted to make room"), "listener")
     assert sent == [("peer-addr", DisconnectPeer(int(DiscReason.TOO_MANY_PEERS), "evicted to make room"))]
     assert not server.evicted
+
+
+def test_the_inbox_asks_the_kernel_for_each_senders_credentials(inbox):
+    assert inbox[0].getsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED) == 1
+
+
+def test_a_datagram_without_credentials_is_refused_and_its_fd_closed(tcp_pair):
+    """An inbox without SO_PASSCRED gets no SCM_CREDENTIALS: nothing proves the sender's uid."""
+    plain = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    name = b"\0devp2p-test-nocreds-" + os.urandom(8).hex().encode()
+    plain.bind(name)
+    with plain, socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.sendmsg([_record()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                      array.array("i", [tcp_pair[1].fileno()]))], 0, name)
+        before = open_fds()
+        with pytest.raises(fd_handoff.HandoffError, match="no credentials"):
+            fd_handoff.receive_connection(plain)
+        assert open_fds() == before
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to send as another uid (nobody, 65534)")
+def test_a_datagram_from_another_uid_is_refused_and_its_fd_closed(inbox, tcp_pair):
+    sock, name, _ = inbox
+    fd = tcp_pair[1].fileno()
+
+    def send_as_nobody() -> bytes:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendmsg([_record()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))], 0, name)
+        return b"sent"
+
+    assert answer_in_child(send_as_nobody) == b"sent"
+    before = open_fds()
+    with pytest.raises(fd_handoff.HandoffError, match="uid 65534"):
+        fd_handoff.receive_connection(sock)
+    assert open_fds() == before
