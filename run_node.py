@@ -36,6 +36,9 @@ import sys
 import time
 
 COMMANDS = ("run", "peers", "info", "add-peer", "remove-peer", "add-trusted", "remove-trusted", "fault")
+STOP_WAIT_S = 15.0
+"""How long a stopping run waits for every node's ``stopped`` event, seconds."""
+
 ADMIN_OPS = {"add-peer": "add_peer", "remove-peer": "remove_peer", "add-trusted": "add_trusted",
              "remove-trusted": "remove_trusted"}
 
@@ -97,9 +100,10 @@ def run(launch, args) -> int:
     Returns 0, or 1 (listen port taken, actor system or node start failure, restart limit)."""
     from actors.event_writer import EventWriter, WriteEventsTo
     from actors.system import (NodeStartError, begin_dialing, port_in_use, reap_process_group, start_actor_system,
-                               start_node, stop_node, system_pgid)
+                               start_node, system_pgid)
     from actors.adapter import UnsupportedThespian
     from actors.collector import WaitFor
+    from messages.lifecycle import StopNode
     from thespian.actors import ActorExitRequest
     from actors.system import LOG_FORMAT
     from node.console import TerminalFormatter
@@ -158,13 +162,14 @@ def run(launch, args) -> int:
     except NodeStartError as exc:
         code = _fail(str(exc), 1)
     finally:
-        for server in reversed(servers):
-            stop_node(asys, server, exit=False)
+        # every node stops at once (Disconnect QUITTING to its peers, its children stopped), and
+        # its Server goes only once its "stopped" event is written: the writer may lag behind on
+        # a loaded machine (30 nodes, ~700 processes), and an exiting actor's queued sends get
+        # only a short drain; the wait ends as soon as all are there
+        for server in servers:
+            asys.tell(server, StopNode())
         if servers:
-            # every node's "stopped" event written before its Server goes: the writer may lag
-            # behind on a loaded machine (30 nodes, ~700 processes), and an exiting actor's
-            # queued sends get only a short drain; the wait ends as soon as all are there
-            asys.ask(writer, WaitFor("stopped", count=len(servers), timeout_s=15.0), 20)
+            asys.ask(writer, WaitFor("stopped", count=len(servers), timeout_s=STOP_WAIT_S), STOP_WAIT_S + 5)
         for server in servers:
             asys.tell(server, ActorExitRequest())
         asys.shutdown()

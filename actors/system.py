@@ -176,14 +176,10 @@ def join_actor_system(admin_port: int, bind: str = DEFAULT_BIND, allow=()) -> Ac
     return ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=False, transientUnique=True)
 
 
-def stop_node(asys: ActorSystem, server, timeout_s: float = 10.0, exit: bool = True) -> NodeStopped | None:
-    """Disconnect every peer of the node with QUITTING and stop its actors; return NodeStopped or
-    None (no answer within ``timeout_s`` seconds).  ``exit`` False leaves the Server actor
-    running, so that its last events (``stopped``) reach their subscriber before it goes:
-    Thespian gives an exiting actor's queued sends only a short drain."""
+def stop_node(asys: ActorSystem, server, timeout_s: float = 10.0) -> NodeStopped | None:
+    """Disconnect every peer of the node with QUITTING and stop its actors; return NodeStopped or None."""
     reply = asys.ask(server, StopNode(), timeout_s)
-    if exit:
-        asys.tell(server, _exit())
+    asys.tell(server, _exit())
     return reply if isinstance(reply, NodeStopped) else None
 
 

@@ -120,8 +120,17 @@ class Run:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         left = self.processes()
-        for pid in left:
-            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while True:  # again until none: a process forked after a sweep has the token too
+            now_left = self.processes()
+            if not now_left or time.monotonic() > deadline:
+                break
+            for pid in now_left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            wait_until(lambda: not set(self.processes()) & set(now_left), 2.0)
         self.out.close()
         self.err.close()
         return left
