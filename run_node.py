@@ -94,6 +94,20 @@ def main(argv=None) -> int:
 
 
 # -- run ---------------------------------------------------------------------------------
+def ask_for(asys, addr, msg, want: type, timeout_s: float):
+    """``asys.ask(addr, msg)`` whose answer is of type ``want``: Thespian's ask returns the first
+    message to arrive, which can be a late answer to an earlier ask, or a NodeStopped of a
+    StopNode told; those are skipped.  Returns None after ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    reply = asys.ask(addr, msg, timeout_s)
+    while not isinstance(reply, want):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        reply = asys.listen(left)
+    return reply
+
+
 def run(launch, args) -> int:
     """Start an actor system and every node of ``launch``; run until SIGINT/SIGTERM, ``--duration`` s or
     a node stops at its restart limit, then stop the nodes and reap the actor processes.
@@ -102,7 +116,7 @@ def run(launch, args) -> int:
     from actors.system import (NodeStartError, begin_dialing, port_in_use, reap_process_group, start_actor_system,
                                start_node, system_pgid)
     from actors.adapter import UnsupportedThespian
-    from actors.collector import WaitFor
+    from actors.collector import Found, WaitFor
     from messages.lifecycle import StopNode
     from thespian.actors import ActorExitRequest
     from actors.system import LOG_FORMAT
@@ -152,8 +166,10 @@ def run(launch, args) -> int:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             # a node whose Listener or Dialer exceeded its restart intensity has stopped itself
-            found = asys.ask(writer, WaitFor("stopped", (("reason", "restart_limit"),), since=seen,
-                                             timeout_s=0.2), 5)
+            # the writer answers at 0.2 s; the long ask timeout leaves no late answer to be
+            # taken for the next ask's
+            found = ask_for(asys, writer, WaitFor("stopped", (("reason", "restart_limit"),), since=seen,
+                                                  timeout_s=0.2), Found, 60)
             if found is not None and found.ok:
                 code = _fail(f"node {found.events[0].node} stopped: a child exceeded its restart limit", 1)
                 break
@@ -169,7 +185,8 @@ def run(launch, args) -> int:
         for server in servers:
             asys.tell(server, StopNode())
         if servers:
-            asys.ask(writer, WaitFor("stopped", count=len(servers), timeout_s=STOP_WAIT_S), STOP_WAIT_S + 5)
+            ask_for(asys, writer, WaitFor("stopped", count=len(servers), timeout_s=STOP_WAIT_S), Found,
+                    STOP_WAIT_S + 5)
         for server in servers:
             asys.tell(server, ActorExitRequest())
         asys.shutdown()
