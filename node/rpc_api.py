@@ -65,14 +65,20 @@ class RpcApi:
     def handle(self, body: bytes) -> bytes | None:
         """The response (UTF-8 JSON bytes) to the request ``body`` (a single call or a batch),
         None when it held only notifications.  Malformed JSON is a -32700 response, never an
-        exception."""
+        exception; errors carry ``code`` and ``message`` only, as go-ethereum's do."""
         try:
             text = body.decode("utf-8")
             json.loads(text)  # the library reads it again; here a nesting too deep for the parser is caught
         except (UnicodeDecodeError, ValueError, RecursionError):
             return json.dumps({"jsonrpc": "2.0", "id": None, "error": JSONRPCParseError()._data}).encode()
         response = JSONRPCResponseManager.handle(text, self.dispatcher)
-        return None if response is None else response.json.encode()
+        if response is None:
+            return None
+        out = json.loads(response.json)
+        for item in out if isinstance(out, list) else (out,):
+            if isinstance(item, dict) and isinstance(item.get("error"), dict):
+                item["error"].pop("data", None)  # the library's: a Python exception's text and type
+        return json.dumps(out).encode()
 
     # -- methods -------------------------------------------------------------------------
     def _ask(self, request, want: type):
