@@ -88,10 +88,15 @@ MiB = 1 << 20
 ROUND_PAUSE_S = 0.3
 
 FULL = dict(small_count=20000, large_count=200, mixed_large_count=100, rtt_count=1000, runs=5, large_runs=3, dials=5,
-            burst_runs=3, memory_runs=3, burst_clients=100, hold_s=16.0)
+            burst_runs=3, memory_runs=3, burst_clients=100, hold_s=16.0, burst500_clients=500, burst500_runs=1,
+            peers_target=250, peers_step=50)
 QUICK = dict(small_count=5000, large_count=20, mixed_large_count=20, rtt_count=300, runs=3, large_runs=3, dials=3,
-             burst_runs=1, memory_runs=1, burst_clients=100, hold_s=2.0)
+             burst_runs=1, memory_runs=1, burst_clients=100, hold_s=2.0, burst500_clients=500, burst500_runs=1,
+             peers_target=250, peers_step=50)
 SMALL_WINDOW = 256
+ALL = ("small", "large", "mixed", "rtt", "dial", "burst", "memory", "burst500", "peers250")
+QUICK_DEFAULT = ALL[:7]
+"""``--quick`` without ``--only`` leaves out burst500 and peers250 (together ~5-10 minutes)."""
 LARGE_WINDOW = 16
 
 LOG_DIR = pathlib.Path(tempfile.gettempdir()) / f"devp2p-bench-{os.getpid()}"
@@ -270,15 +275,20 @@ def _hold(check, hold_s: float) -> None:
         check()
 
 
+def _burst_timeout(n: int) -> float:
+    """Seconds for ``n`` inbound handshakes: 150 for the 100-client burst, 400 for 500."""
+    return 150.0 + max(0, n - 100) * 0.625
+
+
 def node_burst(n: int, hold_s: float) -> dict:
     logf = thespian_log()
     with BenchSystem(log_file=logf) as s:
         node = s.start("alpha", [echo_proto()], max_peers=n + 20, no_dial=True)
-        with Clients(node.enode, n, timeout_s=120) as c:
+        with Clients(node.enode, n, timeout_s=_burst_timeout(n) - 30) as c:
             c.ready(120)
             since = s.mark()
             t0 = c.go()
-            evs = s.wait("peer_added", node="alpha", count=n, since=since, timeout_s=150)
+            evs = s.wait("peer_added", node="alpha", count=n, since=since, timeout_s=_burst_timeout(n))
             t_last = max(e.time for e in evs)
             done = c.next("done", 60)
 
@@ -312,10 +322,11 @@ def ejs_burst(n: int, hold_s: float, cls=EjsBench) -> dict:
     (handshakes/s), last_s, the clients' and server's counts, PSS (bytes) after ``hold_s``,
     procs, and lost peers + error events as ``log_errors``."""
     with cls("server", **_server_opts(cls, n)) as e:
-        with Clients(e.enode, n, timeout_s=120) as c:
+        with Clients(e.enode, n, timeout_s=_burst_timeout(n) - 30) as c:
             c.ready(120)
             t0 = c.go()
-            times = [e.next("peer_added", 150)["t"] / 1000 for _ in range(n)]
+            deadline = time.monotonic() + _burst_timeout(n)
+            times = [e.next("peer_added", max(1.0, deadline - time.monotonic()))["t"] / 1000 for _ in range(n)]
             done = c.next("done", 60)
             _hold(lambda: None, hold_s)
             time.sleep(1.0)
@@ -399,6 +410,144 @@ def ejs_memory(steps=(10, 50), cls=EjsBench) -> dict:
     return out
 
 
+# -- peers one node holds ----------------------------------------------------------------------
+
+def _mem_available() -> int:
+    """MemAvailable from /proc/meminfo, bytes (0 if unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _room_for(more: int, per_peer: float) -> str | None:
+    """Why ``more`` peers more would not fit (memory, file descriptors), or None: the stage stops
+    before a step that would leave under 1 GiB available or need more fds than the soft limit
+    (each peer costs a few in the node's processes and one in the client process)."""
+    need = more * max(per_peer, 16 * MiB) + (1 << 30)
+    avail = _mem_available()
+    if avail and avail < need:
+        return f"stopped before {more} more peers: MemAvailable {avail / MiB:.0f} MiB < {need / MiB:.0f} MiB needed"
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < 8 * more + 256:
+        return f"stopped: RLIMIT_NOFILE soft limit {soft} too low for {more} more peers"
+    return None
+
+
+def _hold_result(held, target, m0, m, error, steps, log_errors_=0) -> dict:
+    return {"target": target, "held": held, "error": error, "steps": steps, "log_errors": log_errors_,
+            "base_pss": m0["pss"], "pss": m["pss"] if m else None,
+            "per_peer": (m["pss"] - m0["pss"]) / held if m and held else None,
+            "procs": m["procs"] if m else None}
+
+
+def node_peers(target: int = 250, step: int = 50, settle_s: float = 3.0) -> dict:
+    """Raw-client peers connected to one node in steps of ``step`` up to ``target``; after each
+    step (and ``settle_s``) the node must hold every peer so far, with no peer_removed, no failed
+    client handshake and no error in the Thespian log, else the stage stops there.  ``held``:
+    the peers of the last clean step; ``per_peer``: (PSS of every node process - PSS without
+    peers) / held; ``error``: why it stopped early (None if it reached ``target``)."""
+    logf = thespian_log()
+    clients, steps = [], []
+    held, m, error = 0, None, None
+    with BenchSystem(log_file=logf) as s:
+        node = s.start("alpha", [echo_proto()], max_peers=target + 20, no_dial=True)
+        time.sleep(1.0)
+        m0 = memory_of(s.pids())
+        try:
+            while held < target:
+                k = min(step, target - held)
+                why = _room_for(k, ((m["pss"] - m0["pss"]) / held) if m and held else 0)
+                if why:
+                    error = why
+                    break
+                try:
+                    c = Clients(node.enode, k, timeout_s=_burst_timeout(k), name=f"clients{held + k}")
+                    clients.append(c)
+                    c.ready(120)
+                    since = s.mark()
+                    c.go()
+                    s.wait("peer_added", node="alpha", count=k, since=since, timeout_s=_burst_timeout(k))
+                    done = c.next("done", 60)
+                    if done["failed"]:
+                        raise BenchError(f"{done['failed']} client handshakes failed: {done['errors']}")
+                    time.sleep(settle_s)
+                    removed = s.events(kind="peer_removed")
+                    if removed:
+                        raise BenchError(f"{len(removed)} peers removed: {removed[0].data}")
+                    errs = log_errors(logf)
+                    if errs:
+                        raise BenchError(f"{errs} errors in the Thespian log ({logf})")
+                    have = len(s.peers(node))
+                    if have != held + k:
+                        raise BenchError(f"the node lists {have} peers, {held + k} expected")
+                except Exception as exc:  # noqa: BLE001
+                    error = f"at {held} + {k} peers: {exc}"
+                    break
+                held += k
+                m = memory_of(s.pids())
+                steps.append((held, (m["pss"] - m0["pss"]) / held))
+                log(f"   node holds {held} peers: {m['procs']} processes, PSS {m['pss'] / MiB:.0f} MiB, "
+                    f"{steps[-1][1] / MiB:.2f} MiB per peer ({load()})")
+        finally:
+            for c in clients:
+                c.close()
+    return _hold_result(held, target, m0, m, error, steps, log_errors(logf))
+
+
+def peer_peers(cls, target: int = 250, step: int = 50, settle_s: float = 3.0) -> dict:
+    """:func:`node_peers` for one ``cls`` (EjsBench or GoBench) process: its peer_removed and
+    error events stop the stage."""
+    clients, steps = [], []
+    held, m, error = 0, None, None
+    with cls("server", quietPeers=False, **_server_opts(cls, target)) as e:
+        time.sleep(1.0)
+        m0 = memory_of(tree_pids(e.proc.pid))
+        try:
+            while held < target:
+                k = min(step, target - held)
+                why = _room_for(k, ((m["pss"] - m0["pss"]) / held) if m and held else 0)
+                if why:
+                    error = why
+                    break
+                try:
+                    c = Clients(e.enode, k, timeout_s=_burst_timeout(k), name=f"clients{held + k}")
+                    clients.append(c)
+                    c.ready(120)
+                    c.go()
+                    deadline = time.monotonic() + _burst_timeout(k)
+                    for _ in range(k):
+                        e.next("peer_added", max(1.0, deadline - time.monotonic()))
+                    done = c.next("done", 60)
+                    if done["failed"]:
+                        raise BenchError(f"{done['failed']} client handshakes failed: {done['errors']}")
+                    time.sleep(settle_s)
+                    bad = [ev for ev in e.seen if ev.get("event") in ("peer_removed", "error")]
+                    if bad:
+                        raise BenchError(f"{len(bad)} peer_removed/error events: {bad[0]}")
+                    e.command("peers")
+                    have = e.next("peers", 10)["count"]
+                    if have != held + k:
+                        raise BenchError(f"{cls.KIND} lists {have} peers, {held + k} expected")
+                except Exception as exc:  # noqa: BLE001
+                    error = f"at {held} + {k} peers: {exc}"
+                    break
+                held += k
+                m = memory_of(tree_pids(e.proc.pid))
+                steps.append((held, (m["pss"] - m0["pss"]) / held))
+                log(f"   {cls.KIND} holds {held} peers: PSS {m['pss'] / MiB:.0f} MiB, "
+                    f"{steps[-1][1] / MiB:.2f} MiB per peer")
+        finally:
+            for c in clients:
+                c.close()
+    return _hold_result(held, target, m0, m, error, steps)
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 def _ratio(a, b):
@@ -406,13 +555,15 @@ def _ratio(a, b):
 
 
 def _met(target, ratio, value):
-    """Whether ``target`` (("ratio>=" | "ratio<=" | "abs<=", number) or None) is met; None if
+    """Whether ``target`` (("ratio>=" | "ratio<=" | "abs<=" | "abs>=", number) or None) is met; None if
     there is no target or nothing to compare."""
     if target is None:
         return None
     kind, v = target
-    if kind == "abs<=":
-        return value <= v if isinstance(value, (int, float)) else None
+    if kind in ("abs<=", "abs>="):
+        if not isinstance(value, (int, float)):
+            return None
+        return value <= v if kind == "abs<=" else value >= v
     if ratio is None:
         return None
     return {"ratio>=": ratio >= v, "ratio<=": ratio <= v}.get(kind)
@@ -473,7 +624,7 @@ def target_text(t) -> str:
     if t is None:
         return ""
     kind, v = t
-    return {"ratio>=": f">= {v:g}x", "ratio<=": f"ratio <= {v:g}", "abs<=": f"<= {v:g}"}[kind]
+    return {"ratio>=": f">= {v:g}x", "ratio<=": f"ratio <= {v:g}", "abs<=": f"<= {v:g}", "abs>=": f">= {v:g}"}[kind]
 
 
 def print_table(res: Results) -> None:
@@ -616,13 +767,14 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
                     runs_go=gos or [], target_go=("ratio<=", 2))
         except Exception as exc:  # noqa: BLE001
             res.fail("dial", "4a. dial -> peer added", exc)
-    if "burst" in names:
-        n, br = cfg["burst_clients"], cfg["burst_runs"]
+    def burst(n, br, hold_s, fig_rate, fig_pss, fig_held):
+        """The inbound handshake burst of ``n`` clients, ``br`` runs (the first held ``hold_s``)."""
+        bench = "burst" if n == cfg["burst_clients"] else f"burst{n}"
         log(f"-- {n} clients connect at once, {br} runs ({load()})")
         try:
             ours, theirs, gos = [], [], []
             for i in range(br):
-                hold = cfg["hold_s"] if i == 0 else 0.0
+                hold = hold_s if i == 0 else 0.0
                 ours.append(node_burst(n, hold))
                 log(f"   node run {i}: {ours[-1]}")
                 if go_ok:
@@ -641,21 +793,29 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
                     return None
                 return "yes" if all(r["peers"] == n and r["alive"] == n and r["log_errors"] == 0 for r in rs) else "NO"
             o, t, g = col(ours, "rate"), col(theirs, "rate"), col(gos, "rate")
-            res.add("burst", f"4b. inbound handshakes/s, {n} at once", median(o), median(t), "hs/s",
+            res.add(bench, fig_rate, median(o), median(t), "hs/s",
                     target=("ratio>=", 1), runs_ours=o, runs_theirs=t, go=median(g), runs_go=g,
                     target_go=("ratio>=", 0.25))
             o, t, g = col(ours, "pss", MiB), col(theirs, "pss", MiB), col(gos, "pss", MiB)
-            res.add("burst", f"5c. total PSS holding {n} peers", median(o), median(t), "MiB", better="lower",
+            res.add(bench, fig_pss, median(o), median(t), "MiB", better="lower",
                     runs_ours=o, runs_theirs=t, go=median(g), runs_go=g)
             held = held_all(ours) == "yes"
-            res.add("burst", f"5d. {n} peers held without errors", "yes" if held else "NO", held_all(theirs),
+            res.add(bench, fig_held, "yes" if held else "NO", held_all(theirs),
                     "", target=None, go=held_all(gos))
             res.rows[-1]["met"] = held
-            res.notes.append(f"burst: node processes holding {n} peers: {ours[0]['procs']}; "
-                             f"held {cfg['hold_s']:g} s on the first run; errors in the Thespian log: "
+            res.notes.append(f"{bench}: node processes holding {n} peers: {ours[0]['procs']}; "
+                             f"held {hold_s:g} s on the first run; errors in the Thespian log: "
                              f"{[r['log_errors'] for r in ours]}")
         except Exception as exc:  # noqa: BLE001
-            res.fail("burst", f"4b. inbound handshakes/s, {n} at once", exc)
+            res.fail(bench, fig_rate, exc)
+    if "burst" in names:
+        n = cfg["burst_clients"]
+        burst(n, cfg["burst_runs"], cfg["hold_s"], f"4b. inbound handshakes/s, {n} at once",
+              f"5c. total PSS holding {n} peers", f"5d. {n} peers held without errors")
+    if "burst500" in names:
+        n = cfg["burst500_clients"]
+        burst(n, cfg["burst500_runs"], cfg["hold_s"], f"4c. inbound handshakes/s, {n} at once",
+              f"5e. total PSS holding {n} peers", f"5f. {n} peers held without errors")
     if "memory" in names:
         mr = cfg["memory_runs"]
         log(f"-- memory per peer at 10 and 50 peers, {mr} runs ({load()})")
@@ -679,6 +839,36 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
         except Exception as exc:  # noqa: BLE001
             res.fail("memory", "5. memory per peer", exc)
 
+    if "peers250" in names:
+        target, step = cfg["peers_target"], cfg["peers_step"]
+        log(f"-- peers one node holds: up to {target} raw-client peers in steps of {step}, stopping at the first "
+            f"step with an error ({load()})")
+        try:
+            ours = node_peers(target, step)
+            log(f"   node: {ours}")
+            gos = attempt("peers go", lambda: peer_peers(GoBench, target, step)) if go_ok else None
+            if gos:
+                log(f"   go:   {gos}")
+            theirs = attempt("peers ejs", lambda: peer_peers(EjsBench, target, step))
+            if theirs:
+                log(f"   ejs:  {theirs}")
+
+            def get(r, key, scale=1):
+                return r[key] / scale if r and r.get(key) is not None else None
+            res.add("peers250", f"7a. peers held by one node (tried {target})", ours["held"], get(theirs, "held"),
+                    "peers", target=("abs>=", target), go=get(gos, "held"), target_go=("abs>=", target))
+            res.add("peers250", "7b. PSS per peer holding them", get(ours, "per_peer", MiB),
+                    get(theirs, "per_peer", MiB), "MiB", better="lower", target=("abs<=", 12),
+                    go=get(gos, "per_peer", MiB), target_go=("abs<=", 12))
+            for who, r in (("node", ours), ("go-ethereum p2p", gos), ("ethereumjs", theirs)):
+                if r and r["error"]:
+                    res.notes.append(f"peers250: {who} stopped at {r['held']} peers: {r['error']}")
+            if ours.get("procs"):
+                res.notes.append(f"peers250: the node holding {ours['held']} peers: {ours['procs']} processes, "
+                                 f"{ours['pss'] / MiB:.0f} MiB PSS ({ours['base_pss'] / MiB:.0f} MiB without peers); "
+                                 f"per peer by step: {[(h, round(v / MiB, 2)) for h, v in ours['steps']]}")
+        except Exception as exc:  # noqa: BLE001
+            res.fail("peers250", f"7a. peers held by one node (tried {target})", exc)
 
 def leftovers(start_pids: set[int]) -> list[str]:
     """Processes started by this run that are still alive (actor systems, node, clients,
@@ -711,12 +901,14 @@ def leftovers(start_pids: set[int]) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description="node vs ethereumjs benchmarks (see the module docstring)")
     ap.add_argument("--quick", action="store_true", help="fewer runs and smaller counts (~3-5 minutes)")
-    ap.add_argument("--only", default="small,large,mixed,rtt,dial,burst,memory",
-                    help="comma-separated subset of: small,large,mixed,rtt,dial,burst,memory")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated subset of: " + ",".join(ALL) + " (default: all of them; with --quick: "
+                         + ",".join(QUICK_DEFAULT) + ")")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
-    names = {n.strip() for n in args.only.split(",") if n.strip()}
-    unknown = names - {"small", "large", "mixed", "rtt", "dial", "burst", "memory"}
+    only = args.only if args.only is not None else ",".join(QUICK_DEFAULT if args.quick else ALL)
+    names = {n.strip() for n in only.split(",") if n.strip()}
+    unknown = names - set(ALL)
     if unknown:
         ap.error(f"unknown benchmark(s): {sorted(unknown)}")
     cfg = QUICK if args.quick else FULL
