@@ -872,6 +872,8 @@ def run(names: set[str], cfg: dict, res: Results) -> None:
             res.add(bench, fig_rate, median(o), median(t), "hs/s",
                     target=("ratio>=", 1), runs_ours=o, runs_theirs=t, go=median(g), runs_go=g,
                     target_go=("ratio>=", 0.25))
+            if errors and not ours:  # our side could not do it: both targets missed
+                res.rows[-1].update(met=False, met_go=False)
             o, t, g = col(ours, "pss", MiB), col(theirs, "pss", MiB), col(gos, "pss", MiB)
             res.add(bench, fig_pss, median(o), median(t), "MiB", better="lower",
                     runs_ours=o, runs_theirs=t, go=median(g), runs_go=g)
