@@ -5,7 +5,7 @@ on the same machine.
 
 (from the project root; needs Node.js and tests/interop/node_modules, and bench/gop2p built
 into .tools/gop2p-<version>/ - ``bash scripts/test.sh`` installs and builds both, the latter
-with scripts/tools.sh).  ``--quick`` takes ~3-5 minutes, the full run ~15-20.
+with scripts/tools.sh).  ``--quick`` takes ~3-5 minutes, the full run ~20-25 (with burst500 and peers250).
 
 Every figure is the median of several runs (full: 5 for small-message throughput, round trip
 and dial latency, 3 for the 1 MiB throughput, the handshake burst and memory; ``--quick``: 3,
@@ -1020,6 +1020,8 @@ def main() -> int:
     except (KeyboardInterrupt, SystemExit) as exc:
         log(f"interrupted: {exc}")
         print_table(res)
+        if not any(log_errors(str(f)) for f in LOG_DIR.glob("*.log")):
+            shutil.rmtree(LOG_DIR, ignore_errors=True)  # else kept, as at the end of a run
         return 130
     except Exception:  # noqa: BLE001
         traceback.print_exc()
