@@ -21,6 +21,13 @@ go-ethereum's admin_peers / admin_nodeInfo)::
         TARGET: listener, dialer, discovery, http, peer:<node id prefix>, protocol:<node id prefix>:<protocol name>
         MODE:   raise (next handler raises), exit (the actor stops itself), kill (SIGKILL)
 
+Multi-host (a ``hosts:`` section; docs/multi-host.md): ``run`` on the leader host runs the
+convention leader and that host's nodes; on every other host::
+
+    python run_node.py join --config FILE --host NAME [--leader ADDR:PORT] [--duration S]
+
+joins it, and the leader starts that host's nodes there.  Admin commands go to the leader.
+
 Exit codes: 0 success, 1 runtime failure (port taken, node not running, ...), 2 invalid
 config or arguments.
 """
@@ -35,7 +42,7 @@ import signal
 import sys
 import time
 
-COMMANDS = ("run", "peers", "info", "add-peer", "remove-peer", "add-trusted", "remove-trusted", "fault")
+COMMANDS = ("run", "join", "peers", "info", "add-peer", "remove-peer", "add-trusted", "remove-trusted", "fault")
 STOP_WAIT_S = 15.0
 """How long a stopping run waits for every node's ``stopped`` event, seconds."""
 
@@ -59,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default=None, choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                    help="default: INFO, or WARNING on a terminal (its event lines say what INFO would)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--host", help="for join: which host of the file's `hosts:` this machine is")
+    p.add_argument("--leader", help="for join: the convention leader's ADDR:PORT (default: from the file)")
     return p
 
 
@@ -71,7 +80,7 @@ def _load(args):
     """The config of ``args``; only ``run`` creates missing key files (admin commands write nothing)."""
     from config.loader import load_default, load_file
 
-    create = args.command == "run"
+    create = args.command == "run"  # join writes nothing either: keys matter on the leader only
     return load_file(args.config, create_keys=create) if args.config else load_default(create_keys=create)
 
 
@@ -86,9 +95,13 @@ def main(argv=None) -> int:
         launch = _load(args)
     except ConfigError as exc:
         return _fail(f"config error: {exc}", 2)
-    if args.command == "run":
+    if args.command in ("run", "join"):
         if args.enode or args.mode:
-            return _fail("run takes no positional arguments", 2)
+            return _fail(f"{args.command} takes no positional arguments", 2)
+        if args.command == "join":
+            return join(launch, args)
+        if args.host or args.leader:
+            return _fail("--host and --leader are for join", 2)
         return run(launch, args)
     return admin(launch, args)
 
@@ -129,8 +142,11 @@ def run(launch, args) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(TerminalFormatter() if terminal_log else logging.Formatter(LOG_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
-    asc = launch.actor_system
-    for node in launch.nodes:
+    try:
+        admin_port, bind, allow, caps, local, members = _this_host(launch, None)
+    except HostError as exc:
+        return _fail(str(exc), exc.code)
+    for node in local:
         if not node.no_listen and node.listen_port and port_in_use(node.listen_host, node.listen_port):
             return _fail(f"node {node.name}: listen address {node.listen_host}:{node.listen_port} is already in use",
                          1)
@@ -142,24 +158,27 @@ def run(launch, args) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        asys = start_actor_system(asc.admin_port, asc.bind, level, terminal=terminal_log, allow=asc.allow)
+        asys = start_actor_system(admin_port, bind, level, terminal=terminal_log, allow=allow, capabilities=caps)
     except (NodeStartError, UnsupportedThespian) as exc:
         return _fail(str(exc), 1)
     except Exception as exc:  # noqa: BLE001 - Thespian start-up failure: one line, no traceback
         return _fail(f"cannot start the actor system: {exc}", 1)
     pgid = None
     servers = []
+    watch = None
     code = 0
     try:
         pgid = system_pgid(asys)
         writer = asys.createActor(EventWriter)
         asys.ask(writer, WriteEventsTo(events, console), 5)
-        for node in launch.nodes:
+        for node in local:
             server, started = start_node(asys, node, subscribers=(writer,), register=True, hold_dials=True)
             servers.append(server)
             logging.info("node %s listening: %s", node.name, started.enode)
         for server in servers:  # every node listens before the first dial
             begin_dialing(asys, server)
+        if members:  # the member hosts' nodes start as each host joins (docs/multi-host.md)
+            watch = _watch_hosts(asys, launch, members, writer)
         deadline = time.monotonic() + args.duration if args.duration else None
         seen = 0
         while stop["signal"] is None:
@@ -184,15 +203,145 @@ def run(launch, args) -> int:
         # only a short drain; the wait ends as soon as all are there
         for server in servers:
             asys.tell(server, StopNode())
-        if servers:
-            ask_for(asys, writer, WaitFor("stopped", count=len(servers), timeout_s=STOP_WAIT_S), Found,
+        remote = _stop_members(asys, watch)
+        if servers or remote:
+            ask_for(asys, writer, WaitFor("stopped", count=len(servers) + remote, timeout_s=STOP_WAIT_S), Found,
                     STOP_WAIT_S + 5)
         for server in servers:
             asys.tell(server, ActorExitRequest())
+        if watch is not None:
+            asys.tell(watch, ActorExitRequest())
         asys.shutdown()
         if reap_process_group(pgid):
             logging.warning("killed actor processes left after shutdown")
     return code
+
+
+# -- hosts ------------------------------------------------------------------------------
+class HostError(Exception):
+    """This machine cannot play the asked part of the file's hosts (``code``: the exit code)."""
+
+    def __init__(self, msg: str, code: int = 1):
+        super().__init__(msg)
+        self.code = code
+
+
+def _this_host(launch, host_name: str | None):
+    """Actor system settings of this machine: (admin port, bind address, allow-list, extra
+    Thespian capabilities, the nodes it runs itself, the member hosts' names).  ``host_name``
+    None: the leader (``run``), else a member (``join``).  Raises :class:`HostError`."""
+    from actors.adapter.accept_guard import is_local_address
+    from node.hosts import HOST_CAPABILITY
+    import ipaddress
+
+    asc = launch.actor_system
+    if not launch.multi_host:
+        if host_name is not None:
+            raise HostError("join needs a config with a `hosts:` section (docs/multi-host.md)", 2)
+        return asc.admin_port, asc.bind, asc.allow, None, tuple(launch.nodes), ()
+    leader = launch.leader_host()
+    me = leader if host_name is None else launch.host(host_name)
+    if host_name is not None and me.name == leader.name:
+        raise HostError(f"host {me.name} is the convention leader: start it with `run`, not `join`", 2)
+    if not is_local_address(ipaddress.ip_address(me.address)):
+        hint = "run `join --host NAME` on a member host" if host_name is None else "is --host right?"
+        raise HostError(f"this machine has no address {me.address} of host {me.name}: {hint}")
+    caps = {HOST_CAPABILITY: me.name}
+    members = tuple(h.name for h in launch.hosts if h.name != leader.name)
+    return me.admin_port, me.address, launch.trusted_networks(), caps, launch.nodes_on(me.name), members
+
+
+def _leader_address(launch, given: str | None) -> tuple[str, int]:
+    """(IP, port) of the convention leader's admin: ``--leader ADDR:PORT`` or the file's.
+    Raises :class:`HostError` for a malformed ``given``."""
+    import ipaddress
+
+    if not given:
+        leader = launch.leader_host()
+        return leader.address, leader.admin_port
+    host, sep, port = given.rpartition(":")
+    try:
+        ip = str(ipaddress.ip_address(host.strip("[]")))
+        port_n = int(port)
+        if not sep or not 0 < port_n < 65536:
+            raise ValueError
+    except ValueError:
+        raise HostError(f"--leader must be IP:PORT, got {given!r}", 2) from None
+    return ip, port_n
+
+
+def _watch_hosts(asys, launch, members, writer):
+    """Create the leader's HostWatch and tell it the member hosts' nodes."""
+    from actors.hosts import HOSTS_GLOBAL_NAME, HostWatch
+    from messages.hosts import WatchHosts
+
+    watch = asys.createActor(HostWatch, globalName=HOSTS_GLOBAL_NAME)
+    nodes = {h: tuple(launch.nodes_on(h)) for h in members}
+    addresses = {h.name: h.address for h in launch.hosts}
+    if asys.ask(watch, WatchHosts(nodes, addresses, (writer,)), 10) is not True:
+        raise RuntimeError("the HostWatch did not answer")
+    return watch
+
+
+def _stop_members(asys, watch) -> int:
+    """Stop every member host's nodes (QUITTING to their peers); the number that stopped."""
+    from messages.hosts import NodesStopped, StopNodes
+
+    if watch is None:
+        return 0
+    reply = ask_for(asys, watch, StopNodes(STOP_WAIT_S - 3), NodesStopped, STOP_WAIT_S)
+    if reply is None:
+        logging.warning("member hosts: no answer to the stop request")
+        return 0
+    if reply.unanswered:
+        logging.warning("member hosts: %s did not stop in time", ", ".join(reply.unanswered))
+    return len(reply.stopped)
+
+
+def join(launch, args) -> int:
+    """Run this machine's actor system as member host ``--host`` of the file's convention until
+    SIGINT/SIGTERM or ``--duration`` s; the leader starts this host's nodes on it.
+    Returns 0, 1 (not this host's address, actor system start failure) or 2 (bad arguments)."""
+    from actors.adapter import UnsupportedThespian
+    from actors.system import LOG_FORMAT, NodeStartError, reap_process_group, start_actor_system, system_pgid
+    from config.loader import ConfigError
+
+    if not args.host:
+        return _fail("join needs --host NAME (one of the file's hosts)", 2)
+    logging.basicConfig(level=args.log_level or "INFO", format=LOG_FORMAT)
+    try:
+        admin_port, bind, allow, caps, local, _members = _this_host(launch, args.host)
+        leader = _leader_address(launch, args.leader)
+    except ConfigError as exc:
+        return _fail(str(exc), 2)
+    except HostError as exc:
+        return _fail(str(exc), exc.code)
+    caps["Convention Address.IPv4"] = leader
+    stop = {"signal": None}
+
+    def on_signal(signum, frame):
+        stop["signal"] = signum
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        asys = start_actor_system(admin_port, bind, args.log_level or "INFO", allow=allow, capabilities=caps)
+    except (NodeStartError, UnsupportedThespian) as exc:
+        return _fail(str(exc), 1)
+    except Exception as exc:  # noqa: BLE001 - Thespian start-up failure: one line, no traceback
+        return _fail(f"cannot start the actor system: {exc}", 1)
+    pgid = system_pgid(asys)
+    logging.info("host %s (%s:%d) joining the convention of %s:%d; its nodes: %s", args.host, bind, admin_port,
+                 leader[0], leader[1], ", ".join(n.name for n in local) or "none")
+    deadline = time.monotonic() + args.duration if args.duration else None
+    try:
+        while stop["signal"] is None and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.1)
+    finally:
+        asys.shutdown()
+        if reap_process_group(pgid):
+            logging.warning("killed actor processes left after shutdown")
+    return 0
 
 
 # -- admin -------------------------------------------------------------------------------
@@ -207,6 +356,8 @@ def admin(launch, args) -> int:
     from messages.admin import AdminCommand, AdminResult, GetNodeInfo, GetPeers, NodeInfoReply, PeersReply
 
     from messages.supervision import FAULT_MODES, FaultRequest
+    from actors.hosts import HOSTS_GLOBAL_NAME, HostWatch
+    from messages.hosts import LocateNode, NodeAt
 
     op = ADMIN_OPS.get(args.command)
     fault = args.command == "fault"
@@ -223,14 +374,26 @@ def admin(launch, args) -> int:
             nodes = [launch.node(args.node)]
     except ConfigError as exc:
         return _fail(str(exc), 2)
+    asc = launch.actor_system
+    admin_port, bind, allow = asc.admin_port, asc.bind, asc.allow
+    if launch.multi_host:  # admin commands go to the convention leader (docs/multi-host.md)
+        leader = launch.leader_host()
+        admin_port, bind, allow = leader.admin_port, leader.address, launch.trusted_networks()
     try:
-        asys = join_actor_system(launch.actor_system.admin_port, launch.actor_system.bind,
-                                 launch.actor_system.allow)
+        asys = join_actor_system(admin_port, bind, allow)
     except (NodeStartError, UnsupportedThespian) as exc:
         return _fail(str(exc), 1)
     results = {}
     for node in nodes:
-        server = asys.createActor(Server, globalName=server_global_name(node.name))
+        if launch.multi_host and node.host != launch.leader_host().name:
+            where = asys.ask(asys.createActor(HostWatch, globalName=HOSTS_GLOBAL_NAME), LocateNode(node.name), 10)
+            if not isinstance(where, NodeAt):
+                return _fail(f"node {node.name}: the convention leader does not answer", 1)
+            if where.server is None:
+                return _fail(where.error, 1)
+            server = where.server
+        else:
+            server = asys.createActor(Server, globalName=server_global_name(node.name))
         if fault:
             reply = asys.ask(server, FaultRequest(args.enode, args.mode), 10)
         elif op:

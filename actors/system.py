@@ -61,10 +61,12 @@ def log_defs(level: str = "INFO", filename: str | None = None, terminal: bool = 
 
 
 def start_actor_system(admin_port: int, bind: str = DEFAULT_BIND, level: str = "INFO",
-                       log_file: str | None = None, terminal: bool = False, allow=()) -> ActorSystem:
+                       log_file: str | None = None, terminal: bool = False, allow=(),
+                       capabilities: dict | None = None) -> ActorSystem:
     """Start a fresh multiprocTCPBase system on ``bind:admin_port``; its actor ports accept
     connections only from this uid on this host or from ``allow`` (``actor_system.allow``,
-    docs/security.md).
+    docs/security.md).  ``capabilities``: more Thespian capabilities (multi-host: the host's
+    name, and on a member the leader's "Convention Address.IPv4", docs/multi-host.md).
 
     Refuses (:class:`NodeStartError`) when the admin port is taken: Thespian would otherwise
     silently join the other system and run its stale code (docs/thespian-facts.md §7).
@@ -74,8 +76,9 @@ def start_actor_system(admin_port: int, bind: str = DEFAULT_BIND, level: str = "
     install(bind, allow)
     logging.getLogger("devp2p").setLevel(level)
     before = set(child_pids(os.getpid()))
-    asys = ActorSystem("multiprocTCPBase", {"Admin Port": admin_port}, logDefs=log_defs(level, log_file, terminal),
-                       transientUnique=True)
+    caps = {"Admin Port": admin_port}
+    caps.update(capabilities or {})
+    asys = ActorSystem("multiprocTCPBase", caps, logDefs=log_defs(level, log_file, terminal), transientUnique=True)
     reap_new_children(before)
     return asys
 

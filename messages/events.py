@@ -245,6 +245,41 @@ class Stopped(EventRecord):
     reason: str
 
 
+@dataclass(frozen=True)
+class HostJoined(EventRecord):
+    """A member host's actor system joined the convention (multi-host, docs/multi-host.md):
+    ``host`` its name in the config, ``address`` its IP, ``nodes`` the names of its nodes, which
+    are started now (each then reports its own ``ready``)."""
+
+    KIND: ClassVar[str] = "host_joined"
+    host: str
+    address: str
+    nodes: list
+
+
+@dataclass(frozen=True)
+class HostLost(EventRecord):
+    """A member host's actor system went away: ``reason`` "left" (it left the convention) or
+    "no answer" (its HostAgent did not answer pings for ``silent_s`` seconds); ``nodes`` the
+    names of its nodes, which are gone until it joins again."""
+
+    KIND: ClassVar[str] = "host_lost"
+    host: str
+    address: str
+    nodes: list
+    reason: str
+    silent_s: float | None = None
+
+
+@dataclass(frozen=True)
+class NodeStartFailed(EventRecord):
+    """A node of a member host could not start there (``error``: one line, e.g. a port taken)."""
+
+    KIND: ClassVar[str] = "start_failed"
+    host: str
+    error: str
+
+
 SUPERVISION_RECORDS = {cls.KIND: cls for cls in (ActorExited, ActorRestarted, RestartLimitReached)}
 """messages.supervision.SupervisionEvent kinds -> their record class."""
 

@@ -30,6 +30,9 @@ _TITLES = {
     "restart_limit_reached": ("ERROR", "Restart limit reached"),
     "fault_injected": ("WARN", "Fault injected"),
     "stopped": ("INFO", "Node stopped"),
+    "host_joined": ("INFO", "Host joined"),
+    "host_lost": ("WARN", "Host lost"),
+    "start_failed": ("ERROR", "Node start failed"),
     "msg_send": ("DEBUG", "Message sent"),
     "msg_recv": ("DEBUG", "Message received"),
 }

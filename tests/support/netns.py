@@ -80,13 +80,30 @@ class NetnsLab:
         """``argv`` to run inside ``host``'s namespace."""
         return ["ip", "netns", "exec", self.ns(host)] + list(argv)
 
+    def pids_of(self, host: str) -> list[int]:
+        """Live (non-zombie) processes in ``host``'s namespace (``ip netns pids``)."""
+        return self._pids(self.ns(host))
+
     def pids(self) -> list[int]:
-        """Processes running in any namespace of this lab (``ip netns pids``)."""
+        """Live processes in any namespace of this lab."""
         out = []
         for ns in self.made:
-            r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=10)
-            out += [int(p) for p in r.stdout.split()]
+            out += self._pids(ns)
         return out
+
+    @staticmethod
+    def _pids(ns: str) -> list[int]:
+        r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=10)
+        live = []
+        for p in r.stdout.split():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if st[st.rindex(")") + 2] not in "ZX":
+                live.append(int(p))
+        return live
 
     def close(self) -> None:
         """SIGKILL whatever still runs in the lab's namespaces, then delete them."""

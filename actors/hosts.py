@@ -1,0 +1,287 @@
+"""Multi-host deployments on Thespian's convention (docs/multi-host.md).
+
+* :class:`HostWatch` runs on the convention leader.  It is told of every member actor system
+  that registers or leaves (``notifyOnSystemRegistrationChanges``).  For each member host of the
+  config that joins, it creates a :class:`HostAgent` there (by capability: Thespian forwards the
+  creation to the member whose ``devp2p-host`` matches) and hands it that host's node configs.
+  It pings every agent, publishes ``host_joined`` / ``host_lost`` events, and tells admin
+  clients where each remote node's Server is.
+* :class:`HostAgent` runs on a member host.  It starts that host's Servers as its own children
+  (so their Listener, Dialer, Peers and Protocol actors run on the same host), answers pings,
+  and stops its nodes when the leader has been silent too long.
+
+Decisions are in :class:`node.hosts.HostTable`; these actors own the addresses and timers.
+"""
+
+from __future__ import annotations
+
+import time
+
+from thespian.actors import ActorExitRequest
+
+from messages.events import NodeEvent, NodeStartFailed
+from messages.hosts import (HostPing, HostPong, LocateNode, NodeAt, NodesStarted, NodesStopped, RunNodes,
+                            StopNodes, WatchHosts)
+from messages.lifecycle import BeginDialing, NodeStarted, NodeStopped, StartFailed, StartServer, StopNode
+from node.hosts import AGENT_EXITED, HOST_CAPABILITY, LEFT, NO_ANSWER, RESTARTED, HostTable
+
+from .adapter.addresses import ip_of
+from .base import NodeActor
+
+HOSTS_GLOBAL_NAME = "devp2p-hosts"
+"""Thespian globalName of the leader's HostWatch (admin commands find remote nodes through it)."""
+
+START_WAIT_S = 20.0
+"""How long a HostAgent waits for its Servers to listen before reporting, seconds."""
+
+
+class HostWatch(NodeActor):
+    """The leader's view of the member hosts (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.table: HostTable | None = None
+        self.nodes: dict = {}
+        self.subscribers: tuple = ()
+        self.ping_s = 1.0
+        self.seq = 0
+        self.stop_asker = None
+        self.stop_waiting: dict = {}
+        self.stopped: list = []
+
+    def on_WatchHosts(self, msg: WatchHosts, sender):
+        self.nodes = {h: tuple(cfgs) for h, cfgs in msg.nodes.items()}
+        self.table = HostTable({h: [c.name for c in cfgs] for h, cfgs in self.nodes.items()}, msg.addresses,
+                               msg.lost_after_s)
+        self.subscribers = tuple(msg.subscribers)
+        self.ping_s = msg.ping_s
+        self.notifyOnSystemRegistrationChanges(True)
+        self.after("ping", self.ping_s)
+        self.send(sender, True)
+
+    def _publish(self, record, node: str = "") -> None:
+        ev = NodeEvent.of(record, node, time.time())
+        for sub in self.subscribers:
+            self.send(sub, ev)
+
+    def _lose(self, host: str, reason: str) -> None:
+        agent = self.table.hosts[host].agent
+        record = self.table.lost(host, reason, time.monotonic())
+        if record is None:
+            return
+        self.log.warning("host %s (%s) lost: %s; its nodes %s are gone until it joins again", host,
+                         record.address, reason, ", ".join(record.nodes) or "(none)")
+        self._publish(record)
+        if agent is not None and reason != AGENT_EXITED:
+            self.send(agent, ActorExitRequest())  # an agent still alive (a restarted member's) must not linger
+        self.stop_waiting.pop(host, None)
+        self._stop_done_if_all()
+
+    def on_ActorSystemConventionUpdate(self, msg, sender):
+        if self.table is None:
+            return
+        caps = msg.remoteCapabilities or {}
+        host = caps.get(HOST_CAPABILITY)
+        if not msg.remoteAdded:
+            if host in self.table.hosts:
+                self._lose(host, LEFT)
+            return
+        why = self.table.check_member(host, ip_of(msg.remoteAdminAddress))
+        if why is not None:
+            self.log.warning("actor system %s joined the convention but is ignored: %s", msg.remoteAdminAddress, why)
+            return
+        if self.table.is_joined(host):
+            self._lose(host, RESTARTED)  # a fresh registration of a host we thought alive
+        if self.stop_asker is not None:
+            return  # stopping: start nothing new
+        agent = self.createActor(HostAgent, targetActorRequirements={HOST_CAPABILITY: host})
+        record = self.table.joined(host, agent, time.monotonic())
+        self.log.info("host %s (%s) joined: starting %s", host, record.address, ", ".join(record.nodes) or "no node")
+        self._publish(record)
+        self.send(agent, RunNodes(host, self.nodes.get(host, ()), self.subscribers,
+                                  leader_lost_s=max(15.0, 3 * self.table.lost_after_s)))
+
+    def on_NodesStarted(self, msg: NodesStarted, sender):
+        if self.table.host_of_agent(sender) != msg.host:
+            return  # from an agent replaced since
+        self.table.started(msg.host, msg.servers)
+        self.table.heard(msg.host, time.monotonic())
+        for name, error in msg.failed.items():
+            self.log.error("node %s on host %s could not start: %s", name, msg.host, error)
+            self._publish(NodeStartFailed(msg.host, error), name)
+
+    def on_HostPong(self, msg: HostPong, sender):
+        if self.table.host_of_agent(sender) == msg.host:
+            self.table.heard(msg.host, time.monotonic())
+
+    def on_timer(self, name: str) -> None:
+        if name == "ping":
+            now = time.monotonic()
+            for host in self.table.silent(now):
+                self._lose(host, NO_ANSWER)
+            self.seq += 1
+            for _host, agent in self.table.agents():
+                self.send(agent, HostPing(self.seq))
+            self.after("ping", self.ping_s)
+        elif name == "stop":
+            self._stop_done(force=True)
+
+    def on_ChildActorExited(self, msg, sender):
+        host = self.table.host_of_agent(msg.childAddress) if self.table else None
+        if host is not None:
+            self._lose(host, AGENT_EXITED)
+
+    def on_LocateNode(self, msg: LocateNode, sender):
+        host, server, error = self.table.locate(msg.name) if self.table else (None, None, "no member hosts")
+        self.send(sender, NodeAt(msg.name, host, server, error))
+
+    # -- stopping every member host's nodes ----------------------------------------------
+    def on_StopNodes(self, msg: StopNodes, sender):
+        self.stop_asker = sender
+        self.stop_waiting = {}
+        for host, agent in self.table.agents() if self.table else ():
+            self.stop_waiting[host] = agent
+            self.send(agent, StopNodes(msg.timeout_s))
+        self.after("stop", msg.timeout_s + 1.0)
+        self._stop_done_if_all()
+
+    def on_NodesStopped(self, msg: NodesStopped, sender):
+        host = self.table.host_of_agent(sender)
+        if host is not None and self.stop_waiting.pop(host, None) is not None:
+            self.stopped += list(msg.stopped)
+            self._stop_done_if_all()
+
+    def _stop_done_if_all(self) -> None:
+        if self.stop_asker is not None and not self.stop_waiting:
+            self._stop_done()
+
+    def _stop_done(self, force: bool = False) -> None:
+        if self.stop_asker is None:
+            return
+        unanswered = []
+        for host in self.stop_waiting:
+            unanswered += list(self.table.hosts[host].nodes)
+        self.send(self.stop_asker, NodesStopped(tuple(self.stopped), tuple(unanswered)))
+        self.stop_asker = None
+        self.timers.cancel("stop")
+
+
+class HostAgent(NodeActor):
+    """Runs one member host's nodes for the leader's HostWatch (see the module docstring)."""
+
+    @staticmethod
+    def actorSystemCapabilityCheck(capabilities, requirements):
+        """Thespian's placement check: only the actor system whose ``devp2p-host`` capability is
+        the requested host runs this agent."""
+        want = requirements.get(HOST_CAPABILITY) if requirements else None
+        return want is None or (capabilities or {}).get(HOST_CAPABILITY) == want
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.host = ""
+        self.watch_addr = None
+        self.pending: dict = {}  # server address (str) -> (name, address)
+        self.servers: dict = {}  # node name -> Server address
+        self.enodes: dict = {}
+        self.failed: dict = {}
+        self.reported = False
+        self.last_ping = time.monotonic()
+        self.leader_lost_s = 15.0
+        self.stop_asker = None
+        self.stop_waiting: dict = {}
+        self.stopped: list = []
+
+    def on_RunNodes(self, msg: RunNodes, sender):
+        from .server import Server
+
+        self.host, self.watch_addr, self.leader_lost_s = msg.host, sender, msg.leader_lost_s
+        self.last_ping = time.monotonic()
+        for cfg in msg.configs:
+            server = self.createActor(Server)
+            self.pending[str(server)] = (cfg.name, server)
+            self.send(server, StartServer(cfg, tuple(msg.subscribers), True))
+        self.after("start", START_WAIT_S)
+        self.after("leader", self.leader_lost_s)
+        self._report_if_done()
+
+    def on_NodeStarted(self, msg: NodeStarted, sender):
+        entry = self.pending.pop(str(sender), None)
+        if entry is not None:
+            self.servers[entry[0]] = entry[1]
+            self.enodes[entry[0]] = msg.enode
+        self._report_if_done()
+
+    def on_StartFailed(self, msg: StartFailed, sender):
+        entry = self.pending.pop(str(sender), None)
+        if entry is not None:
+            self.failed[entry[0]] = msg.error
+            self.send(entry[1], ActorExitRequest())
+        self._report_if_done()
+
+    def _report_if_done(self, force: bool = False) -> None:
+        if self.reported or (self.pending and not force):
+            return
+        for name, server in list(self.pending.values()):
+            self.failed[name] = f"no answer from its Server within {START_WAIT_S} s"
+            self.send(server, ActorExitRequest())
+        self.pending = {}
+        self.reported = True
+        self.timers.cancel("start")
+        for server in self.servers.values():  # every node of this host listens: now they may dial
+            self.send(server, BeginDialing())
+        self.send(self.watch_addr, NodesStarted(self.host, dict(self.servers), dict(self.enodes), dict(self.failed)))
+
+    def on_HostPing(self, msg: HostPing, sender):
+        self.last_ping = time.monotonic()
+        self.send(sender, HostPong(self.host, msg.seq))
+
+    def on_timer(self, name: str) -> None:
+        if name == "start":
+            self._report_if_done(force=True)
+        elif name == "leader":
+            silent = time.monotonic() - self.last_ping
+            if silent >= self.leader_lost_s and self.stop_asker is None:
+                self.log.warning("host %s: no ping from the convention leader for %.1f s: stopping its nodes",
+                                 self.host, silent)
+                self._stop(self.myAddress, 10.0)
+            else:
+                self.after("leader", max(0.1, self.leader_lost_s - silent))
+        elif name == "stop":
+            self._stop_done()
+
+    def on_StopNodes(self, msg: StopNodes, sender):
+        self._stop(sender, msg.timeout_s)
+
+    def _stop(self, asker, timeout_s: float) -> None:
+        self.stop_asker = asker
+        self.stop_waiting = {str(s): name for name, s in self.servers.items()}
+        for server in self.servers.values():
+            self.send(server, StopNode())
+        self.after("stop", timeout_s)
+        if not self.stop_waiting:
+            self._stop_done()
+
+    def on_NodeStopped(self, msg: NodeStopped, sender):
+        name = self.stop_waiting.pop(str(sender), None)
+        if name is not None:
+            self.stopped.append(name)
+        if self.stop_asker is not None and not self.stop_waiting:
+            self._stop_done()
+
+    def _stop_done(self) -> None:
+        if self.stop_asker is None:
+            return
+        asker, self.stop_asker = self.stop_asker, None
+        self.timers.cancel("stop")
+        for server in self.servers.values():
+            self.send(server, ActorExitRequest())
+        if asker == self.myAddress:  # the leader is gone: nobody to tell; leave
+            self.send(self.myAddress, ActorExitRequest())
+        else:
+            self.send(asker, NodesStopped(tuple(self.stopped), tuple(self.stop_waiting.values())))
+        self.servers = {}
+
+    def on_ChildActorExited(self, msg, sender):
+        for name, server in list(self.servers.items()):
+            if server == msg.childAddress:
+                del self.servers[name]
