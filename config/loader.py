@@ -26,6 +26,19 @@ TCP port; ``--discovery.port``), ``node_db`` (``NodeDatabase``; default
 
 ``http: {addr: 127.0.0.1:8545}`` serves JSON-RPC, ``/metrics`` and ``/health`` (off when
 absent or null; docs/operators.md); its TCP port may not be another node's listen or HTTP port.
+
+Multi-host deployments (issue 22) add a ``hosts:`` section, each node naming its host::
+
+    hosts:
+      a: {address: 10.1.0.1}                    # an IP address of that host
+      b: {address: 10.1.0.2, admin_port: 19002} # default: actor_system.admin_port
+    actor_system: {admin_port: 19001, leader: a} # leader default: the first host; no `bind`
+    nodes:
+      - {name: n1, host: a}                      # listen_addr default: 10.1.0.1:30303
+
+With hosts, a node listens on its host's address or a wildcard, a bare-name reference to a
+node dials its host's address, and ports need only be distinct among the nodes of one host.
+A file without ``hosts:`` means one host, as before, and its nodes may not give ``host``.
 """
 
 from __future__ import annotations
@@ -56,23 +69,84 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "defau
 """The built-in configuration run by ``run_node.py`` without ``--config``."""
 
 
+DEFAULT_LISTEN_PORT = 30303
+"""devp2p TCP port of a node that does not set ``listen_addr`` (go-ethereum's default)."""
+
+
 @dataclass(frozen=True)
 class ActorSystemConfig:
     """``admin_port`` for Thespian's admin; ``bind`` the address every Thespian socket listens on;
     ``allow``: the networks (normalised CIDR strings, from IPs or CIDRs) whose connections an actor
-    port accepts besides this host's own uid (docs/security.md)."""
+    port accepts besides this host's own uid (docs/security.md).
+
+    ``leader``: with a ``hosts:`` section, the name of the host whose actor system is the
+    convention leader (the first host of the file unless given); None without hosts.  With
+    hosts ``bind`` is left at its default and not used: each host's actor system binds to its
+    :attr:`HostConfig.address`."""
 
     admin_port: int = DEFAULT_ADMIN_PORT
     bind: str = "127.0.0.1"
     allow: tuple = ()
+    leader: str | None = None
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """One entry of ``hosts:``: a machine that runs an actor system and some of the nodes.
+
+    ``name``: the key in ``hosts:``, which nodes give as ``host``; ``address``: that host's IP
+    address (v4 or v6, in ``ipaddress``'s normal text form), where its actor system binds and
+    where nodes of other hosts dial its nodes; ``admin_port``: its Thespian admin TCP port
+    (1-65535; default ``actor_system.admin_port``)."""
+
+    name: str
+    address: str
+    admin_port: int = DEFAULT_ADMIN_PORT
 
 
 @dataclass(frozen=True)
 class LaunchConfig:
-    """A whole file: the actor system settings and the nodes to launch together."""
+    """A whole file: the actor system settings and the nodes to launch together.
+
+    ``hosts``: the ``hosts:`` section in file order, empty for a single-host file; then every
+    node's :attr:`NodeConfig.host` names one of them."""
 
     actor_system: ActorSystemConfig
     nodes: tuple[NodeConfig, ...]
+    hosts: tuple[HostConfig, ...] = ()
+
+    @property
+    def multi_host(self) -> bool:
+        """True if the file has a ``hosts:`` section (its nodes run on several machines)."""
+        return bool(self.hosts)
+
+    def host(self, name: str) -> HostConfig:
+        """The host called ``name``.  Raises ConfigError (path ``--host``), listing the host
+        names, if there is none (always, in a file without ``hosts:``)."""
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        have = ", ".join(h.name for h in self.hosts) or "none: the file has no `hosts:` section"
+        raise ConfigError("--host", f"no host named {name!r} (have: {have})")
+
+    def leader_host(self) -> HostConfig | None:
+        """The convention leader's host (``actor_system.leader``); None in a single-host file."""
+        return self.host(self.actor_system.leader) if self.hosts else None
+
+    def nodes_on(self, host_name: str) -> tuple[NodeConfig, ...]:
+        """The nodes that run on host ``host_name``, in file order (possibly none).  Raises
+        ConfigError as :meth:`host` for a name that is not a host of the file."""
+        self.host(host_name)
+        return tuple(n for n in self.nodes if n.host == host_name)
+
+    def trusted_networks(self) -> tuple[str, ...]:
+        """The networks an actor port accepts connections from besides this host's own uid:
+        ``actor_system.allow`` followed by every host's address as a one-address CIDR string
+        (``10.1.0.1/32``, ``fd00::1/128``), first occurrence kept, no repeats."""
+        nets = list(self.actor_system.allow)
+        for h in self.hosts:
+            nets.append(str(ipaddress.ip_network(h.address.partition("%")[0])))  # no zone in a network
+        return tuple(dict.fromkeys(nets))
 
     def node(self, name: str | None) -> NodeConfig:
         """The node called ``name`` (the only one when None); raises ConfigError."""
@@ -100,7 +174,7 @@ def _plain_file_name(name: str) -> bool:
 _NODE_KEYS = {"name", "key_file", "listen_addr", "max_peers", "max_pending_peers", "dial_ratio", "no_dial",
               "static_nodes", "trusted_nodes", "dial_candidates", "net_restrict", "protocols", "timeouts",
               "enable_msg_events", "supervision", "discovery", "bootstrap_nodes", "discovery_port", "node_db",
-              "nat", "http"}
+              "nat", "http", "host"}
 _POLICY_KEYS = {"restart", "max_restarts", "within_s", "backoff_s", "backoff_max_s"}
 _PROTO_SUPERVISION_KEYS = {"on_failure", "max_restarts", "within_s", "backoff_s", "backoff_max_s", "hold_max"}
 _TIMEOUT_KEYS = {f.name for f in fields(Timeouts)}
@@ -257,9 +331,13 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
     ``create_keys`` as for :func:`load_file`."""
     if not isinstance(doc, dict):
         raise ConfigError("", "the config must be a mapping with `nodes:` (or `node:`)")
-    _unknown(doc, {"actor_system", "nodes", "node"}, "")
+    _unknown(doc, {"hosts", "actor_system", "nodes", "node"}, "")
     raw_asys = doc.get("actor_system")
-    asys = _actor_system({} if raw_asys is None else raw_asys)
+    multi = "hosts" in doc
+    asys = _actor_system({} if raw_asys is None else raw_asys, multi)
+    hosts: dict[str, HostConfig] = _hosts(doc["hosts"], asys.admin_port) if multi else {}
+    if multi:
+        asys = dataclasses.replace(asys, leader=_leader(asys.leader, hosts))
     if "nodes" in doc and "node" in doc:
         raise ConfigError("node", "give either `node:` or `nodes:`, not both")
     if "node" in doc:
@@ -274,8 +352,9 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
     def npath(i):
         return f"{list_path}[{i}]" if list_path else "node"
 
-    # first pass: names, keys, listen addresses (bare-name references need them)
+    # first pass: names, keys, hosts, listen addresses (bare-name references need them)
     firsts = []
+    on_host: list[HostConfig | None] = []
     names: dict[str, int] = {}
     ports: dict[tuple, str] = {}
     udp_ports: dict[tuple, str] = {}
@@ -314,26 +393,37 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
                 key = generate_private_key()  # in memory only: this node has never run here
         except KeyFileError as exc:
             raise ConfigError(f"{p}.key_file", str(exc)) from None
-        listen = raw.get("listen_addr", "127.0.0.1:30303")
-        if listen in ("", None):
-            host, port, no_listen = "127.0.0.1", 0, True
+        runs_on = _node_host(raw, p, hosts) if multi else None
+        if runs_on is None and "host" in raw:
+            raise ConfigError(f"{p}.host", "`host:` needs a `hosts:` section naming the hosts")
+        on_host.append(runs_on)
+        if "listen_addr" not in raw and runs_on is not None:
+            host, port, no_listen = runs_on.address, DEFAULT_LISTEN_PORT, False
         else:
-            host, port = _host_port(listen, f"{p}.listen_addr")
-            no_listen = False
+            listen = raw.get("listen_addr", f"127.0.0.1:{DEFAULT_LISTEN_PORT}")
+            if listen in ("", None):
+                host, port, no_listen = "127.0.0.1", 0, True
+            else:
+                host, port = _host_port(listen, f"{p}.listen_addr")
+                no_listen = False
+                if runs_on is not None:
+                    _check_on_host(host, runs_on, name, f"{p}.listen_addr")
+        # where a port is taken: a host of `hosts:` (any two of its nodes clash), else a listen IP
+        where = runs_on.name if runs_on is not None else None
         if not no_listen and port != 0:
-            for (h, pt), other in ports.items():
-                if pt == port and (h == host or "0.0.0.0" in (h, host) or "::" in (h, host)):
-                    raise ConfigError(f"{p}.listen_addr", f"port {port} is also used by node {other!r}")
-            ports[(host, port)] = name
+            other = _port_user(ports, host, where, port)
+            if other is not None:
+                raise ConfigError(f"{p}.listen_addr", f"port {port} is also used by node {other!r}")
+            ports[(where or host, port)] = name
         disc_on = _want(raw.get("discovery", True), bool, f"{p}.discovery")
         disc_port = _int(raw.get("discovery_port", 0), f"{p}.discovery_port", 0, 65535)
         udp = disc_port or port
         if disc_on and udp != 0:
-            for (h, pt), other in udp_ports.items():
-                if pt == udp and (h == host or "0.0.0.0" in (h, host) or "::" in (h, host)):
-                    raise ConfigError(f"{p}.discovery_port" if disc_port else f"{p}.listen_addr",
-                                      f"UDP port {udp} (discovery) is also used by node {other!r}")
-            udp_ports[(host, udp)] = name
+            other = _port_user(udp_ports, host, where, udp)
+            if other is not None:
+                raise ConfigError(f"{p}.discovery_port" if disc_port else f"{p}.listen_addr",
+                                  f"UDP port {udp} (discovery) is also used by node {other!r}")
+            udp_ports[(where or host, udp)] = name
         if "node_db" in raw and raw["node_db"] in (None, ""):
             node_db = None  # in memory, as go-ethereum's empty NodeDatabase
         elif "node_db" in raw:
@@ -367,7 +457,7 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
             name, key, host, port, no_listen = firsts[names[value]]
             if no_listen or port == 0:
                 raise ConfigError(path, f"node {_show(value)} has no fixed listen port to dial")
-            dial_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            dial_host = _dial_host(host, on_host[names[value]])
             return Enode(node_id_from_private_key(key), dial_host, port, port).url()
         raise ConfigError(path, f"{_show(value)} is neither an enode:// URL, an enr: record nor the name of a "
                                 "node in this file")
@@ -388,7 +478,7 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
                 raise ConfigError(path, f"node {_show(value)} has discovery off")
             if not (disc_port or port):
                 raise ConfigError(path, f"node {_show(value)} has no fixed UDP port (give it discovery_port)")
-            dial_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            dial_host = _dial_host(host, on_host[names[value]])
             return Enode(node_id_from_private_key(key), dial_host, port, disc_port or port).url()
         raise ConfigError(path, f"{_show(value)} is neither an enode:// URL, an enr: record nor the name of a "
                                 "node in this file")
@@ -398,6 +488,8 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
         p = npath(i)
         name, key, host, port, no_listen = firsts[i]
         kw = dict(name=name, private_key=key, listen_host=host, listen_port=port, no_listen=no_listen)
+        if on_host[i] is not None:
+            kw["host"] = on_host[i].name
         kw["discovery"], kw["discovery_port"], kw["node_db"] = discs[i]
         if "bootstrap_nodes" in raw:
             items = _want(raw["bootstrap_nodes"] if raw["bootstrap_nodes"] is not None else [], list,
@@ -407,7 +499,8 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
         if "nat" in raw:
             kw["nat_ip"] = _nat(raw["nat"], f"{p}.nat")
         if raw.get("http") is not None:
-            kw["http_host"], kw["http_port"] = _http(raw["http"], f"{p}.http", ports, name)
+            kw["http_host"], kw["http_port"] = _http(raw["http"], f"{p}.http", ports, name,
+                                                     on_host[i].name if on_host[i] is not None else None)
         if "max_peers" in raw:
             kw["max_peers"] = _int(raw["max_peers"], f"{p}.max_peers", 0)
         if "max_pending_peers" in raw:
@@ -446,7 +539,7 @@ def parse(doc, base_dir: str, create_keys: bool = True) -> LaunchConfig:
         kw["protocols"] = _protocols(raw.get("protocols", [{"name": "test", "version": 1}]), f"{p}.protocols",
                                      base_dir)
         nodes.append(NodeConfig(**kw))
-    return LaunchConfig(asys, tuple(nodes))
+    return LaunchConfig(asys, tuple(nodes), tuple(hosts.values()))
 
 
 def _policy(raw: dict, path: str, allowed: set, base: RestartPolicy | None = None) -> RestartPolicy:
@@ -468,20 +561,118 @@ def _policy(raw: dict, path: str, allowed: set, base: RestartPolicy | None = Non
     return RestartPolicy(**vals)
 
 
-def _http(raw, path: str, ports: dict, name: str) -> tuple[str, int]:
+def _http(raw, path: str, ports: dict, name: str, where: str | None = None) -> tuple[str, int]:
     """``http: {addr: host:port}`` -> (host, port); the TCP port is recorded in ``ports`` (also
-    the listen ports) so that no two endpoints of the file share one.  Raises ConfigError."""
+    the listen ports) so that no two endpoints of the file share one (of one host of
+    ``hosts:`` when ``where`` names it, see :func:`_port_user`).  Raises ConfigError."""
     _want(raw, dict, path)
     _unknown(raw, {"addr"}, path)
     if "addr" not in raw:
         raise ConfigError(f"{path}.addr", "is required (host:port, e.g. 127.0.0.1:8545)")
     host, port = _host_port(raw["addr"], f"{path}.addr")
     if port != 0:
-        for (h, pt), other in ports.items():
-            if pt == port and (h == host or "0.0.0.0" in (h, host) or "::" in (h, host)):
-                raise ConfigError(f"{path}.addr", f"port {port} is also used by node {other!r}")
-        ports[(host, port)] = name
+        other = _port_user(ports, host, where, port)
+        if other is not None:
+            raise ConfigError(f"{path}.addr", f"port {port} is also used by node {other!r}")
+        ports[(where or host, port)] = name
     return host, port
+
+
+def _port_user(ports: dict, ip: str, where: str | None, port: int) -> str | None:
+    """The node that already holds ``port`` in ``ports`` ({(where, port): node name}), or None.
+
+    Without ``hosts:`` (``where`` None) a port is held per listen IP, a wildcard (0.0.0.0, ::)
+    overlapping every IP.  With ``hosts:``, ``where`` is the host's name and the table is keyed
+    by host names: on one host every node listens on its address or a wildcard, so any two of
+    its nodes on one port clash, while nodes on different hosts never do."""
+    for (h, pt), other in ports.items():
+        if pt != port:
+            continue
+        if where is not None:
+            if h == where:
+                return other
+        elif h == ip or "0.0.0.0" in (h, ip) or "::" in (h, ip):
+            return other
+    return None
+
+
+def _dial_host(listen_ip: str, runs_on: HostConfig | None) -> str:
+    """The IP address other nodes of the file dial to reach a node listening on ``listen_ip``:
+    its host's address with ``hosts:`` (the listen IP is that address or a wildcard), else the
+    listen IP, or 127.0.0.1 for a wildcard."""
+    if runs_on is not None:
+        return runs_on.address
+    return "127.0.0.1" if listen_ip in ("0.0.0.0", "::") else listen_ip
+
+
+_HOST_KEYS = {"address", "admin_port"}
+
+
+def _hosts(raw, default_admin_port: int) -> dict[str, HostConfig]:
+    """The ``hosts:`` section -> {name: HostConfig}, in file order.  Raises ConfigError: not a
+    non-empty mapping, a name that is not a non-empty string, an entry that is not a mapping of
+    ``address`` (required: an IP address that can be bound and dialled, so not a wildcard or
+    multicast one) and ``admin_port`` (1-65535, default ``default_admin_port``), or two hosts
+    with one address."""
+    _want(raw, dict, "hosts")
+    if not raw:
+        raise ConfigError("hosts", "must name at least one host (or leave `hosts:` out for one host)")
+    out: dict[str, HostConfig] = {}
+    by_address: dict[str, str] = {}
+    for name, entry in raw.items():
+        p = _key("hosts", name)
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(p, "a host name must be a non-empty string")
+        _want(entry, dict, p)
+        _unknown(entry, _HOST_KEYS, p)
+        if "address" not in entry:
+            raise ConfigError(f"{p}.address", "missing: the host's IP address")
+        text = _want(entry["address"], str, f"{p}.address")
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            raise ConfigError(f"{p}.address", f"invalid IP address {_show(text)}") from None
+        if ip.is_unspecified or ip.is_multicast:
+            raise ConfigError(f"{p}.address", f"{ip} is not the address of one host")
+        address = str(ip)
+        if address in by_address:
+            raise ConfigError(f"{p}.address", f"{address} is also the address of host {by_address[address]!r}")
+        by_address[address] = name
+        admin_port = _int(entry.get("admin_port", default_admin_port), f"{p}.admin_port", 1, 65535)
+        out[name] = HostConfig(name, address, admin_port)
+    return out
+
+
+def _leader(given: str | None, hosts: dict[str, HostConfig]) -> str:
+    """``actor_system.leader``: the host name given (checked against ``hosts``), else the
+    first host.  Raises ConfigError."""
+    if given is None:
+        return next(iter(hosts))
+    if given not in hosts:
+        raise ConfigError("actor_system.leader", f"no host named {_show(given)} (have: {', '.join(hosts)})")
+    return given
+
+
+def _node_host(raw: dict, path: str, hosts: dict[str, HostConfig]) -> HostConfig:
+    """The host of node ``raw`` (its ``host`` key) in a file with ``hosts:``.  Raises
+    ConfigError when the key is missing or names no host."""
+    if "host" not in raw:
+        raise ConfigError(f"{path}.host", f"missing: with `hosts:` every node names its host (have: "
+                                          f"{', '.join(hosts)})")
+    name = _want(raw["host"], str, f"{path}.host")
+    if name not in hosts:
+        raise ConfigError(f"{path}.host", f"no host named {_show(name)} (have: {', '.join(hosts)})")
+    return hosts[name]
+
+
+def _check_on_host(listen_ip: str, runs_on: HostConfig, node: str, path: str):
+    """A node on host ``runs_on`` may listen only on that host's address or a wildcard.
+    Raises ConfigError."""
+    ip = ipaddress.ip_address(listen_ip)
+    if ip.is_unspecified or ip == ipaddress.ip_address(runs_on.address):
+        return
+    raise ConfigError(path, f"node {node} runs on host {runs_on.name} ({runs_on.address}): it can listen only on "
+                            f"that address or a wildcard (0.0.0.0, ::), not {ip}")
 
 
 def _supervision(raw, path) -> SupervisionConfig:
@@ -501,9 +692,20 @@ def _supervision(raw, path) -> SupervisionConfig:
     return SupervisionConfig(**kw)
 
 
-def _actor_system(raw) -> ActorSystemConfig:
+def _actor_system(raw, multi_host: bool = False) -> ActorSystemConfig:
+    """The ``actor_system`` section.  ``multi_host``: the file has ``hosts:``; then ``bind`` is
+    refused and ``leader`` allowed (as a string; :func:`_leader` checks and defaults it), else
+    the other way round.  Raises ConfigError."""
     _want(raw, dict, "actor_system")
-    _unknown(raw, {"admin_port", "bind", "allow"}, "actor_system")
+    _unknown(raw, {"admin_port", "bind", "allow", "leader"}, "actor_system")
+    if multi_host and "bind" in raw:
+        raise ConfigError("actor_system.bind", "not with `hosts:`: each host's actor system binds to its "
+                                               "hosts.<name>.address")
+    leader = None
+    if "leader" in raw:
+        if not multi_host:
+            raise ConfigError("actor_system.leader", "needs a `hosts:` section naming the hosts")
+        leader = _want(raw["leader"], str, "actor_system.leader")
     port = _int(raw.get("admin_port", DEFAULT_ADMIN_PORT), "actor_system.admin_port", 1, 65535)
     bind = _want(raw.get("bind", "127.0.0.1"), str, "actor_system.bind")
     try:
@@ -518,7 +720,7 @@ def _actor_system(raw) -> ActorSystemConfig:
             allow.append(str(ipaddress.ip_network(v, strict=False)))
         except ValueError:
             raise ConfigError(f"actor_system.allow[{j}]", f"invalid IP or CIDR {_show(v)}") from None
-    return ActorSystemConfig(port, bind, tuple(allow))
+    return ActorSystemConfig(port, bind, tuple(allow), leader)
 
 
 def _protocols(raw, path, base_dir: str) -> tuple[ProtocolConfig, ...]:

@@ -119,6 +119,10 @@ class NodeConfig:
     ``http_host`` / ``http_port``: the HTTP endpoint of JSON-RPC (admin_*, net_*, web3_*),
     ``/metrics`` and ``/health`` (docs/operators.md; geth ``--http.addr``/``--http.port``);
     ``http_port`` None = off, the default, 0 = pick a free port.
+
+    ``host``: the name of the host this node runs on, one of the file's ``hosts:``
+    (:class:`config.loader.HostConfig`); None when the file has no ``hosts:`` section, a
+    single-host deployment.  With a host, ``listen_host`` is that host's address or a wildcard.
     """
 
     name: str
@@ -145,6 +149,7 @@ class NodeConfig:
     nat_ip: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int | None = None
+    host: str | None = None
 
     def max_dialed_conns(self) -> int:
         """go-ethereum p2p/server.go ``maxDialedConns``: max_peers / dial_ratio, at least 1; 0 with no_dial."""
