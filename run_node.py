@@ -46,6 +46,9 @@ COMMANDS = ("run", "join", "peers", "info", "add-peer", "remove-peer", "add-trus
 STOP_WAIT_S = 15.0
 """How long a stopping run waits for every node's ``stopped`` event, seconds."""
 
+REREGISTER_S = 3.0
+"""How often a member host (``join``) registers with the convention leader again, seconds."""
+
 ADMIN_OPS = {"add-peer": "add_peer", "remove-peer": "remove_peer", "add-trusted": "add_trusted",
              "remove-trusted": "remove_trusted"}
 
@@ -305,6 +308,7 @@ def join(launch, args) -> int:
     from actors.adapter import UnsupportedThespian
     from actors.system import LOG_FORMAT, NodeStartError, reap_process_group, start_actor_system, system_pgid
     from config.loader import ConfigError
+    from node.hosts import HOST_CAPABILITY
 
     if not args.host:
         return _fail("join needs --host NAME (one of the file's hosts)", 2)
@@ -334,9 +338,16 @@ def join(launch, args) -> int:
     logging.info("host %s (%s:%d) joining the convention of %s:%d; its nodes: %s", args.host, bind, admin_port,
                  leader[0], leader[1], ", ".join(n.name for n in local) or "none")
     deadline = time.monotonic() + args.duration if args.duration else None
+    next_register = time.monotonic() + REREGISTER_S
     try:
         while stop["signal"] is None and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.1)
+            if time.monotonic() >= next_register:
+                # setting a capability to its own value makes Thespian's admin register with the
+                # leader again, and nothing else: a leader started (or restarted) after this
+                # member learns of it within REREGISTER_S, not at the next 7 min 22 s re-registration
+                asys.updateCapability(HOST_CAPABILITY, args.host)
+                next_register = time.monotonic() + REREGISTER_S
     finally:
         asys.shutdown()
         if reap_process_group(pgid):

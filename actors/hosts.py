@@ -32,7 +32,11 @@ HOSTS_GLOBAL_NAME = "devp2p-hosts"
 """Thespian globalName of the leader's HostWatch (admin commands find remote nodes through it)."""
 
 START_WAIT_S = 20.0
-"""How long a HostAgent waits for its Servers to listen before reporting, seconds."""
+"""How long a HostAgent waits for its Servers to listen before reporting, seconds (plus the
+time it may spend retrying)."""
+
+RETRY_S = 1.0
+"""Pause before a HostAgent starts a node that failed to start again, seconds."""
 
 
 class HostWatch(NodeActor):
@@ -99,7 +103,7 @@ class HostWatch(NodeActor):
         self.log.info("host %s (%s) joined: starting %s", host, record.address, ", ".join(record.nodes) or "no node")
         self._publish(record)
         self.send(agent, RunNodes(host, self.nodes.get(host, ()), self.subscribers,
-                                  leader_lost_s=max(15.0, 3 * self.table.lost_after_s)))
+                                  leader_lost_s=2 * self.table.lost_after_s))
 
     def on_NodesStarted(self, msg: NodesStarted, sender):
         if self.table.host_of_agent(sender) != msg.host:
@@ -180,51 +184,81 @@ class HostAgent(NodeActor):
         super().__init__(*args, **kwargs)
         self.host = ""
         self.watch_addr = None
-        self.pending: dict = {}  # server address (str) -> (name, address)
+        self.pending: list = []  # (node name, Server address) not yet listening
         self.servers: dict = {}  # node name -> Server address
         self.enodes: dict = {}
         self.failed: dict = {}
         self.reported = False
+        self.configs: dict = {}
+        self.subscribers: tuple = ()
+        self.retrying: list = []  # node names to start again
+        self.retry_until = 0.0
         self.last_ping = time.monotonic()
         self.leader_lost_s = 15.0
         self.stop_asker = None
-        self.stop_waiting: dict = {}
+        self.stop_waiting: dict = {}  # node name -> Server address
         self.stopped: list = []
 
     def on_RunNodes(self, msg: RunNodes, sender):
-        from .server import Server
-
         self.host, self.watch_addr, self.leader_lost_s = msg.host, sender, msg.leader_lost_s
+        self.configs = {cfg.name: cfg for cfg in msg.configs}
+        self.subscribers = tuple(msg.subscribers)
         self.last_ping = time.monotonic()
+        self.retry_until = self.last_ping + self.leader_lost_s + 2 * RETRY_S
         for cfg in msg.configs:
-            server = self.createActor(Server)
-            self.pending[str(server)] = (cfg.name, server)
-            self.send(server, StartServer(cfg, tuple(msg.subscribers), True))
-        self.after("start", START_WAIT_S)
+            self._start(cfg)
+        self.after("start", START_WAIT_S + self.leader_lost_s + 2 * RETRY_S)
         self.after("leader", self.leader_lost_s)
         self._report_if_done()
 
+    def _take_pending(self, sender):
+        # by address equality: a Server's str(address) as sender and as createActor returned it differ
+        for i, (name, server) in enumerate(self.pending):
+            if server == sender:
+                return self.pending.pop(i)
+        return None
+
     def on_NodeStarted(self, msg: NodeStarted, sender):
-        entry = self.pending.pop(str(sender), None)
+        entry = self._take_pending(sender)
         if entry is not None:
             self.servers[entry[0]] = entry[1]
             self.enodes[entry[0]] = msg.enode
         self._report_if_done()
 
     def on_StartFailed(self, msg: StartFailed, sender):
-        entry = self.pending.pop(str(sender), None)
-        if entry is not None:
-            self.failed[entry[0]] = msg.error
-            self.send(entry[1], ActorExitRequest())
+        entry = self._take_pending(sender)
+        if entry is None:
+            return
+        name, server = entry
+        self.send(server, ActorExitRequest())
+        if time.monotonic() < self.retry_until:
+            # most often the listen port of this node's previous run, whose agent stops it only
+            # once the old leader has been silent for leader_lost_s (a restarted leader)
+            self.log.info("host %s: node %s did not start (%s); trying again in %.0f s", self.host, name, msg.error,
+                          RETRY_S)
+            self.retrying.append(name)
+            self.after("retry", RETRY_S)
+            return
+        self.failed[name] = msg.error
         self._report_if_done()
 
+    def _start(self, cfg) -> None:
+        from .server import Server
+
+        server = self.createActor(Server)
+        self.pending.append((cfg.name, server))
+        self.send(server, StartServer(cfg, self.subscribers, True))
+
     def _report_if_done(self, force: bool = False) -> None:
-        if self.reported or (self.pending and not force):
+        if self.reported or ((self.pending or self.retrying) and not force):
             return
-        for name, server in list(self.pending.values()):
+        for name in self.retrying:
+            self.failed[name] = "still failing to start"
+        self.retrying = []
+        for name, server in self.pending:
             self.failed[name] = f"no answer from its Server within {START_WAIT_S} s"
             self.send(server, ActorExitRequest())
-        self.pending = {}
+        self.pending = []
         self.reported = True
         self.timers.cancel("start")
         for server in self.servers.values():  # every node of this host listens: now they may dial
@@ -238,6 +272,10 @@ class HostAgent(NodeActor):
     def on_timer(self, name: str) -> None:
         if name == "start":
             self._report_if_done(force=True)
+        elif name == "retry" and not self.reported:
+            names, self.retrying = self.retrying, []
+            for n in names:
+                self._start(self.configs[n])
         elif name == "leader":
             silent = time.monotonic() - self.last_ping
             if silent >= self.leader_lost_s and self.stop_asker is None:
@@ -254,7 +292,7 @@ class HostAgent(NodeActor):
 
     def _stop(self, asker, timeout_s: float) -> None:
         self.stop_asker = asker
-        self.stop_waiting = {str(s): name for name, s in self.servers.items()}
+        self.stop_waiting = dict(self.servers)  # node name -> Server address
         for server in self.servers.values():
             self.send(server, StopNode())
         self.after("stop", timeout_s)
@@ -262,9 +300,10 @@ class HostAgent(NodeActor):
             self._stop_done()
 
     def on_NodeStopped(self, msg: NodeStopped, sender):
-        name = self.stop_waiting.pop(str(sender), None)
-        if name is not None:
-            self.stopped.append(name)
+        for name, server in list(self.stop_waiting.items()):
+            if server == sender:
+                del self.stop_waiting[name]
+                self.stopped.append(name)
         if self.stop_asker is not None and not self.stop_waiting:
             self._stop_done()
 
@@ -278,7 +317,7 @@ class HostAgent(NodeActor):
         if asker == self.myAddress:  # the leader is gone: nobody to tell; leave
             self.send(self.myAddress, ActorExitRequest())
         else:
-            self.send(asker, NodesStopped(tuple(self.stopped), tuple(self.stop_waiting.values())))
+            self.send(asker, NodesStopped(tuple(self.stopped), tuple(self.stop_waiting)))
         self.servers = {}
 
     def on_ChildActorExited(self, msg, sender):
