@@ -18,7 +18,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
