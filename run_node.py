@@ -255,19 +255,20 @@ def _this_host(launch, host_name: str | None):
 
 
 def _leader_address(launch, given: str | None) -> tuple[str, int]:
-    """(IP, port) of the convention leader's admin: ``--leader ADDR:PORT`` or the file's.
-    Raises :class:`HostError` for a malformed ``given``."""
+    """(IP, port) of the convention leader's admin: ``--leader IP:PORT`` (``[IPv6]:PORT``) or the
+    file's.  Raises :class:`HostError` (code 2) for a malformed ``given``."""
     import ipaddress
 
     if not given:
         leader = launch.leader_host()
         return leader.address, leader.admin_port
     host, sep, port = given.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
     try:
-        ip = str(ipaddress.ip_address(host.strip("[]")))
-        port_n = int(port)
-        if not sep or not 0 < port_n < 65536:
-            raise ValueError
+        addr = ipaddress.ip_address(host[1:-1] if bracketed else host)
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536 or bracketed != (addr.version == 6):
+            raise ValueError  # an IPv6 address goes in brackets, as in a URL
+        ip, port_n = str(addr), int(port)
     except ValueError:
         raise HostError(f"--leader must be IP:PORT, got {given!r}", 2) from None
     return ip, port_n

@@ -211,7 +211,8 @@ def test_leader_address_given(launch, given, want):
 
 
 @pytest.mark.parametrize("given", ["x:1", "10.0.0.1", "10.0.0.1:0", "10.0.0.1:70000", "10.0.0.1:", ":19001",
-                                   "10.0.0.1:port", "[::1]", "10.0.0.1:-1"])
+                                   "10.0.0.1:port", "[::1]", "10.0.0.1:-1",
+                                   "[10.0.0.1]:5", "::1:5", "10.0.0.1:+5", "10.0.0.1: 5", "10.0.0.1:1_000"])
 def test_leader_address_malformed(launch, given):
     with pytest.raises(run_node.HostError) as info:
         run_node._leader_address(launch, given)
