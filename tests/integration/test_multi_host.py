@@ -107,7 +107,8 @@ class Deployment:
     def read_events(self) -> list[dict]:
         try:
             with open(self.events) as f:
-                return [json.loads(line) for line in f if line.strip()]
+                # a line still being written (no newline yet) is read on the next call
+                return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
         except FileNotFoundError:
             return []
 
