@@ -73,6 +73,7 @@ class Listener(NodeActor):
         self.server = None
         self.pending: InboundHandshakes | None = None
         self.socks: dict[str, socket.socket] = {}  # conn_id -> socket whose auth is being read
+        self.waiting: dict[str, tuple] = {}  # conn_id -> (socket, unsent ack): answered, waiting for a slot
         self.by_fd: dict[int, str] = {}
         self.policy: InboundPolicy | None = None
         self.limit = RateLimit(HANDSHAKE_FAILED_PER_S)
@@ -185,13 +186,14 @@ class Listener(NodeActor):
             if answered.evicted is not None:
                 self._evict_handed(answered.evicted)
             self._hand_off(answered, now)
+            self._arm_deadline()
 
     def _hand_off(self, answered, now: float) -> None:
-        """Write the ack (what the socket takes) and pass the connection to the Server."""
+        """Write the ack (what the socket takes), then pass the connection to the Server, or,
+        with ``answered.wait``, keep it unread until :meth:`_promote` passes it on."""
         conn_id = answered.conn_id
         sock = self.socks.pop(conn_id)
         self.by_fd.pop(sock.fileno(), None)
-        remote = self.pending.remote(conn_id)
         try:
             written = sock.send(answered.ack)
         except (BlockingIOError, InterruptedError):
@@ -200,19 +202,36 @@ class Listener(NodeActor):
             self.socks[conn_id] = sock  # for _fail to close
             self._fail(conn_id, "ack", "reset", f"ack write failed: {exc}", now)
             return
+        if answered.wait:
+            self.waiting[conn_id] = (sock, answered.ack[written:])
+            return
+        self._pass_on(conn_id, sock, answered, answered.ack[written:], now)
+
+    def _pass_on(self, conn_id: str, sock, answered, unsent: bytes, now: float) -> None:
+        remote = self.pending.remote(conn_id)
         try:
             send_connection(self.usock, self.inbox, sock, conn_id, remote, answered.secrets, answered.leftover,
-                            answered.ack[written:])
+                            unsent)
         except (OSError, ValueError) as exc:
             self.socks[conn_id] = sock
             self._fail(conn_id, "handoff", "error", f"hand-off to the Server failed: {exc}", now)
             return
         sock.close()  # the Server holds its own copy now; no shutdown, which would end the stream
 
+    def _promote(self, now: float) -> None:
+        """Hand on the waiting valid auths that have a slot now (node/inbound_handshakes.py)."""
+        for answered in self.pending.promote(now):
+            if answered.evicted is not None:
+                self._evict_handed(answered.evicted)
+            sock, unsent = self.waiting.pop(answered.conn_id)
+            self._pass_on(answered.conn_id, sock, answered, unsent, now)
+
     def _fail(self, conn_id: str, stage: str, cause: str, error: str, now: float, remote: tuple = ()) -> None:
         """Close ``conn_id`` before its identity is known: one log line, a rate-limited event."""
         remote = remote or self.pending.remote(conn_id)
         sock = self.socks.pop(conn_id, None)
+        if sock is None and conn_id in self.waiting:
+            sock = self.waiting.pop(conn_id)[0]
         if sock is not None:
             self.by_fd.pop(sock.fileno(), None)
             _close(sock)
@@ -245,14 +264,20 @@ class Listener(NodeActor):
     def on_SlotFree(self, msg, sender):
         if self.pending is not None:
             self.pending.freed(msg.conn_id)
+            self._promote(time.monotonic())
             self._arm_deadline()
 
     def on_timer(self, name):
         now = time.monotonic()
         if name == "handshakes" and self.pending is not None:
+            self._promote(now)
             for conn_id in self.pending.expired(now):
-                self._fail(conn_id, "auth", "timeout",
-                           f"no complete auth within {self.pending.handshake_s:g} s", now)
+                if conn_id in self.waiting:
+                    self._fail(conn_id, "handoff", "timeout", "no slot free for the answered auth within "
+                               f"{self.pending.handshake_s:g} s, or too many waiting", now)
+                else:
+                    self._fail(conn_id, "auth", "timeout",
+                               f"no complete auth within {self.pending.handshake_s:g} s", now)
             self._arm_deadline()
         elif name == "failed_flush":
             self._flush_failed(now)
@@ -264,9 +289,10 @@ class Listener(NodeActor):
         pass
 
     def on_ActorExitRequest(self, msg, sender):
-        for sock in self.socks.values():
+        for sock in list(self.socks.values()) + [w[0] for w in self.waiting.values()]:
             _close(sock)
         self.socks.clear()
+        self.waiting.clear()
         self.by_fd.clear()
         if self.lsock is not None:
             self.lsock.close()

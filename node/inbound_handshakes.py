@@ -10,16 +10,19 @@ auth was valid and answered.  Rules:
 * a connection whose auth is being read costs a socket and a table entry here, not a process:
   at most ``max_reading`` (default :data:`READING_PER_SLOT` x ``max_pending``, 400 at go-ethereum's
   50) are read at once, and when they are full the oldest is closed for the new one (cause
-  "evicted").  The accepting never stops, and a real peer has until ``max_reading`` newer
-  connections came (0.4 s at 1,000/s) to send its auth; a small table would give it ``max_pending``
-  (50 ms);
+  "evicted") once it is :data:`READING_EVICT_AGE_S` old; while all are younger the accepting
+  waits and new connections wait in the kernel's accept queue, as go-ethereum's do when its slots
+  are full.  So a real peer has that long to send its auth, and a crowd of real peers larger than
+  the table is served in turn;
 * a connection whose auth was valid is handed to the Server, which forks its Peer, and keeps one of
   ``max_pending`` slots (go-ethereum ``MaxPendingPeers``, a goroutine there, a process here) until
   the Server frees it (the peer was added, or is gone).  A valid auth that finds the slots full
-  takes the slot of the one handed on first (a valid auth, then no Hello yet: the Listener asks
-  the Server to drop its Peer).  So valid auths that go silent never keep a real peer out, and
-  a real peer keeps its slot until ``max_pending`` newer valid auths came; refusing the new one
-  instead, as go-ethereum's full slots do, would lock real peers out while the silent ones last;
+  takes the slot of the oldest one handed on at least :data:`HANDED_EVICT_AGE_S` ago (a valid
+  auth, then no Hello: the Listener asks the Server to drop its Peer), so valid auths that go
+  silent keep a real peer out for at most that long; if none is that old, it waits, answered
+  (the ack written) but not handed on, until a slot frees or one becomes that old, as go-ethereum's
+  accepts wait while its slots are full.  So a crowd of real peers is served in turn, not evicted
+  in turn.  At most ``max_reading`` wait, each at most ``handshake_s``, the oldest closed first;
 * each connection has ``handshake_s`` (5 s, go-ethereum ``handshakeTimeout``) from its accept to
   a complete auth (cause "timeout");
 * a bad auth (rlpx.handshake's errors: ECIES, size above 2048 bytes, bad signature) closes it
@@ -36,19 +39,31 @@ from rlpx.handshake import Recipient, Secrets
 READING_PER_SLOT = 8
 """Connections whose auth is read at once, per pending slot (``max_reading`` by default)."""
 
+READING_EVICT_AGE_S = 0.25
+"""A connection being read this long may be closed for a new one when the table is full, seconds:
+a real peer's auth arrives with its first packets."""
+
+HANDED_EVICT_AGE_S = 2.0
+"""A connection handed on this long ago without its peer added may lose its slot to a waiting
+valid auth, seconds: a real peer's fork and Hello take tens of milliseconds, a few hundred on a
+loaded machine."""
+
 
 
 @dataclass
 class Answered:
     """The auth of ``conn_id`` was valid: write ``ack``, then hand the connection to the Server
     with ``secrets`` and ``leftover`` (bytes received after the auth).  ``evicted``: the conn_id
-    handed on earlier whose slot this one took (its Peer must be dropped), or None."""
+    handed on earlier whose slot this one took (its Peer must be dropped), or None.  ``wait``:
+    the slots are full: write the ack, keep the socket unread, and hand it on when
+    :meth:`InboundHandshakes.promote` returns it."""
 
     conn_id: str
     ack: bytes
     secrets: Secrets
     leftover: bytes
     evicted: str | None = None
+    wait: bool = False
 
 
 class AuthFailed(Exception):
@@ -61,12 +76,14 @@ class AuthFailed(Exception):
 
 
 class _Pending:
-    __slots__ = ("conn_id", "remote", "accepted_at", "hs", "handed", "handed_at")
+    __slots__ = ("conn_id", "remote", "accepted_at", "hs", "handed", "handed_at", "waiting", "answer")
 
     def __init__(self, conn_id: str, remote: tuple, accepted_at: float, hs: Recipient | None):
         self.conn_id, self.remote, self.accepted_at, self.hs = conn_id, remote, accepted_at, hs
         self.handed = False
-        self.handed_at = 0.0
+        self.handed_at = 0.0  # when handed on; for a waiting one, when its auth was answered
+        self.waiting = False
+        self.answer: Answered | None = None
 
 
 class InboundHandshakes:
@@ -89,7 +106,7 @@ class InboundHandshakes:
 
     def reading(self) -> list[str]:
         """The conn_ids whose auth is still awaited here (their sockets are watched)."""
-        return [p.conn_id for p in self.table.values() if not p.handed]
+        return [p.conn_id for p in self.table.values() if not p.handed and not p.waiting]
 
     def remote(self, conn_id: str) -> tuple:
         """(host, port) of ``conn_id``, () if unknown."""
@@ -103,13 +120,15 @@ class InboundHandshakes:
 
     # -- slots ---------------------------------------------------------------------------
     def room(self, now: float) -> tuple[bool, str | None]:
-        """Whether one more connection may be accepted now (False only with ``max_reading`` 0),
-        and which one to close for it first: the oldest still being read when ``max_reading`` are
-        (None: there is room)."""
-        if len(self.table) - self.n_handed < self.max_reading:
+        """Whether one more connection may be accepted now, and which one to close for it first:
+        the oldest still being read when ``max_reading`` are, if it is
+        :data:`READING_EVICT_AGE_S` old (else False: wait; None: there is room)."""
+        reading = [p for p in self.table.values() if not p.handed and not p.waiting]
+        if len(reading) < self.max_reading:
             return True, None
-        victim = next((p.conn_id for p in self.table.values() if not p.handed), None)
-        return victim is not None, victim
+        if reading and now - reading[0].accepted_at >= READING_EVICT_AGE_S:
+            return True, reading[0].conn_id
+        return False, None
 
     def accepted(self, conn_id: str, remote: tuple, now: float) -> None:
         """A connection was accepted at ``now``: it takes a slot and its handshake deadline runs."""
@@ -132,15 +151,47 @@ class InboundHandshakes:
                              p.remote) from None
         if ack is None:
             return None
-        evicted = None
-        if self.n_handed >= self.max_pending:
-            evicted = min((q for q in self.table.values() if q.handed), key=lambda q: q.handed_at)
-            self.freed(evicted.conn_id)
-        p.handed, p.handed_at = True, now
-        self.n_handed += 1
-        answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover, evicted.conn_id if evicted else None)
+        answered = Answered(conn_id, ack, p.hs.secrets, p.hs.leftover)
         p.hs = None  # its keys now belong to the connection's Peer
+        if self.n_handed < self.max_pending:
+            self._hand(p, now)
+            return answered
+        victim = self._evictable(now)
+        if victim is not None:
+            self.freed(victim.conn_id)
+            self._hand(p, now)
+            answered.evicted = victim.conn_id
+            return answered
+        p.waiting, p.handed_at, p.answer = True, now, answered
+        answered.wait = True
         return answered
+
+    def _hand(self, p: _Pending, now: float) -> None:
+        p.handed, p.handed_at, p.waiting, p.answer = True, now, False, None
+        self.n_handed += 1
+
+    def _evictable(self, now: float) -> _Pending | None:
+        """The oldest handed-on connection at least :data:`HANDED_EVICT_AGE_S` old, or None."""
+        handed = [q for q in self.table.values() if q.handed and now - q.handed_at >= HANDED_EVICT_AGE_S]
+        return min(handed, key=lambda q: q.handed_at) if handed else None
+
+    def promote(self, now: float) -> list[Answered]:
+        """Waiting valid auths to hand on now, oldest first: into free slots, then into those of
+        handed-on connections :data:`HANDED_EVICT_AGE_S` old (``evicted`` set).  The waiting
+        beyond ``max_pending`` are not returned: :meth:`expired` lists the oldest of them."""
+        out = []
+        for p in [q for q in self.table.values() if q.waiting]:
+            answered = p.answer
+            if self.n_handed >= self.max_pending:
+                victim = self._evictable(now)
+                if victim is None:
+                    break
+                self.freed(victim.conn_id)
+                answered.evicted = victim.conn_id
+            answered.wait = False
+            self._hand(p, now)
+            out.append(answered)
+        return out
 
     def freed(self, conn_id: str) -> None:
         """The connection left the table: closed here, or its Peer was added or is gone."""
@@ -150,14 +201,25 @@ class InboundHandshakes:
 
     # -- time ----------------------------------------------------------------------------
     def expired(self, now: float) -> list[str]:
-        """The conn_ids whose ``handshake_s`` ran out without a complete auth (still listed:
+        """The conn_ids whose ``handshake_s`` ran out without a complete auth, or that waited
+        ``handshake_s`` for a slot, and the oldest waiting beyond ``max_pending`` (still listed:
         close each and call :meth:`freed`)."""
+        waiting = [p for p in self.table.values() if p.waiting]
+        over = {p.conn_id for p in waiting[:max(0, len(waiting) - self.max_reading)]}
         return [p.conn_id for p in self.table.values()
-                if not p.handed and now >= p.accepted_at + self.handshake_s]
+                if (not p.handed and not p.waiting and now >= p.accepted_at + self.handshake_s)
+                or (p.waiting and (now >= p.handed_at + self.handshake_s or p.conn_id in over))]
 
     def next_deadline(self, now: float) -> float | None:
         """The next handshake deadline (monotonic seconds), or None."""
-        times = [p.accepted_at + self.handshake_s for p in self.table.values() if not p.handed]
+        times = [p.accepted_at + self.handshake_s for p in self.table.values() if not p.handed and not p.waiting]
+        waiting = [p.handed_at + self.handshake_s for p in self.table.values() if p.waiting]
+        times += waiting
+        if waiting:  # a slot may become evictable for them
+            times += [q.handed_at + HANDED_EVICT_AGE_S for q in self.table.values() if q.handed]
+        reading = [p for p in self.table.values() if not p.handed and not p.waiting]
+        if len(reading) >= self.max_reading:  # the accepting waits until the oldest may be closed
+            times.append(reading[0].accepted_at + READING_EVICT_AGE_S)
         return min(times) if times else None
 
 

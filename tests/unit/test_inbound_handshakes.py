@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.inbound_handshakes import AuthFailed, InboundHandshakes, RateLimit
+from node.inbound_handshakes import HANDED_EVICT_AGE_S, READING_EVICT_AGE_S, AuthFailed, InboundHandshakes, RateLimit
 from rlpx.handshake import Initiator
 from rlpx.keys import generate_private_key, node_id_from_private_key
 
@@ -46,15 +46,16 @@ def _auth() -> bytes:
     return Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth
 
 
-def test_full_table_evicts_the_oldest_connection_still_being_read():
+def test_full_table_evicts_the_oldest_connection_still_being_read_once_old_enough():
     t = table(max_reading=3)
     for i, cid in enumerate("abc"):
         t.accepted(cid, ("127.0.0.1", i), 0.1 * i)
-    assert t.room(0.2) == (True, "a")  # whatever its age: the accepting never stops
+    assert t.room(0.2) == (False, None), "all younger than READING_EVICT_AGE_S: the accepting waits"
+    assert t.next_deadline(0.2) == pytest.approx(READING_EVICT_AGE_S)
+    assert t.room(READING_EVICT_AGE_S) == (True, "a")
     t.freed("a")
-    t.accepted("d", ("127.0.0.1", 3), 0.2)
-    assert t.room(0.2) == (True, "b")
-    assert t.next_deadline(0.2) == 5.1  # "b"'s handshake deadline
+    t.accepted("d", ("127.0.0.1", 3), 0.3)
+    assert t.room(0.1 + READING_EVICT_AGE_S + 1e-9) == (True, "b")
 
 
 def test_default_reading_table_is_eight_per_pending_slot():
@@ -65,21 +66,24 @@ def test_default_reading_table_is_eight_per_pending_slot():
     assert t.room(0.0) == (True, None)
 
 
-def test_flood_never_stops_the_accepting_and_a_real_peer_has_max_reading_accepts():
+def test_flood_pauses_the_accepting_at_most_briefly_and_never_evicts_a_young_real_peer():
     t = table(max_pending=50, max_reading=400)
     t.accepted("real", ("127.0.0.1", 1), 0.0)
-    victims = []
-    for i in range(2000):  # 10,000 connections/s
+    victims, paused = [], 0
+    for i in range(20000):  # 10,000 connections/s offered for 2 s
         now = i * 1e-4
+        if i == 2000:  # its auth arrives 0.2 s after its accept
+            assert t.received("real", _auth(), now) is not None
         ok, victim = t.room(now)
-        assert ok, i
+        if not ok:
+            paused += 1
+            continue  # the connection waits in the kernel's queue
         if victim is not None:
             victims.append(victim)
             t.freed(victim)
         t.accepted(f"c{i}", ("127.0.0.1", 2 + i), now)
-        if i == 398:  # its auth arrives after 399 newer connections
-            assert t.received("real", _auth(), now) is not None
-    assert "real" in t and "real" not in victims and len(t) == 401
+    assert "real" in t and "real" not in victims
+    assert victims and paused, "the flood is evicted in turn, and the accepting paused meanwhile"
 
 
 def test_handed_connections_take_pending_slots_not_reading_ones():
@@ -92,17 +96,54 @@ def test_handed_connections_take_pending_slots_not_reading_ones():
     assert t.n_handed == 1 and not t.handed("a") and t.handed("b")
 
 
-def test_valid_auth_takes_the_slot_of_the_one_handed_on_first():
+def test_valid_auth_takes_the_slot_of_the_oldest_handed_on_once_it_is_old_enough():
     t = table(max_pending=2, max_reading=3)
     for cid, at in (("b", 0.0), ("a", 0.5)):
         t.accepted(cid, ("127.0.0.1", 1), at)
     t.received("a", _auth(), 0.5)
     t.received("b", _auth(), 0.6)  # accepted first, handed on last
     t.accepted("c", ("127.0.0.1", 7), 0.7)
-    answered = t.received("c", _auth(), 0.7)  # however young "a" is: no valid auth is refused
-    assert answered.evicted == "a" and "a" not in t and t.handed("b") and t.handed("c") and t.n_handed == 2
-    t.accepted("d", ("127.0.0.1", 8), 0.8)
-    assert t.received("d", _auth(), 0.8).evicted == "b"
+    late = 0.5 + HANDED_EVICT_AGE_S
+    answered = t.received("c", _auth(), late)
+    assert answered.evicted == "a" and not answered.wait
+    assert "a" not in t and t.handed("b") and t.handed("c") and t.n_handed == 2
+
+
+def test_a_crowd_of_valid_auths_waits_for_slots_instead_of_evicting_each_other():
+    """Slots full of young handed-on connections: a new valid auth is answered and waits (its
+    socket unread), then is handed on as a slot frees, or once a slot's holder is old enough;
+    at most ``max_pending`` wait, each at most ``handshake_s``."""
+    t = table(max_pending=2, max_reading=8, handshake_s=5.0)
+    for i, cid in enumerate("abcdef"):
+        t.accepted(cid, ("127.0.0.1", i), 0.0)
+    assert [t.received(c, _auth(), 0.1).wait for c in "ab"] == [False, False]
+    waits = [t.received(c, _auth(), 0.2) for c in "cde"]
+    assert all(w.wait and w.evicted is None for w in waits) and t.n_handed == 2
+    assert set(t.reading()) == {"f"}, "answered connections are not read while they wait"
+    assert t.expired(0.3) == []
+    t.freed("a")  # a's peer was added
+    assert [a.conn_id for a in t.promote(0.4)] == ["c"] and t.handed("c") and t.n_handed == 2
+    assert t.promote(0.5) == [], "no slot free and none old enough"
+    assert t.next_deadline(0.5) == pytest.approx(0.1 + HANDED_EVICT_AGE_S)
+    [moved] = t.promote(0.1 + HANDED_EVICT_AGE_S)
+    assert moved.conn_id == "d" and moved.evicted == "b" and "b" not in t
+
+
+def test_at_most_max_reading_wait_the_oldest_closed_first():
+    t = table(max_pending=1, max_reading=2)
+    for i, cid in enumerate("abcd"):
+        t.accepted(cid, ("127.0.0.1", i), 0.0)
+        t.received(cid, _auth(), 0.1 * i)
+    assert t.expired(0.4) == ["b"]
+
+
+def test_a_waiting_auth_is_closed_after_handshake_s():
+    t = table(max_pending=1, handshake_s=5.0)
+    t.accepted("a", ("127.0.0.1", 1), 0.0)
+    t.accepted("b", ("127.0.0.1", 2), 0.0)
+    t.received("a", _auth(), 0.0)
+    assert t.received("b", _auth(), 0.1).wait
+    assert t.expired(5.0) == [] and t.expired(5.1) == ["b"]
 
 
 def test_handshake_deadline_expires_only_silent_connections():

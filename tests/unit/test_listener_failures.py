@@ -11,7 +11,7 @@ import pytest
 
 from actors.listener import Listener
 from messages.events import HANDSHAKE_FAILED_PER_S, HandshakeFailed
-from node.inbound_handshakes import InboundHandshakes, RateLimit
+from node.inbound_handshakes import HANDED_EVICT_AGE_S, InboundHandshakes, RateLimit
 from rlpx.handshake import Initiator
 from rlpx.keys import generate_private_key, node_id_from_private_key
 
@@ -105,7 +105,7 @@ def test_valid_auth_taking_a_handed_ones_slot_asks_the_server_to_drop_its_peer(l
         listener.pending.accepted("new", ("127.0.0.1", 2), 0.0)
         listener.socks["new"] = ours
         theirs.sendall(Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth)
-        listener._read("new", 0.0)
+        listener._read("new", HANDED_EVICT_AGE_S)  # "old" had its slot that long without a Hello
         [ev] = [m for m in listener.sent if isinstance(m, EvictPending)]
         assert ev.conn_id == "old" and "not added before 1 newer ones" in ev.error and "old" not in listener.pending
     finally:
