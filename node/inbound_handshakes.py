@@ -10,10 +10,9 @@ auth was valid and answered.  Rules:
 * a connection whose auth is being read costs a socket and a table entry here, not a process:
   at most ``max_reading`` (default :data:`READING_PER_SLOT` x ``max_pending``, 400 at go-ethereum's
   50) are read at once, and when they are full the oldest is closed for the new one (cause
-  "evicted") once it is :data:`READING_EVICT_AGE_S` old; while all are younger the accepting
-  waits and new connections wait in the kernel's accept queue, as go-ethereum's do when its slots
-  are full.  So a real peer has that long to send its auth, and a crowd of real peers larger than
-  the table is served in turn;
+  "evicted").  The accepting never stops, and a real peer has until ``max_reading`` newer
+  connections came (0.4 s at 1,000/s) to send its auth; a small table would give it ``max_pending``
+  (50 ms);
 * a connection whose auth was valid is handed to the Server, which forks its Peer, and keeps one of
   ``max_pending`` slots (go-ethereum ``MaxPendingPeers``, a goroutine there, a process here) until
   the Server frees it (the peer was added, or is gone).  A valid auth that finds the slots full
@@ -38,10 +37,6 @@ from rlpx.handshake import Recipient, Secrets
 
 READING_PER_SLOT = 8
 """Connections whose auth is read at once, per pending slot (``max_reading`` by default)."""
-
-READING_EVICT_AGE_S = 0.25
-"""A connection being read this long may be closed for a new one when the table is full, seconds:
-a real peer's auth arrives with its first packets."""
 
 HANDED_EVICT_AGE_S = 2.0
 """A connection handed on this long ago without its peer added may lose its slot to a waiting
@@ -120,15 +115,13 @@ class InboundHandshakes:
 
     # -- slots ---------------------------------------------------------------------------
     def room(self, now: float) -> tuple[bool, str | None]:
-        """Whether one more connection may be accepted now, and which one to close for it first:
-        the oldest still being read when ``max_reading`` are, if it is
-        :data:`READING_EVICT_AGE_S` old (else False: wait; None: there is room)."""
+        """Whether one more connection may be accepted now (False only with ``max_reading`` 0),
+        and which one to close for it first: the oldest still being read when ``max_reading`` are
+        (None: there is room)."""
         reading = [p for p in self.table.values() if not p.handed and not p.waiting]
         if len(reading) < self.max_reading:
             return True, None
-        if reading and now - reading[0].accepted_at >= READING_EVICT_AGE_S:
-            return True, reading[0].conn_id
-        return False, None
+        return bool(reading), reading[0].conn_id if reading else None
 
     def accepted(self, conn_id: str, remote: tuple, now: float) -> None:
         """A connection was accepted at ``now``: it takes a slot and its handshake deadline runs."""
@@ -217,9 +210,6 @@ class InboundHandshakes:
         times += waiting
         if waiting:  # a slot may become evictable for them
             times += [q.handed_at + HANDED_EVICT_AGE_S for q in self.table.values() if q.handed]
-        reading = [p for p in self.table.values() if not p.handed and not p.waiting]
-        if len(reading) >= self.max_reading:  # the accepting waits until the oldest may be closed
-            times.append(reading[0].accepted_at + READING_EVICT_AGE_S)
         return min(times) if times else None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.inbound_handshakes import HANDED_EVICT_AGE_S, READING_EVICT_AGE_S, AuthFailed, InboundHandshakes, RateLimit
+from node.inbound_handshakes import HANDED_EVICT_AGE_S, AuthFailed, InboundHandshakes, RateLimit
 from rlpx.handshake import Initiator
 from rlpx.keys import generate_private_key, node_id_from_private_key
 
@@ -46,16 +46,15 @@ def _auth() -> bytes:
     return Initiator(generate_private_key(), node_id_from_private_key(KEY)).auth
 
 
-def test_full_table_evicts_the_oldest_connection_still_being_read_once_old_enough():
+def test_full_table_evicts_the_oldest_connection_still_being_read():
     t = table(max_reading=3)
     for i, cid in enumerate("abc"):
         t.accepted(cid, ("127.0.0.1", i), 0.1 * i)
-    assert t.room(0.2) == (False, None), "all younger than READING_EVICT_AGE_S: the accepting waits"
-    assert t.next_deadline(0.2) == pytest.approx(READING_EVICT_AGE_S)
-    assert t.room(READING_EVICT_AGE_S) == (True, "a")
+    assert t.room(0.2) == (True, "a")  # whatever its age: the accepting never stops
     t.freed("a")
-    t.accepted("d", ("127.0.0.1", 3), 0.3)
-    assert t.room(0.1 + READING_EVICT_AGE_S + 1e-9) == (True, "b")
+    t.accepted("d", ("127.0.0.1", 3), 0.2)
+    assert t.room(0.2) == (True, "b")
+    assert t.next_deadline(0.2) == 5.1  # "b"'s handshake deadline
 
 
 def test_default_reading_table_is_eight_per_pending_slot():
@@ -66,24 +65,21 @@ def test_default_reading_table_is_eight_per_pending_slot():
     assert t.room(0.0) == (True, None)
 
 
-def test_flood_pauses_the_accepting_at_most_briefly_and_never_evicts_a_young_real_peer():
+def test_flood_never_stops_the_accepting_and_a_real_peer_has_max_reading_accepts():
     t = table(max_pending=50, max_reading=400)
     t.accepted("real", ("127.0.0.1", 1), 0.0)
-    victims, paused = [], 0
-    for i in range(20000):  # 10,000 connections/s offered for 2 s
+    victims = []
+    for i in range(2000):  # 10,000 connections/s
         now = i * 1e-4
-        if i == 2000:  # its auth arrives 0.2 s after its accept
-            assert t.received("real", _auth(), now) is not None
         ok, victim = t.room(now)
-        if not ok:
-            paused += 1
-            continue  # the connection waits in the kernel's queue
+        assert ok, i
         if victim is not None:
             victims.append(victim)
             t.freed(victim)
         t.accepted(f"c{i}", ("127.0.0.1", 2 + i), now)
-    assert "real" in t and "real" not in victims
-    assert victims and paused, "the flood is evicted in turn, and the accepting paused meanwhile"
+        if i == 398:  # its auth arrives after 399 newer connections
+            assert t.received("real", _auth(), now) is not None
+    assert "real" in t and "real" not in victims and len(t) == 401
 
 
 def test_handed_connections_take_pending_slots_not_reading_ones():
