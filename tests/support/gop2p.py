@@ -27,8 +27,15 @@ from rlpx.keys import generate_private_key, node_id_from_private_key
 from .geth import ROOT, pinned_version
 
 
+GOP2P_BINARY_ENV = "GOP2P_BINARY"
+"""Environment variable naming another gop2p binary, e.g. a cgo build (bench/README.md)."""
+
+
 def gop2p_path() -> pathlib.Path:
-    """Path of the gop2p binary: ``.tools/gop2p-<pinned version>/gop2p`` (may not exist)."""
+    """Path of the gop2p binary: ``$GOP2P_BINARY`` if set, else ``.tools/gop2p-<pinned
+    version>/gop2p`` as scripts/tools.sh builds it (may not exist)."""
+    if os.environ.get(GOP2P_BINARY_ENV):
+        return pathlib.Path(os.environ[GOP2P_BINARY_ENV])
     return ROOT / ".tools" / f"gop2p-{pinned_version()}" / "gop2p"
 
 
