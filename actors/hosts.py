@@ -69,17 +69,37 @@ class HostWatch(NodeActor):
             self.send(sub, ev)
 
     def _lose(self, host: str, reason: str) -> None:
-        agent = self.table.hosts[host].agent
+        h = self.table.hosts[host]
+        agent, joined = h.agent, h.joined
         record = self.table.lost(host, reason, time.monotonic())
+        if joined and agent is not None and reason != AGENT_EXITED:
+            # an agent still alive (a restarted member's, or one cut off) must not linger
+            self.send(agent, ActorExitRequest())
         if record is None:
             return
         self.log.warning("host %s (%s) lost: %s; its nodes %s are gone until it joins again", host,
                          record.address, reason, ", ".join(record.nodes) or "(none)")
         self._publish(record)
-        if agent is not None and reason != AGENT_EXITED:
-            self.send(agent, ActorExitRequest())  # an agent still alive (a restarted member's) must not linger
         self.stop_waiting.pop(host, None)
         self._stop_done_if_all()
+
+    def _start_agent(self, host: str, probe: bool = False) -> None:
+        """Create ``host``'s agent and hand it the host's nodes (``probe``: a lost host tried again)."""
+        agent = self.createActor(HostAgent, targetActorRequirements={HOST_CAPABILITY: host})
+        record = self.table.joined(host, agent, time.monotonic(), probe)
+        if record is not None:
+            self.log.info("host %s (%s) joined: starting %s", host, record.address,
+                          ", ".join(record.nodes) or "no node")
+            self._publish(record)
+        self.send(agent, RunNodes(host, self.nodes.get(host, ()), self.subscribers,
+                                  leader_lost_s=2 * self.table.lost_after_s))
+
+    def _heard(self, host: str) -> None:
+        record = self.table.heard(host, time.monotonic())
+        if record is not None:  # a probe answered: the host is back
+            self.log.info("host %s (%s) answers again: starting %s", host, record.address,
+                          ", ".join(record.nodes) or "no node")
+            self._publish(record)
 
     def on_ActorSystemConventionUpdate(self, msg, sender):
         if self.table is None:
@@ -88,41 +108,41 @@ class HostWatch(NodeActor):
         host = caps.get(HOST_CAPABILITY)
         if not msg.remoteAdded:
             if host in self.table.hosts:
+                self.table.registered(host, False)
                 self._lose(host, LEFT)
             return
         why = self.table.check_member(host, ip_of(msg.remoteAdminAddress))
         if why is not None:
             self.log.warning("actor system %s joined the convention but is ignored: %s", msg.remoteAdminAddress, why)
             return
+        self.table.registered(host, True)
         if self.table.is_joined(host):
             self._lose(host, RESTARTED)  # a fresh registration of a host we thought alive
         if self.stop_asker is not None:
             return  # stopping: start nothing new
-        agent = self.createActor(HostAgent, targetActorRequirements={HOST_CAPABILITY: host})
-        record = self.table.joined(host, agent, time.monotonic())
-        self.log.info("host %s (%s) joined: starting %s", host, record.address, ", ".join(record.nodes) or "no node")
-        self._publish(record)
-        self.send(agent, RunNodes(host, self.nodes.get(host, ()), self.subscribers,
-                                  leader_lost_s=2 * self.table.lost_after_s))
+        self._start_agent(host)
 
     def on_NodesStarted(self, msg: NodesStarted, sender):
         if self.table.host_of_agent(sender) != msg.host:
             return  # from an agent replaced since
         self.table.started(msg.host, msg.servers)
-        self.table.heard(msg.host, time.monotonic())
+        self._heard(msg.host)
         for name, error in msg.failed.items():
             self.log.error("node %s on host %s could not start: %s", name, msg.host, error)
             self._publish(NodeStartFailed(msg.host, error), name)
 
     def on_HostPong(self, msg: HostPong, sender):
         if self.table.host_of_agent(sender) == msg.host:
-            self.table.heard(msg.host, time.monotonic())
+            self._heard(msg.host)
 
     def on_timer(self, name: str) -> None:
         if name == "ping":
             now = time.monotonic()
             for host in self.table.silent(now):
                 self._lose(host, NO_ANSWER)
+            if self.stop_asker is None:
+                for host in self.table.probes_due(now):
+                    self._start_agent(host, probe=True)
             self.seq += 1
             for _host, agent in self.table.agents():
                 self.send(agent, HostPing(self.seq))

@@ -7,6 +7,13 @@ convention (``remoteAdded`` false), its HostAgent stopped answering pings for ``
 seconds, its agent exited, or it registered afresh (a restarted member).  Thespian itself takes
 three missed re-registrations of 7 min 22 s each (about 22 min) to declare a crashed member
 dead (docs/thespian-facts.md §6), hence the pings.
+
+A host lost for silence or a dead agent may still be in the convention (cut off for a while,
+or too busy to answer): Thespian then sends no new registration notice.  So such a host is
+*probed*: after ``lost_after_s``, and then at doubling intervals up to
+:data:`PROBE_BACKOFF_MAX_S`, a new agent is tried; the host counts as joined again (a
+``host_joined`` event) only once that agent answers, and a silent probe is dropped without a
+second ``host_lost``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ HostAgent's ``actorSystemCapabilityCheck`` matches it (docs/thespian-facts.md §
 LEFT, NO_ANSWER, RESTARTED, AGENT_EXITED = "left", "no answer", "restarted", "agent exited"
 """The ``reason`` values of a ``host_lost`` event."""
 
+PROBE_BACKOFF_MAX_S = 60.0
+"""Longest pause between two probes of a lost host that is still in the convention, seconds."""
+
 
 @dataclass
 class MemberHost:
@@ -35,10 +45,14 @@ class MemberHost:
     agent: object = None
     heard: float = 0.0
     servers: dict = field(default_factory=dict)
+    registered: bool = False
+    probing: bool = False
+    probe_at: float | None = None
+    backoff_s: float = 0.0
 
     @property
     def joined(self) -> bool:
-        """True while the host has a live agent."""
+        """True while the host has an agent: a confirmed one, or one being probed."""
         return self.agent is not None
 
 
@@ -62,11 +76,29 @@ class HostTable:
             return f"host {host!r} registered from {ip}, but the config gives it address {want}"
         return None
 
-    def joined(self, host: str, agent, now: float) -> HostJoined:
-        """``host`` joined and its agent is ``agent``; returns the event."""
+    def registered(self, host: str, present: bool) -> None:
+        """``host``'s actor system joined (``present``) or left the convention; a host that left
+        is not probed."""
+        h = self.hosts.get(host)
+        if h is not None:
+            h.registered = present
+            if not present:
+                h.probe_at = None
+
+    def joined(self, host: str, agent, now: float, probe: bool = False) -> HostJoined | None:
+        """``host`` has a new agent ``agent``: it joined (returns the event), or with ``probe``
+        it is being probed (returns None: the event comes from :meth:`heard`)."""
         h = self.hosts[host]
-        h.agent, h.heard, h.servers = agent, now, {}
+        h.agent, h.heard, h.servers, h.probing, h.probe_at = agent, now, {}, probe, None
+        if probe:
+            return None
+        h.backoff_s = 0.0
         return HostJoined(host, h.address, list(h.nodes))
+
+    def probes_due(self, now: float) -> list[str]:
+        """Lost hosts still in the convention whose next probe is due at ``now``."""
+        return [h.name for h in self.hosts.values()
+                if not h.joined and h.registered and h.probe_at is not None and now >= h.probe_at]
 
     def is_joined(self, host: str) -> bool:
         """True if ``host`` is a member host with a live agent."""
@@ -79,11 +111,17 @@ class HostTable:
         if h is not None and h.joined:
             h.servers.update(servers)
 
-    def heard(self, host: str, now: float) -> None:
-        """An answer came from ``host``'s agent at ``now``."""
+    def heard(self, host: str, now: float) -> HostJoined | None:
+        """An answer came from ``host``'s agent at ``now``; returns the ``host_joined`` event
+        when it is the first answer of a probe (the host is back), else None."""
         h = self.hosts.get(host)
-        if h is not None and h.joined:
-            h.heard = now
+        if h is None or not h.joined:
+            return None
+        h.heard = now
+        if h.probing:
+            h.probing, h.backoff_s = False, 0.0
+            return HostJoined(host, h.address, list(h.nodes))
+        return None
 
     def silent(self, now: float) -> list[str]:
         """Joined hosts not heard from for more than ``lost_after_s`` seconds."""
@@ -95,8 +133,16 @@ class HostTable:
         h = self.hosts.get(host)
         if h is None or not h.joined:
             return None
+        was_probe = h.probing
         silent = round(now - h.heard, 3) if reason == NO_ANSWER else None
-        h.agent, h.servers = None, {}
+        h.agent, h.servers, h.probing = None, {}, False
+        if reason in (NO_ANSWER, AGENT_EXITED) and h.registered:
+            h.backoff_s = min(PROBE_BACKOFF_MAX_S, 2 * h.backoff_s if h.backoff_s else self.lost_after_s)
+            h.probe_at = now + h.backoff_s
+        else:
+            h.probe_at = None
+        if was_probe:
+            return None  # a probe that got no answer: the loss was reported already
         return HostLost(host, h.address, list(h.nodes), reason, silent)
 
     def host_of_agent(self, agent) -> str | None:

@@ -6,7 +6,8 @@ namespace whose address is in no part of the config.
 Four nodes: n1 on a, n2 on b, n3 and n4 on c; n2 dials n1, n3 dials n2, n4 dials n1, so every
 link crosses namespaces.  A node may dial one on a host that has not joined yet: it retries
 after its dial history, 2 s here (go-ethereum's 35 s by default).  The tests run in file order on one deployment: connect, a fault
-injected into a remote node, a member killed and rejoining, a stranger refused.
+injected into a remote node, a member killed and rejoining, a member cut off for a while, the
+leader killed and restarted, a stranger refused.
 Needs root (ip netns); skipped with the reason otherwise.
 """
 
@@ -230,6 +231,28 @@ def test_a_member_killed_is_lost_and_its_nodes_return_when_it_rejoins(deployment
     dep.wait_events("ready", node="n4", count=2)
     dep.wait_events("peer_added", node="n1", peer_id=ids["n4"], count=2)
     assert ids["n4"] in dep.peers_of("n1")
+
+
+def test_a_member_cut_off_for_a_while_comes_back_by_itself(deployment):
+    dep = deployment
+    ids = dep.node_ids()
+
+    def count(kind, **match):
+        return len([e for e in dep.read_events() if e["event"] == kind and all(e.get(k) == v for k, v in match.items())])
+
+    lost, joined = count("host_lost", host="b"), count("host_joined", host="b")
+    added = count("peer_added", node="n1", peer_id=ids["n2"])
+    dep.lab.link("b", up=False)
+    try:
+        got = dep.wait_events("host_lost", host="b", count=lost + 1, timeout_s=20)[-1]
+        assert got["reason"] == "no answer"
+    finally:
+        dep.lab.link("b", up=True)
+    # still in the convention, so no new registration notice: the leader probes it
+    dep.wait_events("host_joined", host="b", count=joined + 1, timeout_s=60)
+    dep.wait_events("peer_added", node="n1", peer_id=ids["n2"], count=added + 1, timeout_s=60)
+    assert ids["n2"] in dep.peers_of("n1")
+    assert dep.procs["b"].poll() is None  # the same join process: nothing was restarted by hand
 
 
 def test_a_restarted_leader_gets_its_members_and_their_nodes_back(deployment):

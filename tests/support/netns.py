@@ -76,6 +76,10 @@ class NetnsLab:
             _ip("link", "set", f"p{i}", "master", "br0", ns=self.hub)
             _ip("link", "set", f"p{i}", "up", ns=self.hub)
 
+    def link(self, host: str, up: bool) -> None:
+        """Cut ``host`` off the bridge (its interface down), or connect it again."""
+        _ip("link", "set", "eth0", "up" if up else "down", ns=self.ns(host))
+
     def cmd(self, host: str, argv: list[str]) -> list[str]:
         """``argv`` to run inside ``host``'s namespace."""
         return ["ip", "netns", "exec", self.ns(host)] + list(argv)

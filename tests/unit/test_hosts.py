@@ -250,3 +250,63 @@ def test_joined_again_without_loss_replaces_agent_and_clears_servers(table):
     table.joined("b", new, now=2.0)
     assert table.host_of_agent(old) is None and table.host_of_agent(new) == "b"
     assert table.hosts["b"].servers == {}
+
+
+# -- probing a lost host that is still in the convention -------------------------------------
+def test_a_host_lost_for_silence_while_registered_is_probed_with_backoff(table):
+    from node.hosts import PROBE_BACKOFF_MAX_S
+
+    table.registered("b", True)
+    table.joined("b", Agent(), now=0.0)
+    assert isinstance(table.lost("b", NO_ANSWER, now=6.0), HostLost)
+    assert table.probes_due(10.9) == [] and table.probes_due(11.0) == ["b"]  # after lost_after_s
+    probe = Agent()
+    assert table.joined("b", probe, now=11.0, probe=True) is None  # no event until it answers
+    assert table.is_joined("b") and table.probes_due(100.0) == []
+    # the probe stays silent: dropped without a second host_lost, the next one after twice as long
+    assert table.lost("b", NO_ANSWER, now=17.0) is None
+    assert not table.is_joined("b")
+    assert table.probes_due(26.9) == [] and table.probes_due(27.0) == ["b"]
+    for _ in range(10):  # the pause doubles up to its cap
+        table.joined("b", Agent(), now=0.0, probe=True)
+        table.lost("b", NO_ANSWER, now=0.0)
+    assert table.hosts["b"].backoff_s == PROBE_BACKOFF_MAX_S
+
+
+def test_a_probe_that_answers_brings_the_host_back_with_one_event(table):
+    table.registered("c", True)
+    table.joined("c", Agent(), now=0.0)
+    table.lost("c", AGENT_EXITED, now=1.0)
+    probe = Agent()
+    table.joined("c", probe, now=6.0, probe=True)
+    back = table.heard("c", now=6.5)
+    assert isinstance(back, HostJoined) and back.host == "c" and back.nodes == ["n4"]
+    assert table.heard("c", now=7.0) is None  # later answers are plain
+    assert table.host_of_agent(probe) == "c"
+    # back to the first pause after a success
+    table.lost("c", NO_ANSWER, now=20.0)
+    assert table.probes_due(25.0) == ["c"]
+
+
+@pytest.mark.parametrize("reason", [LEFT, RESTARTED])
+def test_a_host_that_left_or_restarted_is_not_probed(table, reason):
+    table.registered("b", True)
+    table.joined("b", Agent(), now=0.0)
+    if reason == LEFT:
+        table.registered("b", False)
+    table.lost("b", reason, now=1.0)
+    assert table.probes_due(1000.0) == []
+
+
+def test_a_host_not_registered_is_not_probed(table):
+    table.joined("b", Agent(), now=0.0)
+    table.lost("b", NO_ANSWER, now=6.0)
+    assert table.probes_due(1000.0) == []
+
+
+def test_leaving_the_convention_cancels_a_pending_probe(table):
+    table.registered("b", True)
+    table.joined("b", Agent(), now=0.0)
+    table.lost("b", NO_ANSWER, now=6.0)
+    table.registered("b", False)
+    assert table.probes_due(1000.0) == []
