@@ -110,6 +110,19 @@ def main(argv=None) -> int:
 
 
 # -- run ---------------------------------------------------------------------------------
+def _stop_on_signals() -> dict:
+    """Record SIGINT/SIGTERM instead of dying: the returned dict's "signal" becomes the signal's
+    number, for the main loop to stop cleanly."""
+    stop = {"signal": None}
+
+    def on_signal(signum, frame):
+        stop["signal"] = signum
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
 def ask_for(asys, addr, msg, want: type, timeout_s: float):
     """``asys.ask(addr, msg)`` whose answer is of type ``want``: Thespian's ask returns the first
     message to arrive, which can be a late answer to an earlier ask, or a NodeStopped of a
@@ -153,13 +166,7 @@ def run(launch, args) -> int:
         if not node.no_listen and node.listen_port and port_in_use(node.listen_host, node.listen_port):
             return _fail(f"node {node.name}: listen address {node.listen_host}:{node.listen_port} is already in use",
                          1)
-    stop = {"signal": None}
-
-    def on_signal(signum, frame):
-        stop["signal"] = signum
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = _stop_on_signals()
     try:
         asys = start_actor_system(admin_port, bind, level, terminal=terminal_log, allow=allow, capabilities=caps)
     except (NodeStartError, UnsupportedThespian) as exc:
@@ -322,13 +329,7 @@ def join(launch, args) -> int:
     except HostError as exc:
         return _fail(str(exc), exc.code)
     caps["Convention Address.IPv4"] = leader
-    stop = {"signal": None}
-
-    def on_signal(signum, frame):
-        stop["signal"] = signum
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = _stop_on_signals()
     try:
         asys = start_actor_system(admin_port, bind, args.log_level or "INFO", allow=allow, capabilities=caps)
     except (NodeStartError, UnsupportedThespian) as exc:

@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-from support import netns
+from support import events_file, netns
 from support.wait import wait_until
 
 pytestmark = pytest.mark.integration
@@ -106,19 +106,10 @@ class Deployment:
             return f.read()
 
     def read_events(self) -> list[dict]:
-        try:
-            with open(self.events) as f:
-                # a line still being written (no newline yet) is read on the next call
-                return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
-        except FileNotFoundError:
-            return []
+        return events_file.read_events(self.events)
 
     def wait_events(self, kind: str, count: int = 1, timeout_s: float = 30.0, **match) -> list[dict]:
-        def found():
-            hits = [e for e in self.read_events() if e["event"] == kind
-                    and all(e.get(k) == v for k, v in match.items())]
-            return hits if len(hits) >= count else None
-        return wait_until(found, timeout_s, f"{count} {kind} event(s) matching {match}", interval_s=0.1)
+        return events_file.wait_events(self.events, kind, count, timeout_s, interval_s=0.1, **match)
 
     def node_ids(self) -> dict[str, str]:
         """Node name -> node id (hex) from the latest ``ready`` events."""
@@ -238,7 +229,7 @@ def test_a_member_cut_off_for_a_while_comes_back_by_itself(deployment):
     ids = dep.node_ids()
 
     def count(kind, **match):
-        return len([e for e in dep.read_events() if e["event"] == kind and all(e.get(k) == v for k, v in match.items())])
+        return len(events_file.matching(dep.read_events(), kind, **match))
 
     lost, joined = count("host_lost", host="b"), count("host_joined", host="b")
     added = count("peer_added", node="n1", peer_id=ids["n2"])

@@ -21,6 +21,7 @@ import pytest
 from discovery.enr import parse_text
 from discovery.node_url import parse_node_url
 
+from support import events_file
 from support.wait import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -92,19 +93,10 @@ class Run:
         return processes_with(self.token)
 
     def read_events(self) -> list[dict]:
-        try:
-            with open(self.events) as f:
-                # a line still being written (no newline yet) is read on the next call
-                return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
-        except FileNotFoundError:
-            return []
+        return events_file.read_events(self.events)
 
     def wait_events(self, kind: str, count: int = 1, timeout_s: float = 20.0, **match) -> list[dict]:
-        def found():
-            hits = [e for e in self.read_events() if e["event"] == kind
-                    and all(e.get(k) == v for k, v in match.items())]
-            return hits if len(hits) >= count else None
-        return wait_until(found, timeout_s, f"{count} {kind} event(s) matching {match}")
+        return events_file.wait_events(self.events, kind, count, timeout_s, **match)
 
     def stderr(self) -> str:
         self.err.flush()
