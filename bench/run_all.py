@@ -384,17 +384,9 @@ def ejs_burst(n: int, hold_s: float, cls=EjsBench) -> dict:
     with cls("server", **_server_opts(cls, n)) as e:
         with Clients(e.enode, n, timeout_s=_burst_timeout(n) - 30) as c:
             c.ready(120)
+            added = _peers_added(e)
             t0 = c.go()
-            times = []
-
-            def added():
-                while True:
-                    try:
-                        times.append(e.next("peer_added", 0.05)["t"] / 1000)
-                    except BenchError:
-                        if e.proc.poll() is not None:
-                            raise
-                        return len(times)
+            times = added.times
             done = _await_added(added, c, n, _burst_timeout(n), cls.KIND)
             _hold(lambda: None, hold_s)
             time.sleep(1.0)
@@ -514,6 +506,63 @@ def _hold_result(held, target, m0, m, error, steps, log_errors_=0) -> dict:
             "procs": m["procs"] if m else None}
 
 
+def _peers_added(e) -> callable:
+    """A counter of ``e``'s (EjsBench / GoBench) peer_added events from now on, for
+    :func:`_await_added`; the times (seconds) are kept in its ``times`` list."""
+    times = []
+
+    def added():
+        while True:
+            try:
+                times.append(e.next("peer_added", 0.05)["t"] / 1000)
+            except BenchError:
+                if e.proc.poll() is not None:
+                    raise
+                return len(times)
+    added.times = times
+    return added
+
+
+def _hold_in_steps(enode: str, pids, kind: str, start_count, check, target: int, step: int,
+                   settle_s: float) -> dict:
+    """Raw-client peers connected to the server at ``enode`` in steps of ``step`` up to
+    ``target``, as :func:`node_peers` describes.  ``pids()``: the server's processes (for PSS);
+    ``start_count()``: called just before each step's clients go, returns its peer_added
+    counter; ``check(expected)``: raises BenchError if the server does not hold ``expected``
+    peers cleanly after a step.  Returns :func:`_hold_result`'s fields but log errors."""
+    clients, steps = [], []
+    held, m, error = 0, None, None
+    m0 = memory_of(pids())
+    try:
+        while held < target:
+            k = min(step, target - held)
+            why = _room_for(k, ((m["pss"] - m0["pss"]) / held) if m and held else 0)
+            if why:
+                error = why
+                break
+            try:
+                c = Clients(enode, k, timeout_s=_burst_timeout(k), name=f"clients{held + k}")
+                clients.append(c)
+                c.ready(120)
+                added = start_count()
+                c.go()
+                _await_added(added, c, k, _burst_timeout(k), kind)
+                time.sleep(settle_s)
+                check(held + k)
+            except Exception as exc:  # noqa: BLE001
+                error = f"at {held} + {k} peers: {exc}"
+                break
+            held += k
+            m = memory_of(pids())
+            steps.append((held, (m["pss"] - m0["pss"]) / held))
+            log(f"   {kind} holds {held} peers: {m['procs']} processes, PSS {m['pss'] / MiB:.0f} MiB, "
+                f"{steps[-1][1] / MiB:.2f} MiB per peer ({load()})")
+    finally:
+        for c in clients:
+            c.close()
+    return dict(held=held, m0=m0, m=m, error=error, steps=steps)
+
+
 def node_peers(target: int = 250, step: int = 50, settle_s: float = 3.0) -> dict:
     """Raw-client peers connected to one node in steps of ``step`` up to ``target``; after each
     step (and ``settle_s``) the node must hold every peer so far, with no peer_removed, no failed
@@ -521,103 +570,47 @@ def node_peers(target: int = 250, step: int = 50, settle_s: float = 3.0) -> dict
     the peers of the last clean step; ``per_peer``: (PSS of every node process - PSS without
     peers) / held; ``error``: why it stopped early (None if it reached ``target``)."""
     logf = thespian_log()
-    clients, steps = [], []
-    held, m, error = 0, None, None
     with BenchSystem(log_file=logf) as s:
         node = s.start("alpha", [echo_proto()], max_peers=target + 20, no_dial=True)
         time.sleep(1.0)
-        m0 = memory_of(s.pids())
-        try:
-            while held < target:
-                k = min(step, target - held)
-                why = _room_for(k, ((m["pss"] - m0["pss"]) / held) if m and held else 0)
-                if why:
-                    error = why
-                    break
-                try:
-                    c = Clients(node.enode, k, timeout_s=_burst_timeout(k), name=f"clients{held + k}")
-                    clients.append(c)
-                    c.ready(120)
-                    since = s.mark()
-                    c.go()
-                    _await_added(lambda: len(s.events(since, kind="peer_added", node="alpha")), c, k,
-                                 _burst_timeout(k), "node")
-                    time.sleep(settle_s)
-                    removed = s.events(kind="peer_removed")
-                    if removed:
-                        raise BenchError(f"{len(removed)} peers removed: {removed[0].data}")
-                    errs = log_errors(logf)
-                    if errs:
-                        raise BenchError(f"{errs} errors in the Thespian log ({logf})")
-                    have = len(s.peers(node))
-                    if have != held + k:
-                        raise BenchError(f"the node lists {have} peers, {held + k} expected")
-                except Exception as exc:  # noqa: BLE001
-                    error = f"at {held} + {k} peers: {exc}"
-                    break
-                held += k
-                m = memory_of(s.pids())
-                steps.append((held, (m["pss"] - m0["pss"]) / held))
-                log(f"   node holds {held} peers: {m['procs']} processes, PSS {m['pss'] / MiB:.0f} MiB, "
-                    f"{steps[-1][1] / MiB:.2f} MiB per peer ({load()})")
-        finally:
-            for c in clients:
-                c.close()
-    return _hold_result(held, target, m0, m, error, steps, log_errors(logf))
+
+        def start_count():
+            since = s.mark()
+            return lambda: len(s.events(since, kind="peer_added", node="alpha"))
+
+        def check(expected: int) -> None:
+            removed = s.events(kind="peer_removed")
+            if removed:
+                raise BenchError(f"{len(removed)} peers removed: {removed[0].data}")
+            errs = log_errors(logf)
+            if errs:
+                raise BenchError(f"{errs} errors in the Thespian log ({logf})")
+            have = len(s.peers(node))
+            if have != expected:
+                raise BenchError(f"the node lists {have} peers, {expected} expected")
+
+        r = _hold_in_steps(node.enode, s.pids, "node", start_count, check, target, step, settle_s)
+    return _hold_result(r["held"], target, r["m0"], r["m"], r["error"], r["steps"], log_errors(logf))
 
 
 def peer_peers(cls, target: int = 250, step: int = 50, settle_s: float = 3.0) -> dict:
     """:func:`node_peers` for one ``cls`` (EjsBench or GoBench) process: its peer_removed and
     error events stop the stage."""
-    clients, steps = [], []
-    held, m, error = 0, None, None
     with cls("server", quietPeers=False, **_server_opts(cls, target)) as e:
         time.sleep(1.0)
-        m0 = memory_of(tree_pids(e.proc.pid))
-        try:
-            while held < target:
-                k = min(step, target - held)
-                why = _room_for(k, ((m["pss"] - m0["pss"]) / held) if m and held else 0)
-                if why:
-                    error = why
-                    break
-                try:
-                    c = Clients(e.enode, k, timeout_s=_burst_timeout(k), name=f"clients{held + k}")
-                    clients.append(c)
-                    c.ready(120)
-                    c.go()
-                    got = [0]
 
-                    def added():
-                        while True:
-                            try:
-                                e.next("peer_added", 0.05)
-                                got[0] += 1
-                            except BenchError:
-                                if e.proc.poll() is not None:
-                                    raise
-                                return got[0]
-                    _await_added(added, c, k, _burst_timeout(k), cls.KIND)
-                    time.sleep(settle_s)
-                    bad = [ev for ev in e.seen if ev.get("event") in ("peer_removed", "error")]
-                    if bad:
-                        raise BenchError(f"{len(bad)} peer_removed/error events: {bad[0]}")
-                    e.command("peers")
-                    have = e.next("peers", 10)["count"]
-                    if have != held + k:
-                        raise BenchError(f"{cls.KIND} lists {have} peers, {held + k} expected")
-                except Exception as exc:  # noqa: BLE001
-                    error = f"at {held} + {k} peers: {exc}"
-                    break
-                held += k
-                m = memory_of(tree_pids(e.proc.pid))
-                steps.append((held, (m["pss"] - m0["pss"]) / held))
-                log(f"   {cls.KIND} holds {held} peers: PSS {m['pss'] / MiB:.0f} MiB, "
-                    f"{steps[-1][1] / MiB:.2f} MiB per peer")
-        finally:
-            for c in clients:
-                c.close()
-    return _hold_result(held, target, m0, m, error, steps)
+        def check(expected: int) -> None:
+            bad = [ev for ev in e.seen if ev.get("event") in ("peer_removed", "error")]
+            if bad:
+                raise BenchError(f"{len(bad)} peer_removed/error events: {bad[0]}")
+            e.command("peers")
+            have = e.next("peers", 10)["count"]
+            if have != expected:
+                raise BenchError(f"{cls.KIND} lists {have} peers, {expected} expected")
+
+        r = _hold_in_steps(e.enode, lambda: tree_pids(e.proc.pid), cls.KIND, lambda: _peers_added(e), check,
+                           target, step, settle_s)
+    return _hold_result(r["held"], target, r["m0"], r["m"], r["error"], r["steps"])
 
 
 # -- the run ---------------------------------------------------------------------------------
