@@ -397,9 +397,12 @@ def admin(launch, args) -> int:
     except (NodeStartError, UnsupportedThespian) as exc:
         return _fail(str(exc), 1)
     results = {}
+    watch = None
     for node in nodes:
         if launch.multi_host and node.host != launch.leader_host().name:
-            where = asys.ask(asys.createActor(HostWatch, globalName=HOSTS_GLOBAL_NAME), LocateNode(node.name), 10)
+            if watch is None:
+                watch = asys.createActor(HostWatch, globalName=HOSTS_GLOBAL_NAME)
+            where = asys.ask(watch, LocateNode(node.name), 10)
             if not isinstance(where, NodeAt):
                 return _fail(f"node {node.name}: the convention leader does not answer", 1)
             if where.server is None:

@@ -148,7 +148,7 @@ class HostWatch(NodeActor):
                 self.send(agent, HostPing(self.seq))
             self.after("ping", self.ping_s)
         elif name == "stop":
-            self._stop_done(force=True)
+            self._stop_done()
 
     def on_ChildActorExited(self, msg, sender):
         host = self.table.host_of_agent(msg.childAddress) if self.table else None
@@ -179,7 +179,7 @@ class HostWatch(NodeActor):
         if self.stop_asker is not None and not self.stop_waiting:
             self._stop_done()
 
-    def _stop_done(self, force: bool = False) -> None:
+    def _stop_done(self) -> None:
         if self.stop_asker is None:
             return
         unanswered = []
@@ -206,7 +206,6 @@ class HostAgent(NodeActor):
         self.watch_addr = None
         self.pending: list = []  # (node name, Server address) not yet listening
         self.servers: dict = {}  # node name -> Server address
-        self.enodes: dict = {}
         self.failed: dict = {}
         self.reported = False
         self.configs: dict = {}
@@ -242,7 +241,6 @@ class HostAgent(NodeActor):
         entry = self._take_pending(sender)
         if entry is not None:
             self.servers[entry[0]] = entry[1]
-            self.enodes[entry[0]] = msg.enode
         self._report_if_done()
 
     def on_StartFailed(self, msg: StartFailed, sender):
@@ -283,7 +281,7 @@ class HostAgent(NodeActor):
         self.timers.cancel("start")
         for server in self.servers.values():  # every node of this host listens: now they may dial
             self.send(server, BeginDialing())
-        self.send(self.watch_addr, NodesStarted(self.host, dict(self.servers), dict(self.enodes), dict(self.failed)))
+        self.send(self.watch_addr, NodesStarted(self.host, dict(self.servers), dict(self.failed)))
 
     def on_HostPing(self, msg: HostPing, sender):
         self.last_ping = time.monotonic()

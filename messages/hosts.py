@@ -43,12 +43,11 @@ class RunNodes:
 
 @dataclass(frozen=True)
 class NodesStarted:
-    """HostAgent -> HostWatch: ``servers`` node name -> Server address of those that listen,
-    ``enodes`` node name -> enode URL, and ``failed`` node name -> one-line error."""
+    """HostAgent -> HostWatch: ``servers`` node name -> Server address of those that listen
+    (their ``ready`` events carry the enode URLs), and ``failed`` node name -> one-line error."""
 
     host: str
     servers: dict = field(default_factory=dict)
-    enodes: dict = field(default_factory=dict)
     failed: dict = field(default_factory=dict)
 
 
