@@ -18,7 +18,7 @@ go-ethereum's admin_peers / admin_nodeInfo)::
     python run_node.py info  --config FILE [--node NAME]
     python run_node.py add-peer|remove-peer|add-trusted|remove-trusted ENODE --config FILE [--node NAME]
     python run_node.py fault TARGET MODE --config FILE [--node NAME]
-        TARGET: listener, dialer, discovery, http, peer:<node id prefix>, protocol:<node id prefix>:<protocol name>
+        TARGET: spawner, listener, dialer, discovery, http, peer:<node id prefix>, protocol:<node id prefix>:<protocol name>
         MODE:   raise (next handler raises), exit (the actor stops itself), kill (SIGKILL)
 
 Multi-host (a ``hosts:`` section; docs/multi-host.md): ``run`` on the leader host runs the
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("command", nargs="?", default="run", choices=COMMANDS, help="what to do (default: run)")
     p.add_argument("enode", nargs="?", help="enode URL or enr: record for add-peer/remove-peer/add-trusted/"
                                             "remove-trusted; "
-                                            "for fault: TARGET (listener, dialer, discovery, http, peer:<id prefix>, "
+                                            "for fault: TARGET (spawner, listener, dialer, discovery, http, peer:<id prefix>, "
                                             "protocol:<id prefix>:<name>)")
     p.add_argument("mode", nargs="?", help="for fault: raise, exit or kill")
     p.add_argument("--config", help="YAML file describing the node(s); default: the built-in two-node demo")

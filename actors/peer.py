@@ -23,6 +23,7 @@ from thespian.actors import ActorExitRequest, ThespianWatch
 
 from discovery.node_url import parse_node_url
 from messages.protocol import ProtocolStart
+from messages.spawner import FromNewPeer
 from messages.supervision import InjectFault
 from node.links import ProtocolSpec
 from node.peer_machine import (DropProtocol, Finish, HalfClose, PeerMachine, SpawnProtocol, Stage, StopProtocol,
@@ -92,6 +93,7 @@ class Peer(NodeActor):
         self.sock: socket.socket | None = None
         self.machine: PeerMachine | None = None
         self.server = None
+        self.server_key = None  # our record's key until our first message to the Server is sent
         self.connecting = False
         self.finished = False
         self.actors: dict[str, _Actor] = {}
@@ -106,8 +108,15 @@ class Peer(NodeActor):
             specs.append(ProtocolSpec(r.name, r.version, r.length, r.cls, r.options))
         return PeerMachine(cfg, specs, dial=dial, static=static, trusted=trusted, remote=remote)
 
+    def _to_server(self, msg) -> None:
+        """Send ``msg`` to the Server; the first one goes in FromNewPeer with our record's key,
+        which tells the Server our address (messages/spawner.py)."""
+        if self.server_key is not None:
+            msg, self.server_key = FromNewPeer(self.server_key, msg), None
+        self.send(self.server, msg)
+
     def on_PeerStartInbound(self, msg, sender):
-        self.server = msg.server
+        self.server, self.server_key = msg.server, (msg.key or None)
         self.machine = self._machine(msg.config, remote=tuple(msg.remote))
         try:
             # inherited from the Server, which forked this process holding it (actors/io/fd_handoff.py)
@@ -121,7 +130,7 @@ class Peer(NodeActor):
                                              time.monotonic()))
 
     def on_PeerStartOutbound(self, msg, sender):
-        self.server = msg.server
+        self.server, self.server_key = msg.server, (msg.key or None)
         try:
             dial = parse_node_url(msg.enode)
         except RLPxError as exc:
@@ -179,7 +188,7 @@ class Peer(NodeActor):
             if isinstance(action, ToProtocol):
                 self._to_protocol(action.name, action.message)
             elif isinstance(action, ToServer):
-                self.send(self.server, action.message)
+                self._to_server(action.message)
             elif isinstance(action, SpawnProtocol):
                 self._spawn(action.name)
             elif isinstance(action, StopProtocol):
@@ -318,7 +327,7 @@ class Peer(NodeActor):
 
     def on_ProtocolEvent(self, msg, sender):
         if self.server is not None:
-            self.send(self.server, msg)
+            self._to_server(msg)
 
     def on_ProtocolInfo(self, msg, sender):
         self._do(self.machine.protocol_info(msg.name, msg.info, msg.request_id))
@@ -469,7 +478,7 @@ class Peer(NodeActor):
         if self.server is not None:
             # the Server orders our exit once it has handled this, so that its record of the
             # connection always ends with our own cause, never with our process's exit notice
-            self.send(self.server, action.gone)
+            self._to_server(action.gone)
             self.after("orphaned", ORPHAN_EXIT_S)
         else:
             self.send(self.myAddress, ActorExitRequest())

@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import replace
 
-from thespian.actors import ActorExitRequest, ChildActorExited, ThespianWatch
+from thespian.actors import ActorExitRequest, ThespianWatch
 
 from discovery.node_url import parse_node_url
 from messages.admin import AdminResult, MetricsReply, NodeInfoReply, PeersReply, StatusReply
@@ -28,6 +28,7 @@ from messages.admission import CheckpointReply
 from messages.events import (SUPERVISION_RECORDS, ActorExited, ActorRestarted, DialFailed, FaultInjected,
                              HandshakeFailed, MsgRecv, MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped,
                              Subscribed)
+from messages.spawner import ListenPort, PeerExited, PeerSpawned, SpawnFailed, SpawnPeer, StartSpawner
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartHttp, StartListener
 from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, EvictPending, Liveness, PeerDown,
                            PeerInfoRequest, PeerStartInbound, PeerStartOutbound, PeerUp, SlotFree)
@@ -51,11 +52,11 @@ from .base import NodeActor
 from .dialer import Dialer
 from .discovery import Discovery
 from .http import Http
-from .io import fd_handoff
+from .io import fd_handoff, spawn_link
 from .io.prefork import rehearse_connection
 from .io.procs import process_alive
 from .listener import Listener
-from .peer import Peer
+from .spawner import Spawner
 
 STOP_TIMEOUT_S = 3.0
 """How long StopNode waits for peers to report their Disconnect before giving up, seconds."""
@@ -66,7 +67,7 @@ PEER_INFO_TIMEOUT_S = 2.0
 MAX_CANDIDATES = 1024
 """Dial candidates from discovery the Server keeps for a new Dialer, at most (the newest)."""
 
-SLOTS = ("listener", "dialer", "discovery", "http")
+SLOTS = ("spawner", "listener", "dialer", "discovery", "http")
 """The Server's permanent children (the Discovery actor only with ``discovery`` on, the Http
 actor only with ``http``)."""
 
@@ -84,6 +85,8 @@ class Server(NodeActor):
         self.table: PeerTable | None = None
         self.children: Children | None = None
         self.subscribers: dict[str, tuple] = {}
+        self.spawner = None
+        self.link = None  # the Server's end of the spawn link (actors/io/spawn_link.py)
         self.listener = None
         self.dialer = None
         self.discovery = None
@@ -138,7 +141,7 @@ class Server(NodeActor):
             return
         # the wire layer's one-time set-up, once here instead of in every Peer (actors/io/prefork.py)
         rehearse_connection([(p.name, p.version, p.length) for p in map(resolve, cfg.protocols)])
-        self.children = Children({"listener": cfg.supervision.listener, "dialer": cfg.supervision.dialer,
+        self.children = Children({"spawner": cfg.supervision.spawner, "listener": cfg.supervision.listener, "dialer": cfg.supervision.dialer,
                                   "discovery": cfg.supervision.discovery, "http": cfg.supervision.http})
         self.table = PeerTable(Admission(self.local_id, cfg.max_peers, cfg.max_inbound_conns(), trusted,
                                          have_protocols=bool(cfg.protocols)))
@@ -146,6 +149,7 @@ class Server(NodeActor):
         self.book = StaticAndTrusted(list(cfg.static_nodes), self.table.admission.trusted)
         self.host, self.port = cfg.listen_host, cfg.listen_port
         self.handleDeadLetters()
+        self._start_spawner()
         if cfg.no_listen:
             self.port = 0
             self._start_http_or_ready()
@@ -153,6 +157,21 @@ class Server(NodeActor):
             self.inbox, self.inbox_name = fd_handoff.inbox()
             self._start_listener()
         self.after("liveness", cfg.supervision.liveness_s)
+
+    def _start_spawner(self):
+        """Fork the Spawner (actors/spawner.py), which inherits its end of a new spawn link."""
+        if self.link is not None:
+            fd_handoff.release(self.link.fileno())
+            self.link.close()
+        ours, theirs = spawn_link.pair()
+        fd_handoff.hold(ours.fileno())  # no other child may keep our end open
+        try:
+            self.spawner = self.createActor(Spawner, start=StartSpawner(self.cfg, self.myAddress, theirs.fileno()))
+        finally:
+            theirs.close()
+        self.link = ours
+        self.children.started("spawner", self.spawner)
+        self.children.set_pid("spawner", self.spawner, self.child_pid(self.spawner))
 
     def _start_listener(self):
         self.listener = self.createActor(Listener)
@@ -280,6 +299,11 @@ class Server(NodeActor):
             # listen_port 0 = "pick one": Peers announce the real port in their Hello (go-ethereum
             # sends the bound port), otherwise remotes record our enode with port 0
             self.cfg = replace(self.cfg, listen_port=self.port)
+            if self.link is not None:
+                try:
+                    spawn_link.send(self.link, ListenPort(self.port))
+                except (spawn_link.LinkFull, spawn_link.LinkClosed) as exc:
+                    self.log.warning("node %s: Spawner not told the listen port: %s", self.cfg.name, exc)
         if not self.dials_held:
             self._start_dialer()
         enode = self.enode_url()
@@ -316,12 +340,15 @@ class Server(NodeActor):
 
     # -- connections -------------------------------------------------------------------
     def watch(self):
-        return ThespianWatch([self.inbox.fileno()]) if self.inbox is not None else None
+        fds = [s.fileno() for s in (self.inbox, self.link) if s is not None]
+        return ThespianWatch(fds) if fds else None
 
     def on_WatchMessage(self, msg, sender):
         """An accepted socket from the Listener (actors/io/fd_handoff.py) becomes a Peer, one per
         pass of Thespian's loop, so the messages that arrived meanwhile (the new Peers'
         checkpoints) get their turn between forks (docs/performance.md)."""
+        if self.link is not None and self.link.fileno() in msg.ready:
+            self._link_readable()
         if self.inbox is None or self.inbox.fileno() not in msg.ready:
             return
         try:
@@ -353,10 +380,10 @@ class Server(NodeActor):
                 self.metrics.ended(True, False, DiscReason.TOO_MANY_PEERS, False, "handshake", "evicted")
                 return
             try:
-                # the fork: the Peer inherits fd, and its start message (actors/adapter/fork_start.py)
-                self._new_peer(True, PeerStartInbound(self.cfg, self.myAddress, conn_id, remote, fd=fd,
+                # to the Spawner, whose fork the Peer inherits fd from (actors/spawner.py)
+                self._new_peer(True, PeerStartInbound(None, self.myAddress, conn_id, remote, fd=-1,
                                                       secrets=got.secrets, leftover=got.leftover, unsent=got.unsent),
-                               conn_id=conn_id, remote=remote)
+                               fd, conn_id=conn_id, remote=remote)
             except Exception as exc:  # noqa: BLE001 - e.g. fork() failing with EAGAIN/ENOMEM
                 self.log.warning("node %s: inbound %s:%s dropped, no Peer could be started: %s",
                                  self.cfg.name, remote[0], remote[1], exc)
@@ -370,7 +397,7 @@ class Server(NodeActor):
         for rec in self.table:
             if rec.inbound and rec.conn_id == msg.conn_id:
                 if rec.state != ADDED:
-                    self.send(rec.addr, DisconnectPeer(int(DiscReason.TOO_MANY_PEERS), msg.error))
+                    self._to_peer(rec, DisconnectPeer(int(DiscReason.TOO_MANY_PEERS), msg.error))
                 return
         # its hand-off datagram is still queued (the two travel apart): no fork for it
         self.evicted[msg.conn_id] = msg.error or "evicted"
@@ -387,8 +414,12 @@ class Server(NodeActor):
             self.send(sender, DialDone(enode.node_id, False, "node stopping"))
             return
         trusted = enode.node_id in self.table.admission.trusted
-        start = PeerStartOutbound(self.cfg, self.myAddress, msg.enode, static=msg.static, trusted=trusted)
-        self._new_peer(False, start, dial_id=enode.node_id, static=msg.static, remote=enode.address)
+        start = PeerStartOutbound(None, self.myAddress, msg.enode, static=msg.static, trusted=trusted)
+        try:
+            self._new_peer(False, start, dial_id=enode.node_id, static=msg.static, remote=enode.address)
+        except Exception as exc:  # noqa: BLE001 - no Spawner, or its link full
+            self.log.warning("node %s: dial %s not started: %s", self.cfg.name, enode.node_id.hex()[:8], exc)
+            self.send(sender, DialDone(enode.node_id, False, f"no Peer could be started: {exc}"))
 
     def on_HandshakeFailed(self, msg: HandshakeFailed, sender):
         """An inbound handshake failed before the remote's identity was known: the Listener sends
@@ -409,11 +440,71 @@ class Server(NodeActor):
         self._publish(DialFailed(msg.node_id.hex(), where, reason.name, int(reason), False, msg.error, "connect",
                                  "resolve"))
 
-    def _new_peer(self, inbound: bool, start, **kw):
-        """Fork a Peer actor with its start message (actors/adapter/fork_start.py) and record it;
-        its pid is known at once (NodeActor.child_pid)."""
-        addr = self.createActor(Peer, start=start)
-        return self.table.new(addr, inbound, pid=self.child_pid(addr), **kw)
+    def _new_peer(self, inbound: bool, start, fd: int | None = None, **kw):
+        """Record a new connection and ask the Spawner for its Peer (``start`` without the config,
+        which the Spawner has; ``fd``: an inbound connection's socket, sent along).  The record's
+        address comes with the Peer's first message (on_FromNewPeer), its pid with PeerSpawned.
+        Raises RuntimeError (no Spawner), spawn_link.LinkFull or LinkClosed; no record is left."""
+        if self.link is None:
+            raise RuntimeError("no Spawner is running")
+        rec = self.table.new(None, inbound, **kw)
+        try:
+            spawn_link.send(self.link, SpawnPeer(rec.key, replace(start, config=None)), fd)
+        except Exception:
+            self.table.remove(rec)
+            raise
+        return rec
+
+    def _link_readable(self) -> None:
+        """The Spawner's answers (messages/spawner.py)."""
+        try:
+            got = spawn_link.receive(self.link)
+        except spawn_link.LinkClosed:
+            # the Spawner is gone: its exit notice (or the liveness sweep) restarts it
+            fd_handoff.release(self.link.fileno())
+            self.link.close()
+            self.link = None
+            self._unspawned("the Spawner exited")
+            return
+        for msg, fd in got:
+            if fd is not None:
+                os.close(fd)
+            rec = self.table.by_key(getattr(msg, "key", None))
+            if rec is None:
+                continue
+            if isinstance(msg, PeerSpawned):
+                rec.pid = msg.pid
+            elif isinstance(msg, SpawnFailed):
+                self.log.warning("node %s: %s %s dropped, no Peer could be started: %s", self.cfg.name,
+                                 "inbound" if rec.inbound else "dial", rec.where, msg.error)
+                self._ended(rec, DiscReason.NETWORK_ERROR, False, f"no Peer could be started: {msg.error}",
+                            cause="error")
+            elif isinstance(msg, PeerExited):
+                self._peer_died(rec, "exited")
+
+    def _unspawned(self, why: str) -> None:
+        """End the records whose Peer never introduced itself: with the Spawner gone, none will."""
+        for rec in self.table:
+            if rec.addr is None:
+                self._ended(rec, DiscReason.NETWORK_ERROR, False, why, cause="error")
+
+    def on_FromNewPeer(self, msg, sender):
+        """A Peer's first message: its record learns the Peer's address, and what was held for it
+        goes out; then ``msg.msg`` is handled as if sent alone."""
+        rec = self.table.by_key(msg.key)
+        if rec is not None and rec.addr is None:
+            self.table.bind(rec, sender)
+            held, rec.outbox = rec.outbox, []
+            for m in held:
+                self.send(sender, m)
+        self.deliver(msg.msg, sender)
+
+    def _to_peer(self, rec, msg) -> None:
+        """Send ``msg`` to ``rec``'s Peer, or hold it until the Peer's address is known."""
+        if rec.addr is None:
+            rec.outbox.append(msg)
+        else:
+            self.send(rec.addr, msg)
 
     def _free_slot(self, conn_id) -> None:
         if self.listener is not None and conn_id is not None:
@@ -479,15 +570,7 @@ class Server(NodeActor):
     def _child_gone(self, addr, how: str):
         rec = self.table.find(addr)
         if rec is not None:
-            if self.exiting:
-                # the ActorSystem shuts down: Thespian stops every Peer, which says QUITTING to
-                # its remote on the way out, and whose own PeerGone may come after its exit notice
-                self._ended(rec, DiscReason.QUITTING, False, "node shutting down", cause="requested")
-                return
-            # a Peer that ends normally reports PeerGone and waits for our exit order, so a Peer
-            # whose process is gone while its record is still here has crashed
-            self._publish(ActorExited("peer", how, peer_id=(rec.node_id or rec.dial_id or b"").hex()))
-            self._ended(rec, DiscReason.NETWORK_ERROR, False, f"peer actor {how}", cause="error")
+            self._peer_died(rec, how)
             return
         if self.stopping or self.exiting:
             return  # stopping on purpose (StopNode, or the ActorSystem's shutdown): not a crash
@@ -495,10 +578,24 @@ class Server(NodeActor):
         if slot is not None:
             self._supervise(slot, how)
 
+    def _peer_died(self, rec, how: str):
+        """``rec``'s Peer process is gone (``how``) without its PeerGone."""
+        if self.exiting:
+            # the ActorSystem shuts down: Thespian stops every Peer, which says QUITTING to
+            # its remote on the way out, and whose own PeerGone may come after its exit notice
+            self._ended(rec, DiscReason.QUITTING, False, "node shutting down", cause="requested")
+            return
+        # a Peer that ends normally reports PeerGone and waits for our exit order, so a Peer
+        # whose process is gone while its record is still here has crashed
+        self._publish(ActorExited("peer", how, peer_id=(rec.node_id or rec.dial_id or b"").hex()))
+        self._ended(rec, DiscReason.NETWORK_ERROR, False, f"peer actor {how}", cause="error")
+
     def _supervise(self, slot: str, how: str):
-        """The Listener, the Dialer or the Discovery actor died: restart it under its policy, or
-        stop the node."""
+        """The Spawner, the Listener, the Dialer or the Discovery actor died: restart it under its
+        policy, or stop the node."""
         setattr(self, slot, None)
+        if slot == "spawner":  # its Peers die with it (actors/spawner.py); unborn ones never start
+            self._unspawned("the Spawner exited")
         if slot == "discovery":  # its answers to open questions will not come
             waiters, self.discovery_info_waiters = self.discovery_info_waiters, []
             for waiter in waiters:
@@ -525,7 +622,7 @@ class Server(NodeActor):
         if self.stopping or self.exiting or getattr(self, slot) is not None:
             return
         event = self.children.restarted(slot)
-        {"listener": self._start_listener, "dialer": self._start_dialer, "discovery": self._start_discovery,
+        {"spawner": self._start_spawner, "listener": self._start_listener, "dialer": self._start_dialer, "discovery": self._start_discovery,
          "http": self._start_http}[slot]()
         self._publish(event)
 
@@ -540,9 +637,10 @@ class Server(NodeActor):
         not known yet."""
         for rec in self.table:
             if rec.pid is None:
-                self.send(rec.addr, Liveness())
+                if rec.addr is not None:
+                    self.send(rec.addr, Liveness())
             elif not process_alive(rec.pid):
-                self._child_gone(rec.addr, "found dead by liveness check")
+                self._peer_died(rec, "found dead by liveness check")
         for slot in SLOTS:
             child = getattr(self, slot)
             if child is None:
@@ -652,7 +750,7 @@ class Server(NodeActor):
             self._answer_info(request_id)
             return
         for rec in peers:
-            self.send(rec.addr, PeerInfoRequest(request_id, protocols=kind == "peers"))
+            self._to_peer(rec, PeerInfoRequest(request_id, protocols=kind == "peers"))
         self.after(f"peers:{request_id}", PEER_INFO_TIMEOUT_S)
 
     def on_PeerInfoReply(self, msg, sender):
@@ -729,7 +827,7 @@ class Server(NodeActor):
             self.send(self.dialer, replace(msg, enode=outcome.enode))
         if outcome.disconnect is not None:
             for rec in self.table.for_node(outcome.disconnect):
-                self.send(rec.addr, DisconnectPeer(int(DiscReason.REQUESTED)))
+                self._to_peer(rec, DisconnectPeer(int(DiscReason.REQUESTED)))
         self.send(sender, AdminResult(True, tag=msg.tag))
 
     # -- stop --------------------------------------------------------------------------
@@ -745,7 +843,7 @@ class Server(NodeActor):
                 self.dialer = None
             self.stopped_count = len(self.table) if self.table is not None else 0
             for rec in self.table or ():
-                self.send(rec.addr, DisconnectPeer(int(DiscReason.QUITTING)))
+                self._to_peer(rec, DisconnectPeer(int(DiscReason.QUITTING)))
             if self.stopped_count:
                 self.after("stop", STOP_TIMEOUT_S)
         if self.stop_done or self.table is None or len(self.table) == 0:
@@ -758,13 +856,13 @@ class Server(NodeActor):
             if self.listener is not None:
                 self.send(self.listener, ActorExitRequest())
                 self.listener = None
-            for slot in ("discovery", "http"):
+            for rec in self.table or ():
+                self._to_peer(rec, ActorExitRequest())
+            for slot in ("discovery", "http", "spawner"):
                 child = getattr(self, slot)
                 if child is not None:
                     self.send(child, ActorExitRequest())
                     setattr(self, slot, None)
-            for rec in self.table or ():
-                self.send(rec.addr, ActorExitRequest())
             self._publish(Stopped(self.stopped_count, self.stop_reason))
         for requester in self.stop_requesters:
             self.send(requester, NodeStopped(self.cfg.name if self.cfg else "", self.stopped_count))
@@ -778,10 +876,10 @@ class Server(NodeActor):
             fd_handoff.release(self.inbox.fileno())
             self.inbox.close()
             self.inbox = None
-        # A Peer whose process is already gone (its notice lost earlier) is told to Thespian as
-        # exited: Thespian would ask it to exit and wait for it (docs/thespian.md "exit_watch")
+        # the Peers are the Spawner's children, which Thespian stops with it; each is also told
+        # here, so that it says QUITTING at once; one whose process is gone has ended
         for rec in self.table or ():
             if rec.pid and not process_alive(rec.pid):
-                self.send(self.myAddress, ChildActorExited(rec.addr))
-            else:
+                self._peer_died(rec, "exited")
+            elif rec.addr is not None:
                 self.send(rec.addr, ActorExitRequest())

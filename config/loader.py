@@ -677,9 +677,9 @@ def _check_on_host(listen_ip: str, runs_on: HostConfig, node: str, path: str):
 
 def _supervision(raw, path) -> SupervisionConfig:
     _want(raw, dict, path)
-    _unknown(raw, {"listener", "dialer", "discovery", "http", "liveness_s"}, path)
+    _unknown(raw, {"spawner", "listener", "dialer", "discovery", "http", "liveness_s"}, path)
     kw = {}
-    for child in ("listener", "dialer", "discovery", "http"):
+    for child in ("spawner", "listener", "dialer", "discovery", "http"):
         if child in raw:
             _want(raw[child], dict, f"{path}.{child}")
             _unknown(raw[child], _POLICY_KEYS, f"{path}.{child}")

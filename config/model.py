@@ -77,10 +77,11 @@ class ProtocolConfig:
 
 @dataclass(frozen=True)
 class SupervisionConfig:
-    """The Server's children: Listener, Dialer, Discovery and Http are permanent (OTP restart types); a Peer is
-    temporary (its death is a dropped connection).  ``liveness_s``: interval of the liveness
+    """The Server's children: Spawner, Listener, Dialer, Discovery and Http are permanent (OTP restart
+    types); a Peer is temporary (its death is a dropped connection; the Spawner's takes all its Peers).  ``liveness_s``: interval of the liveness
     sweep that finds children whose ChildActorExited was lost (docs/thespian-facts.md §3)."""
 
+    spawner: RestartPolicy = field(default_factory=RestartPolicy)
     listener: RestartPolicy = field(default_factory=RestartPolicy)
     dialer: RestartPolicy = field(default_factory=RestartPolicy)
     discovery: RestartPolicy = field(default_factory=RestartPolicy)

@@ -24,7 +24,8 @@ class PeerStartInbound:
 
     ``fd``: the accepted socket, inherited from the Server by the Peer forked for this
     connection (actors/io/fd_handoff.py); ``secrets`` the session's (rlpx.handshake.Secrets);
-    ``leftover`` bytes read after the auth; ``unsent`` the ack's bytes not yet written.
+    ``leftover`` bytes read after the auth; ``unsent`` the ack's bytes not yet written; ``key``
+    the Server's record of it, named in the Peer's first message (messages/spawner.py FromNewPeer).
     """
 
     config: NodeConfig = field(repr=False)  # see CONFIG_REPR_NOTE
@@ -35,17 +36,19 @@ class PeerStartInbound:
     secrets: Secrets = field(repr=False)
     leftover: bytes = field(default=b"", repr=False)
     unsent: bytes = field(default=b"", repr=False)
+    key: int = 0
 
 
 @dataclass(frozen=True)
 class PeerStartOutbound:
-    """Server -> new Peer: dial ``enode`` and run as initiator."""
+    """Server -> new Peer: dial ``enode`` and run as initiator; ``key`` as in PeerStartInbound."""
 
     config: NodeConfig = field(repr=False)  # see CONFIG_REPR_NOTE
     server: ActorAddress
     enode: str
     static: bool = False
     trusted: bool = False
+    key: int = 0
 
 
 @dataclass(frozen=True)

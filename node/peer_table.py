@@ -32,7 +32,8 @@ class PeerRecord:
     the remote's id once checkpoint 1 passed, ``seen_id`` the handshake's identity even if
     rejected; ``info`` its admin_peers entry as last known; ``traffic`` its counters as last
     reported (node/traffic.py ``Traffic.snapshot``, None before the first report); ``remote``
-    (host, port); ``pid`` its process."""
+    (host, port); ``pid`` its process.  ``addr`` is None until the Peer's first message (the
+    Spawner forks it); ``outbox`` holds what is to be sent to it meanwhile."""
 
     key: int
     addr: object
@@ -48,6 +49,7 @@ class PeerRecord:
     info: dict = field(default_factory=dict)
     traffic: tuple | None = None
     since: float = field(default_factory=time.time)
+    outbox: list = field(default_factory=list, repr=False)
 
     @property
     def who(self) -> str:
@@ -89,11 +91,19 @@ class PeerTable:
         return iter(list(self.records.values()))
 
     def new(self, addr, inbound: bool, **kw) -> PeerRecord:
-        """Record the Peer actor just created at ``addr`` (keywords: PeerRecord fields)."""
+        """Record the Peer actor at ``addr`` (None: not known yet; keywords: PeerRecord fields)."""
         self._next_key += 1
         rec = PeerRecord(self._next_key, addr, inbound, **kw)
         self.records[rec.key] = rec
         return rec
+
+    def by_key(self, key) -> PeerRecord | None:
+        """The record with ``key`` (PeerRecord.key), or None."""
+        return self.records.get(key)
+
+    def bind(self, rec: PeerRecord, addr) -> None:
+        """``rec``'s Peer actor is at ``addr`` (from the Peer's first message)."""
+        rec.addr = addr
 
     def find(self, addr) -> PeerRecord | None:
         """The record of the Peer actor at ``addr``, or None.
@@ -108,7 +118,7 @@ class PeerTable:
                 return rec
             del self._seen[str(addr)]
         for rec in self.records.values():
-            if rec.addr == addr:
+            if rec.addr is not None and rec.addr == addr:
                 if len(self._seen) > 4 * len(self.records) + 64:
                     self._seen = {s: k for s, k in self._seen.items() if k in self.records}
                 self._seen[str(addr)] = rec.key

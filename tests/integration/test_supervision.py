@@ -14,7 +14,8 @@ from messages.supervision import FaultRequest
 from support.nodes import FAST, TEST_PROTO, echo, sender
 
 FAILING = "protocols.testing_protocols.FailingProtocol"
-QUICK = SupervisionConfig(listener=RestartPolicy(max_restarts=5, within_s=10, backoff_s=0.05, backoff_max_s=0.2),
+QUICK = SupervisionConfig(spawner=RestartPolicy(max_restarts=5, within_s=10, backoff_s=0.05, backoff_max_s=0.2),
+                          listener=RestartPolicy(max_restarts=5, within_s=10, backoff_s=0.05, backoff_max_s=0.2),
                           dialer=RestartPolicy(max_restarts=5, within_s=10, backoff_s=0.05, backoff_max_s=0.2),
                           liveness_s=0.5)
 
@@ -50,6 +51,26 @@ def test_listener_restarts_and_accepts_again(nodes, mode):
     mark = nodes.mark()
     nodes.connect(b, a)  # dials the same address: the restarted Listener listens there again
     nodes.expect("peer_added", node="alpha", since=mark, timeout_s=10)
+
+
+@pytest.mark.parametrize("mode", ["kill", "exit"])
+def test_spawner_death_drops_its_peers_then_it_restarts_and_they_come_back(nodes, mode):
+    b = nodes.start("beta")
+    a = nodes.start("alpha", supervision=QUICK, static_nodes=[b.enode])
+    nodes.expect("peer_added", node="alpha")
+    mark = nodes.mark()
+    fault(nodes, a, "spawner", mode)
+    exited = nodes.expect("actor_exited", node="alpha", actor="spawner", since=mark, timeout_s=10)[0]
+    assert exited.data["cause"] == f"injected {mode}"
+    nodes.expect("actor_restarted", node="alpha", actor="spawner", since=mark, timeout_s=10)
+    # the Peers are the Spawner's children and die with it (actors/spawner.py)
+    nodes.expect("peer_removed", node="alpha", since=mark, timeout_s=10)
+    nodes.expect("peer_added", node="alpha", since=mark, timeout_s=15)  # static: dialled again
+    c = nodes.start("gamma")
+    mark = nodes.mark()
+    nodes.connect(c, a)  # inbound: the new Spawner forks its Peer
+    nodes.expect("peer_added", node="alpha", since=mark, peer_id=c.id_hex, timeout_s=10)
+    assert len(nodes.peers(a)) == 2
 
 
 def test_dialer_restart_recovers_static_nodes(nodes):

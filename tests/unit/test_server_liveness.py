@@ -19,15 +19,18 @@ class _Recorder(Server):
     def __init__(self):  # noqa: D107 - deliberately not Server.__init__ (no Thespian context)
         self.sent, self.gone = [], []
         self.table = PeerTable(Admission(b"\x01" * 64, 10, 10))
-        self.children = Children({"listener": RestartPolicy(), "dialer": RestartPolicy(), "discovery": RestartPolicy(),
-                                  "http": RestartPolicy()})
-        self.listener = self.dialer = self.discovery = self.http = None
+        self.children = Children({"spawner": RestartPolicy(), "listener": RestartPolicy(), "dialer": RestartPolicy(),
+                                  "discovery": RestartPolicy(), "http": RestartPolicy()})
+        self.spawner = self.listener = self.dialer = self.discovery = self.http = None
 
     def send(self, addr, msg):
         self.sent.append((addr, msg))
 
     def _child_gone(self, addr, how):
         self.gone.append((addr, how))
+
+    def _peer_died(self, rec, how):
+        self.gone.append((rec.addr, how))
 
 
 def _dead_pid() -> int:
@@ -46,6 +49,7 @@ def test_only_children_without_a_pid_are_probed():
     s.children.started("listener", "listener")
     s.children.started("dialer", "dialer")
     s.children.set_pid("dialer", "dialer", os.getpid())
+    s.table.new(None, True, pid=None)  # its Peer has not said who it is yet: nothing to probe
     s._sweep()
     assert sorted(addr for addr, _ in s.sent) == ["listener", "peer-unknown"]
     assert all(isinstance(msg, Liveness) for _, msg in s.sent)
