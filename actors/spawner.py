@@ -29,6 +29,7 @@ from .base import NodeActor
 from .io import fd_handoff, spawn_link
 from .io.procs import process_alive
 from .peer import Peer
+from .rehearsal import rehearse_peer
 
 FLUSH_POLL_S = 0.01
 """Retry interval of answers the spawn link did not take, seconds."""
@@ -58,6 +59,10 @@ class Spawner(NodeActor):
         self.link = socket.socket(fileno=msg.link_fd)
         self.link.setblocking(False)
         fd_handoff.hold(msg.link_fd)  # the Peers forked here close it
+        try:
+            rehearse_peer(self.cfg)  # first-time work done once, here (actors/rehearsal.py)
+        except Exception as exc:  # noqa: BLE001 - an optimisation: the Peers work without it
+            self.log.warning("node %s: Spawner rehearsal failed: %s: %s", self.cfg.name, type(exc).__name__, exc)
 
     def on_WatchMessage(self, msg, sender):
         if self.link is None or self.link.fileno() not in msg.ready:
