@@ -28,7 +28,9 @@ from test_run_node import Run, admin, free_port, runs  # noqa: F401  (runs: the 
 NODES = 30
 MIN_PEERS = 5
 MIN_TABLE = 20
-GOAL_S = 60.0
+GOAL_S = 180.0
+"""Longest wait for the goal after all nodes are ready, seconds: ~60 s on an idle 2-core
+machine, 148 s seen on a slower one (2026-12-03); the figures printed give the time taken."""
 STOP_S = 90.0
 """Longest wait for the network's exit after SIGTERM (test_run_node's fixture waits 20 s: too
 short for ~700 processes on 2 cores)."""
