@@ -1,16 +1,20 @@
 """The Server actor: one per node (go-ethereum p2p/server.go ``Server.run``), a thin shell.
 
-It creates the Listener, the Dialer, the Discovery actor (with ``discovery`` on; the node is
-ready once its UDP socket is bound), the Http actor (with ``http``) and one Peer actor per
-connection, and carries out what its plain parts decide: the connections, their checkpoints
-and endings (:class:`node.peer_table.PeerTable`), the permanent children's restarts
-(:class:`node.children.Children`), fault targets (:mod:`node.faults`), the static and trusted
-sets (:mod:`node.admin_ops`), admin_peers and metrics questions (:mod:`node.info_requests`,
-:mod:`node.metrics`), the events (:mod:`messages.events` records, sent to subscribers).  Supervision (docs/supervision.md): the
-Listener, the Dialer and the Discovery actor are restarted under their policy, past it the node stops; a Peer is
-temporary, its death a dropped connection.  Deaths are learnt from ``ChildActorExited`` and
-from a periodic liveness sweep (/proc, or a dead-letter probe while a pid is unknown), because
-some notices are lost when several children die at once (docs/thespian-facts.md §3).
+It creates the Spawner, the Listener, the Dialer, the Discovery actor (with ``discovery`` on;
+the node is ready once its UDP socket is bound) and the Http actor (with ``http``), has the
+Spawner fork one Peer actor per connection (actors/spawner.py), and carries out what its plain
+parts decide: the connections, their checkpoints and endings (:class:`node.peer_table.PeerTable`),
+the permanent children's restarts (:class:`node.children.Children`), fault targets
+(:mod:`node.faults`), the static and trusted sets (:mod:`node.admin_ops`), admin_peers and
+metrics questions (:mod:`node.info_requests`, :mod:`node.metrics`), the events
+(:mod:`messages.events` records, sent to subscribers).
+
+Supervision (docs/supervision.md): the Spawner, the Listener, the Dialer and the Discovery actor
+are restarted under their policy, past it the node stops; a Peer is temporary, its death a
+dropped connection.  Deaths are learnt from ``ChildActorExited`` (a Peer's through the
+Spawner's PeerExited) and from a periodic liveness sweep (/proc, or a dead-letter probe while a
+pid is unknown), because some notices are lost when several children die at once
+(docs/thespian-facts.md §3).
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ from messages.admission import CheckpointReply
 from messages.events import (SUPERVISION_RECORDS, ActorExited, ActorRestarted, DialFailed, FaultInjected,
                              HandshakeFailed, MsgRecv, MsgSend, NodeEvent, ProtocolEventRecord, Ready, Stopped,
                              Subscribed)
-from messages.spawner import ListenPort, PeerExited, PeerSpawned, SpawnFailed, SpawnPeer, StartSpawner
 from messages.lifecycle import NodeStarted, NodeStopped, StartDialer, StartFailed, StartHttp, StartListener
 from messages.peer import (DialDone, DialUnresolved, DisconnectPeer, EvictPending, Liveness, PeerDown,
                            PeerInfoRequest, PeerStartInbound, PeerStartOutbound, PeerUp, SlotFree)
+from messages.spawner import ListenPort, PeerExited, PeerSpawned, SpawnFailed, SpawnPeer, StartSpawner
 from node.admin_ops import StaticAndTrusted
 from node.admission import Admission
 from node.children import Children
@@ -141,8 +145,9 @@ class Server(NodeActor):
             return
         # the wire layer's one-time set-up, once here instead of in every Peer (actors/io/prefork.py)
         rehearse_connection([(p.name, p.version, p.length) for p in map(resolve, cfg.protocols)])
-        self.children = Children({"spawner": cfg.supervision.spawner, "listener": cfg.supervision.listener, "dialer": cfg.supervision.dialer,
-                                  "discovery": cfg.supervision.discovery, "http": cfg.supervision.http})
+        self.children = Children({"spawner": cfg.supervision.spawner, "listener": cfg.supervision.listener,
+                                  "dialer": cfg.supervision.dialer, "discovery": cfg.supervision.discovery,
+                                  "http": cfg.supervision.http})
         self.table = PeerTable(Admission(self.local_id, cfg.max_peers, cfg.max_inbound_conns(), trusted,
                                          have_protocols=bool(cfg.protocols)))
         # the admin operations change the very set admission reads
@@ -344,9 +349,10 @@ class Server(NodeActor):
         return ThespianWatch(fds) if fds else None
 
     def on_WatchMessage(self, msg, sender):
-        """An accepted socket from the Listener (actors/io/fd_handoff.py) becomes a Peer, one per
-        pass of Thespian's loop, so the messages that arrived meanwhile (the new Peers'
-        checkpoints) get their turn between forks (docs/performance.md)."""
+        """The Spawner's answers; and an accepted socket from the Listener (actors/io/fd_handoff.py)
+        goes to the Spawner for its Peer, one per pass of Thespian's loop, so the messages that
+        arrived meanwhile (the new Peers' checkpoints) get their turn in between
+        (docs/performance.md)."""
         if self.link is not None and self.link.fileno() in msg.ready:
             self._link_readable()
         if self.inbox is None or self.inbox.fileno() not in msg.ready:
@@ -622,8 +628,8 @@ class Server(NodeActor):
         if self.stopping or self.exiting or getattr(self, slot) is not None:
             return
         event = self.children.restarted(slot)
-        {"spawner": self._start_spawner, "listener": self._start_listener, "dialer": self._start_dialer, "discovery": self._start_discovery,
-         "http": self._start_http}[slot]()
+        {"spawner": self._start_spawner, "listener": self._start_listener, "dialer": self._start_dialer,
+         "discovery": self._start_discovery, "http": self._start_http}[slot]()
         self._publish(event)
 
     def on_ActorPid(self, msg, sender):
