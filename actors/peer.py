@@ -1,7 +1,7 @@
 """The Peer actor: one per connection, in its own process, a thin shell around
 :class:`node.peer_machine.PeerMachine` (go-ethereum p2p/peer.go ``Peer.run``).
 
-It owns what the machine cannot: the TCP socket (inherited from the Server's fork for an
+It owns what the machine cannot: the TCP socket (inherited from the Spawner's fork for an
 inbound connection, connected here, non-blocking, for an outbound one), one channel per running
 Protocol actor (:mod:`actors.io.channel`, made before that actor's fork) and the timers.  Each
 handler reads like ``Peer.run``'s loop: take the input, ask the machine, carry out its actions
@@ -119,7 +119,7 @@ class Peer(NodeActor):
         self.server, self.server_key = msg.server, (msg.key or None)
         self.machine = self._machine(msg.config, remote=tuple(msg.remote))
         try:
-            # inherited from the Server, which forked this process holding it (actors/io/fd_handoff.py)
+            # inherited from the Spawner, which forked this process holding it (actors/spawner.py)
             self.sock = socket.socket(fileno=msg.fd)
             self.sock.setblocking(False)
         except OSError as exc:

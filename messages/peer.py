@@ -22,7 +22,7 @@ class PeerStartInbound:
     """Server -> Peer: run as recipient on inbound connection ``conn_id`` from ``remote``, whose
     auth/ack the Listener ran (node/inbound_handshakes.py).
 
-    ``fd``: the accepted socket, inherited from the Server by the Peer forked for this
+    ``fd``: the accepted socket, inherited from the Spawner by the Peer forked for this
     connection (actors/io/fd_handoff.py); ``secrets`` the session's (rlpx.handshake.Secrets);
     ``leftover`` bytes read after the auth; ``unsent`` the ack's bytes not yet written; ``key``
     the Server's record of it, named in the Peer's first message (messages/spawner.py FromNewPeer).

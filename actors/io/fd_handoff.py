@@ -1,16 +1,17 @@
-"""Handing accepted TCP sockets from the Listener to the Server, which forks their Peers.
+"""Handing accepted TCP sockets from the Listener to the Server, and on to the forks of their Peers.
 
 An inbound connection's socket goes, with SCM_RIGHTS, over the Server's *inbound hand-off
 socket* (an abstract-namespace AF_UNIX datagram socket, docs/thespian-facts.md §2b), in the same
 datagram as the connection's ``conn_id``, remote address and the session of the auth/ack the
-Listener ran (node/inbound_handshakes.py).  The Server then forks the Peer
-actor while it holds the socket, so the Peer inherits it.  Why: no Thespian message or
-transport connection per connection for the socket (docs/performance.md).
+Listener ran (node/inbound_handshakes.py).  The Server passes it on to the Spawner with the
+Peer's start (actors/io/spawn_link.py), which forks the Peer actor while it holds the socket, so
+the Peer inherits it.  Why: no Thespian message or transport connection per connection for the
+socket (docs/performance.md).
 
 No fd may leak into the creating process's other children (a copy held elsewhere keeps a
 connection open after its Peer closed it): :func:`hold` registers an fd (the hand-off socket
 itself), :func:`release` removes it, and every new child closes the registered ones
-(docs/thespian.md, "children close inherited fds").  An inbound socket the Server forks a new
+(docs/thespian.md, "children close inherited fds").  An inbound socket the Spawner forks a new
 Peer for is never registered: that child is meant to inherit it.
 
 Datagram: ``rlp([magic, version, conn_id, host, port, aes-secret, mac-secret, egress-mac-seed,
