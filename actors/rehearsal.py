@@ -26,7 +26,7 @@ from dataclasses import replace
 from thespian.actors import ActorExitRequest, WatchMessage
 
 from config.model import ProtocolConfig
-from messages.admission import CheckpointReply
+from messages.admission import CheckpointReply, CheckpointRequest
 from messages.peer import PeerStartInbound
 from node.inbound_handshakes import InboundHandshakes
 from rlpx import base_protocol as bp
@@ -144,10 +144,10 @@ def _pump(peer, remote: Connection, theirs: socket.socket, outbox: list) -> int:
     echoes, sent_data, pinged = 0, False, False
     for _ in range(MAX_ROUNDS):
         moved = False
-        for actor, _target, msg in outbox[:]:
-            outbox.remove((actor, _target, msg))
+        batch, outbox[:] = list(outbox), []
+        for actor, _target, msg in batch:
             moved = True
-            if type(msg).__name__ == "CheckpointRequest":
+            if isinstance(msg, CheckpointRequest):  # the Server's part: every checkpoint passes
                 actor.receiveMessage(CheckpointReply(msg.stage, None), SELF)
         try:
             data = theirs.recv(1 << 20)

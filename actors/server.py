@@ -171,7 +171,7 @@ class Server(NodeActor):
         ours, theirs = spawn_link.pair()
         fd_handoff.hold(ours.fileno())  # no other child may keep our end open
         try:
-            self.spawner = self.createActor(Spawner, start=StartSpawner(self.cfg, self.myAddress, theirs.fileno()))
+            self.spawner = self.createActor(Spawner, start=StartSpawner(self.cfg, theirs.fileno()))
         finally:
             theirs.close()
         self.link = ours

@@ -45,7 +45,6 @@ class Spawner(NodeActor):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.cfg = None
-        self.server = None
         self.link: socket.socket | None = None
         self.kids: list[tuple] = []  # (address as createActor returned it, record key, pid)
         self.outbox: deque = deque()
@@ -55,7 +54,7 @@ class Spawner(NodeActor):
         return ThespianWatch([self.link.fileno()]) if self.link is not None else None
 
     def on_StartSpawner(self, msg, sender):
-        self.cfg, self.server = msg.config, msg.server
+        self.cfg = msg.config
         self.link = socket.socket(fileno=msg.link_fd)
         self.link.setblocking(False)
         fd_handoff.hold(msg.link_fd)  # the Peers forked here close it

@@ -4,23 +4,16 @@ actors/io/spawn_link.py), and the envelope of a new Peer's first message to the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # messages load no Thespian: the address is only a field's type
-    from thespian.actors import ActorAddress
-
 from config.model import NodeConfig
-
-from .peer import CONFIG_REPR_NOTE  # noqa: F401 - the reason StartSpawner leaves its config out of repr
 
 
 @dataclass(frozen=True)
 class StartSpawner:
-    """Server -> new Spawner (through the fork): fork Peers of node ``config`` for ``server``;
-    ``link_fd`` is the Spawner's end of the spawn link, inherited from the fork."""
+    """Server -> new Spawner (through the fork): fork Peers of node ``config``; ``link_fd`` is the
+    Spawner's end of the spawn link, inherited from the fork.  (The config stays out of the repr,
+    messages/peer.py CONFIG_REPR_NOTE.)"""
 
     config: NodeConfig = field(repr=False)
-    server: ActorAddress
     link_fd: int
 
 

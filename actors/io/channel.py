@@ -46,6 +46,17 @@ class ChannelClosed(OSError):
     """The other end of the channel is gone (write to a closed socket)."""
 
 
+def prepare_local_socket(sock: socket.socket, buffer_bytes: int) -> None:
+    """Make ``sock`` (one end of a socketpair) non-blocking and ask for ``buffer_bytes`` of send
+    and receive buffer (the kernel may give less; a refusal is ignored)."""
+    sock.setblocking(False)
+    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, buffer_bytes)
+        except OSError:
+            pass
+
+
 class Channel:
     """One end of a Peer <-> Protocol message stream over a non-blocking AF_UNIX socket.
 
@@ -57,12 +68,7 @@ class Channel:
     __slots__ = ("sock", "_out", "_pending", "_in", "closed", "_rview")
 
     def __init__(self, sock: socket.socket):
-        sock.setblocking(False)
-        for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-            except OSError:
-                pass
+        prepare_local_socket(sock, SOCKET_BUFFER)
         self.sock = sock
         self._out: deque = deque()  # memoryviews still to write (no copying of what is left)
         self._pending = 0
@@ -165,4 +171,4 @@ class Channel:
                 pass
 
 
-__all__ = ["Channel", "ChannelClosed", "LENGTH_BYTES"]
+__all__ = ["Channel", "ChannelClosed", "LENGTH_BYTES", "prepare_local_socket"]

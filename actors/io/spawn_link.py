@@ -20,6 +20,8 @@ import os
 import pickle
 import socket
 
+from .channel import prepare_local_socket
+
 MAX_DATAGRAM = 65536
 """Largest datagram, bytes: a pickled PeerStartInbound without its config is ~1-18 KiB (its
 leftover read, at most 8 KiB, and the MAC seeds, actors/io/fd_handoff.py ``MAX_DATAGRAM``)."""
@@ -40,12 +42,7 @@ def pair() -> tuple[socket.socket, socket.socket]:
     """A non-blocking SOCK_SEQPACKET socketpair: (the Server's end, the Spawner's end)."""
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     for s in (a, b):
-        s.setblocking(False)
-        for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-            try:
-                s.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-            except OSError:
-                pass
+        prepare_local_socket(s, SOCKET_BUFFER)
     return a, b
 
 
